@@ -1,0 +1,7 @@
+"""``python -m flopscope`` runs the CLI."""
+
+import sys
+
+from flopscope.cli import main
+
+sys.exit(main())

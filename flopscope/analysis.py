@@ -1,0 +1,211 @@
+"""The pipeline: model -> LayerGraph (frontends) -> costs (rules) -> Report."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from flopscope.errors import FlopscopeError
+from flopscope.graph import LayerGraph, Node, RuleError, ShapeUnknown
+from flopscope.memory import peak_activation
+from flopscope.report import (
+    CONVENTIONS,
+    NOT_TAKEN,
+    OK,
+    UNRESOLVED,
+    UNSUPPORTED,
+    Coverage,
+    InputInfo,
+    Layer,
+    ModelInfo,
+    Report,
+    Totals,
+)
+from flopscope.rules import get_rule
+from flopscope.rules.constants import overridden
+
+
+@dataclass(slots=True)
+class _Costed:
+    macs: int | None
+    flops: int | None
+    status: str
+    reason: str = ""
+
+
+def cost_node(node: Node) -> _Costed:
+    """Cost one node once (no repeat), or say why it cannot be costed."""
+    fn = get_rule(node.qualified_op)
+    if fn is None:
+        return _Costed(None, None, UNSUPPORTED, f"no cost rule for {node.qualified_op}")
+    try:
+        cost = fn(node)
+    except ShapeUnknown as exc:
+        return _Costed(None, None, UNRESOLVED, str(exc))
+    except RuleError as exc:
+        return _Costed(None, None, UNRESOLVED, str(exc))
+    except (KeyError, IndexError, TypeError, ValueError, ZeroDivisionError) as exc:
+        return _Costed(None, None, UNRESOLVED,
+                       f"{node.op} '{node.name}': attributes or shapes do not fit the op "
+                       f"({type(exc).__name__}: {exc})")
+    return _Costed(cost.macs, cost.flops, OK)
+
+
+def build_report(graph: LayerGraph, convention: str = "flopscope",
+                 flop_table: Mapping[str, int] | None = None) -> Report:
+    """Cost every node of ``graph`` and assemble the :class:`Report`."""
+    if convention not in CONVENTIONS:
+        raise FlopscopeError(f"unknown convention '{convention}'; "
+                             f"choose one of {', '.join(CONVENTIONS)}")
+    try:
+        with overridden(flop_table):
+            costs = [cost_node(node) for node in graph.nodes]
+    except ValueError as exc:
+        raise FlopscopeError(str(exc)) from None
+    notes = list(graph.notes)
+    repeats = [node.repeat for node in graph.nodes]
+    notes += _resolve_alternatives(graph, costs, repeats)
+
+    constants = graph.constants
+    seen_params: set[str] = set()
+    layers: list[Layer] = []
+    coverage = Coverage(nodes=len(graph.nodes))
+    activation_bytes = traffic_total = 0
+    for node, c, repeat in zip(graph.nodes, costs, repeats):
+        params = 0
+        for t in node.inputs:
+            if t is not None and t.name in graph.params and t.name not in seen_params:
+                seen_params.add(t.name)
+                if not graph.params[t.name].buffer:
+                    params += graph.params[t.name].numel
+        out_bytes = _sum_bytes(node.outputs)
+        read = _sum_bytes({t.name: t for t in node.inputs if t is not None}.values())
+        traffic = None if out_bytes is None or read is None else (read + out_bytes) * repeat
+        if node.op != "Constant" and not all(t is None or t.name in constants for t in node.outputs):
+            activation_bytes += out_bytes or 0
+        traffic_total += traffic or 0
+        status, reason = c.status, c.reason
+        macs = flops = None
+        if c.status == OK:
+            coverage.costed += 1
+            macs = c.macs * repeat  # type: ignore[operator]
+            flops = (2 * macs if convention == "2mac" else c.flops * repeat)  # type: ignore[operator]
+            if repeat == 0 and node.branch:
+                status, reason = NOT_TAKEN, "lighter branch of an If whose condition is unknown"
+        elif c.status == UNSUPPORTED:
+            coverage.unsupported[node.qualified_op] = coverage.unsupported.get(node.qualified_op, 0) + 1
+        else:
+            coverage.unresolved[node.qualified_op] = coverage.unresolved.get(node.qualified_op, 0) + 1
+        layers.append(Layer(
+            name=node.name, op=node.qualified_op, module=node.module,
+            output_shapes=[list(t.shape) if t is not None and t.shape is not None else None
+                           for t in node.outputs],
+            macs=macs, flops=flops, params=params, output_bytes=out_bytes,
+            traffic_bytes=traffic, status=status, repeat=repeat, reason=reason))
+
+    peak = peak_activation(graph)
+    if peak.unknown:
+        notes.append(f"{peak.unknown} tensor(s) of unknown size left out of the memory figures")
+    if coverage.unsupported:
+        listing = ", ".join(f"{op} x{n}" for op, n in sorted(coverage.unsupported.items()))
+        notes.append(f"unsupported ops not counted: {listing}")
+    if coverage.unresolved:
+        listing = ", ".join(f"{op} x{n}" for op, n in sorted(coverage.unresolved.items()))
+        notes.append(f"ops whose shapes or constants could not be resolved, not counted: {listing}")
+
+    params = [p for p in graph.params.values() if not p.buffer]
+    buffers = [p for p in graph.params.values() if p.buffer]
+    known = bool(params) and all(p.trainable is not None for p in params)
+    trainable = sum(p.numel for p in params if p.trainable) if known else None
+    totals = Totals(
+        macs=sum(l.macs or 0 for l in layers),
+        flops=sum(l.flops or 0 for l in layers),
+        params=sum(p.numel for p in params),
+        param_bytes=sum(p.nbytes for p in params),
+        activation_bytes=activation_bytes,
+        peak_activation_bytes=peak.bytes,
+        traffic_bytes=traffic_total,
+        trainable_params=trainable,
+        frozen_params=None if trainable is None else sum(p.numel for p in params) - trainable,
+        buffers=sum(p.numel for p in buffers),
+        buffer_bytes=sum(p.nbytes for p in buffers),
+    )
+    model = ModelInfo(graph.name, graph.source,
+                      [InputInfo(t.name, list(t.shape or ()), t.dtype) for t in graph.inputs])
+    return Report(model=model, convention=convention, totals=totals, coverage=coverage,
+                  layers=layers, notes=notes)
+
+
+def _sum_bytes(tensors) -> int | None:
+    total = 0
+    for t in tensors:
+        if t is None:
+            continue
+        n = t.nbytes
+        if n is None:
+            return None
+        total += n
+    return total
+
+
+def _resolve_alternatives(graph: LayerGraph, costs: list[_Costed], repeats: list[int]) -> list[str]:
+    """For each If with an unknown condition keep the heavier branch (an upper bound).
+
+    Inner Ifs are decided first, so an outer branch is weighed with its inner choice.
+    """
+    notes = []
+    for if_name in sorted(graph.alternatives, key=lambda n: -n.count("/")):
+        weight: dict[str, int] = {}
+        members: dict[str, list[int]] = {}
+        for i, node in enumerate(graph.nodes):
+            for tag in node.branch:
+                name, _, branch = tag.rpartition(":")
+                if name == if_name:
+                    members.setdefault(branch, []).append(i)
+                    c = costs[i]
+                    weight[branch] = weight.get(branch, 0) + (c.flops or 0) * repeats[i]
+        if len(members) < 2:
+            continue
+        keep = max(members, key=lambda b: (weight[b], b == "then_branch"))
+        for branch, idx in members.items():
+            if branch != keep:
+                for i in idx:
+                    repeats[i] = 0
+        notes.append(f"If '{if_name}': condition unknown, costed the heavier {keep} "
+                     f"({weight[keep]:,} FLOPs) as an upper bound")
+    return notes
+
+
+def load_graph(model: Any, inputs: Any = None, *, input_shapes: Mapping[str, Sequence[int]] | None = None,
+               dims: Mapping[str, int] | None = None, name: str | None = None) -> LayerGraph:
+    """Turn any supported model into a :class:`LayerGraph` (see :func:`analyze`)."""
+    if isinstance(model, (str, os.PathLike)) and str(model).lower().endswith(".onnx") \
+            or type(model).__name__ == "ModelProto":
+        from flopscope.frontends import onnx as onnx_frontend
+        if inputs is not None:
+            shapes = inputs if isinstance(inputs, Mapping) else {"": inputs}
+            input_shapes = {**shapes, **(input_shapes or {})}
+        return onnx_frontend.load(model, input_shapes=input_shapes, dims=dims, name=name)
+    from flopscope.frontends import torch as torch_frontend
+    return torch_frontend.load(model, inputs, input_shapes=input_shapes, name=name)
+
+
+def analyze(model: Any, inputs: Any = None, *, input_shapes: Mapping[str, Sequence[int]] | None = None,
+            dims: Mapping[str, int] | None = None, convention: str = "flopscope",
+            flop_table: Mapping[str, int] | None = None, name: str | None = None) -> Report:
+    """Analyse a model without running it and return its :class:`Report`.
+
+    ``model`` is a path to an ``.onnx`` file, an ``onnx.ModelProto``, an ``nn.Module``,
+    a reference architecture name (``"resnet50"``) or ``"path/to/file.py:factory"``.
+    ``inputs`` gives input shapes (a tuple, or a dict by input name) or, for PyTorch,
+    example tensors. ``dims`` binds ONNX symbolic dims; ``convention`` is
+    ``"flopscope"`` or ``"2mac"``; ``flop_table`` overrides per-element FLOP prices.
+
+    >>> import flopscope
+    >>> report = flopscope.analyze("model.onnx", dims={"N": 1})   # doctest: +SKIP
+    >>> print(report.totals.macs, report.coverage.percent)          # doctest: +SKIP
+    """
+    graph = load_graph(model, inputs, input_shapes=input_shapes, dims=dims, name=name)
+    return build_report(graph, convention, flop_table)

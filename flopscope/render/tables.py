@@ -1,0 +1,119 @@
+"""Table contents shared by the text and Markdown renderers."""
+
+from __future__ import annotations
+
+from flopscope.render.units import binary_bytes, exact, shape, si
+from flopscope.report import CONVENTIONS, OK, Layer, Report
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{100.0 * part / whole:.1f}%" if whole else "-"
+
+
+def layer_table(report: Report, layers: list[Layer]) -> tuple[list[str], list[list[str]]]:
+    with_module = any(l.module for l in layers)
+    headers = ["layer", "op"] + (["module"] if with_module else []) + [
+        "output shape", "MACs", "FLOPs", "params", "output", "traffic"]
+    rows = []
+    for l in layers:
+        shapes = ", ".join(shape(s) for s in l.output_shapes) or "-"
+        status = "" if l.status == OK else f" [{l.status}]"
+        rows.append([l.name, l.op + status] + ([l.module] if with_module else []) + [
+            shapes, exact(l.macs), exact(l.flops), exact(l.params),
+            binary_bytes(l.output_bytes), binary_bytes(l.traffic_bytes)])
+    return headers, rows
+
+
+def module_table(report: Report, depth: int, indent: str = "  ") -> tuple[list[str], list[list[str]]]:
+    headers = ["module", "layers", "params", "MACs", "FLOPs", "FLOPs %"]
+    total = report.totals.flops
+    rows = [[(indent * r.depth) + (r.module.rpartition(".")[2] if r.depth > 1 else r.module or "(model)"),
+             str(r.layers), si(r.params), si(r.macs), si(r.flops), _share(r.flops, total)]
+            for r in report.by_module(depth)]
+    return headers, rows
+
+
+def op_table(report: Report) -> tuple[list[str], list[list[str]]]:
+    headers = ["op", "count", "params", "MACs", "FLOPs", "FLOPs %"]
+    total = report.totals.flops
+    rows = [[r.op + (f" ({r.unsupported} not costed)" if r.unsupported else ""), str(r.count),
+             si(r.params), si(r.macs), si(r.flops), _share(r.flops, total)]
+            for r in report.by_op_type()]
+    return headers, rows
+
+
+def totals_table(report: Report) -> list[list[str]]:
+    t = report.totals
+    rows = [
+        ["MACs", exact(t.macs), si(t.macs)],
+        ["FLOPs", exact(t.flops), si(t.flops)],
+        ["params", exact(t.params), si(t.params)],
+    ]
+    if t.trainable_params is not None:
+        rows.append(["  trainable / frozen", f"{t.trainable_params:,} / {t.frozen_params:,}", ""])
+    if t.buffers:
+        rows.append(["buffers", exact(t.buffers), binary_bytes(t.buffer_bytes)])
+    rows += [
+        ["weight memory", exact(t.param_bytes) + " B", binary_bytes(t.param_bytes)],
+        ["activation memory (all outputs)", exact(t.activation_bytes) + " B",
+         binary_bytes(t.activation_bytes)],
+        ["peak activation memory", exact(t.peak_activation_bytes) + " B",
+         binary_bytes(t.peak_activation_bytes)],
+        ["memory traffic", exact(t.traffic_bytes) + " B", binary_bytes(t.traffic_bytes)],
+    ]
+    if t.traffic_bytes:
+        rows.append(["arithmetic intensity", f"{t.flops / t.traffic_bytes:.2f} FLOPs/B", ""])
+    if report.latency is not None:
+        lat = report.latency
+        rows.append([f"latency p50 ({lat.preset})", f"{lat.p50_ms:.3f} ms",
+                     f"p90 {lat.p90_ms:.3f} ms"])
+    return rows
+
+
+def coverage_line(report: Report) -> str:
+    c = report.coverage
+    line = f"coverage: {c.percent:.1f}% ({c.costed:,} of {c.nodes:,} nodes costed)"
+    if c.unsupported:
+        line += "; unsupported: " + ", ".join(f"{op} x{n}" for op, n in sorted(c.unsupported.items()))
+    if c.unresolved:
+        line += "; unresolved: " + ", ".join(f"{op} x{n}" for op, n in sorted(c.unresolved.items()))
+    return line
+
+
+def heading(report: Report) -> str:
+    inputs = ", ".join(f"{i.name} {shape(i.shape)} {i.dtype}" for i in report.model.inputs)
+    return f"{report.model.name} ({report.model.source}) — inputs: {inputs or 'none'}"
+
+
+def convention_line(report: Report) -> str:
+    return f"convention: {report.convention} — {CONVENTIONS.get(report.convention, '')}"
+
+
+NUMERIC = {"MACs", "FLOPs", "params", "output", "traffic", "layers", "count", "FLOPs %"}
+
+
+def sections(report: Report, depth: int | None = None, top: int | None = None,
+             layers: bool = True) -> list[tuple[str, list[str], list[list[str]]]]:
+    """The report's tables in order, as (title, headers, rows)."""
+    out = []
+    if depth is not None:
+        out.append((f"by module (depth {depth})", *module_table(report, depth)))
+    elif layers:
+        chosen = report.top(top) if top else report.layers
+        out.append((f"top {top} layers by FLOPs" if top else "layers", *layer_table(report, chosen)))
+    out.append(("by op type", *op_table(report)))
+    out.append(("totals", [], totals_table(report)))
+    return out
+
+
+def footer(report: Report) -> list[str]:
+    """Coverage, convention and notes, one line each."""
+    return [coverage_line(report), convention_line(report)] + [f"note: {n}" for n in report.notes]
+
+
+def align(headers: list[str], rows: list[list[str]]) -> tuple[str, ...]:
+    """Right-align numeric columns (for a headerless table: all but the first)."""
+    if not headers:
+        width = len(rows[0]) if rows else 0
+        return ("left",) + ("right",) * (width - 1)
+    return tuple("right" if h in NUMERIC else "left" for h in headers)

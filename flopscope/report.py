@@ -1,0 +1,285 @@
+"""The Report: plain data about one model's cost, and its JSON contract.
+
+A :class:`Report` holds totals, one :class:`Layer` row per graph node, coverage, the
+counting convention and optional latency. Rollups (:meth:`Report.by_module`,
+:meth:`Report.by_op_type`) are computed from the rows. Renderers in
+``flopscope.render`` turn a Report into text, Markdown, CSV or JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+SCHEMA = "flopscope.report/1"
+
+CONVENTIONS = {
+    "flopscope": "MACs count multiply-accumulates of dot-product ops (Conv, ConvTranspose, "
+                 "Gemm, MatMul, Einsum, attention, RNN/GRU/LSTM); FLOPs count every add, "
+                 "subtract, multiply, divide, exp, sqrt and compare as one: a dot product "
+                 "of n terms is 2n-1 FLOPs, ReLU 1 and sigmoid 4 per element",
+    "2mac": "FLOPs = 2 x MACs of dot-product ops only (the convention of "
+            "torch.utils.flop_counter and DeepSpeed); other ops count 0 FLOPs",
+}
+
+#: layer statuses
+OK, UNSUPPORTED, UNRESOLVED, NOT_TAKEN = "ok", "unsupported", "unresolved", "not-taken"
+
+
+@dataclass
+class InputInfo:
+    """A model input as analysed: its bound shape and dtype."""
+
+    name: str
+    shape: list[int | str]
+    dtype: str
+
+
+@dataclass
+class ModelInfo:
+    """Which model a report describes."""
+
+    name: str
+    source: str
+    inputs: list[InputInfo] = field(default_factory=list)
+
+
+@dataclass
+class Totals:
+    """Whole-model figures. Integers are exact; bytes are storage bytes."""
+
+    macs: int = 0
+    flops: int = 0
+    params: int = 0
+    param_bytes: int = 0
+    activation_bytes: int = 0
+    peak_activation_bytes: int = 0
+    traffic_bytes: int = 0
+    trainable_params: int | None = None
+    frozen_params: int | None = None
+    buffers: int = 0
+    buffer_bytes: int = 0
+
+
+@dataclass
+class Coverage:
+    """How many nodes were costed; unsupported and unresolved ones by op type."""
+
+    nodes: int = 0
+    costed: int = 0
+    unsupported: dict[str, int] = field(default_factory=dict)
+    unresolved: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def percent(self) -> float:
+        """Share of nodes costed, 0..100."""
+        return 100.0 * self.costed / self.nodes if self.nodes else 100.0
+
+    @property
+    def complete(self) -> bool:
+        return not self.unsupported and not self.unresolved
+
+
+@dataclass
+class Layer:
+    """One node of the graph and what it costs (cost × repeat).
+
+    ``macs``/``flops`` are None when the node could not be costed (``status`` says why).
+    """
+
+    name: str
+    op: str
+    module: str
+    output_shapes: list[list[int | str] | None]
+    macs: int | None
+    flops: int | None
+    params: int
+    output_bytes: int | None
+    traffic_bytes: int | None
+    status: str = OK
+    repeat: int = 1
+    reason: str = ""
+
+
+@dataclass
+class Latency:
+    """Measured latency of one configuration (see ``flopscope.latency``)."""
+
+    preset: str
+    provider: str
+    threads: int
+    batch: int
+    iterations: int
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    mean_ms: float
+    std_ms: float
+    min_ms: float = 0.0
+    cv: float = 0.0
+    throughput_per_s: float = 0.0
+    gflops_per_s: float | None = None
+    session_ms: float = 0.0
+    first_run_ms: float = 0.0
+    warmup_runs: int = 0
+    label: str = ""
+    device: str = ""
+
+
+@dataclass
+class ModuleRow:
+    """A rollup of layers under one module path."""
+
+    module: str
+    depth: int
+    layers: int
+    macs: int
+    flops: int
+    params: int
+
+
+@dataclass
+class OpRow:
+    """A rollup of layers of one op type."""
+
+    op: str
+    count: int
+    macs: int
+    flops: int
+    params: int
+    unsupported: int = 0
+
+
+@dataclass
+class Report:
+    """Everything flopscope knows about one model.
+
+    >>> report = flopscope.analyze("resnet50.onnx")   # doctest: +SKIP
+    >>> report.totals.macs                            # doctest: +SKIP
+    4089184256
+    """
+
+    model: ModelInfo
+    convention: str
+    totals: Totals
+    coverage: Coverage
+    layers: list[Layer]
+    latency: Latency | None = None
+    notes: list[str] = field(default_factory=list)
+
+    # ----------------------------------------------------------------- rollups
+
+    def by_module(self, depth: int = 1) -> list[ModuleRow]:
+        """Per-module totals down to ``depth`` levels of the module path, in first-seen
+        order, parents before children (``""`` is the whole model)."""
+        rows: dict[str, ModuleRow] = {"": ModuleRow("", 0, 0, 0, 0, 0)}
+        for layer in self.layers:
+            parts = layer.module.split(".") if layer.module else []
+            paths = [""] + [".".join(parts[:k]) for k in range(1, min(depth, len(parts)) + 1)]
+            for k, path in enumerate(paths):
+                row = rows.get(path)
+                if row is None:
+                    row = rows[path] = ModuleRow(path, k, 0, 0, 0, 0)
+                row.layers += 1
+                row.macs += layer.macs or 0
+                row.flops += layer.flops or 0
+                row.params += layer.params
+        return _tree_order(list(rows.values()))
+
+    def by_op_type(self) -> list[OpRow]:
+        """Per-op-type totals, heaviest FLOPs first."""
+        rows: dict[str, OpRow] = {}
+        for layer in self.layers:
+            row = rows.setdefault(layer.op, OpRow(layer.op, 0, 0, 0, 0))
+            row.count += 1
+            row.macs += layer.macs or 0
+            row.flops += layer.flops or 0
+            row.params += layer.params
+            row.unsupported += layer.status in (UNSUPPORTED, UNRESOLVED)
+        return sorted(rows.values(), key=lambda r: (-r.flops, -r.macs, r.op))
+
+    def top(self, k: int, key: str = "flops") -> list[Layer]:
+        """The ``k`` heaviest layers by ``key`` (``flops``, ``macs``, ``params``...)."""
+        return sorted(self.layers, key=lambda l: -(getattr(l, key) or 0))[:k]
+
+    @property
+    def unsupported(self) -> dict[str, int]:
+        """Op types without a cost rule, with their node counts."""
+        return dict(self.coverage.unsupported)
+
+    # ----------------------------------------------------------------- JSON
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON contract of DESIGN.md, as plain Python data."""
+        totals = asdict(self.totals)
+        coverage = asdict(self.coverage)
+        coverage["percent"] = round(self.coverage.percent, 4)
+        return {
+            "schema": SCHEMA,
+            "model": asdict(self.model),
+            "convention": self.convention,
+            "convention_text": CONVENTIONS.get(self.convention, ""),
+            "totals": totals,
+            "coverage": coverage,
+            "layers": [asdict(layer) for layer in self.layers],
+            "latency": asdict(self.latency) if self.latency else None,
+            "notes": list(self.notes),
+        }
+
+    def to_json(self, indent: int | None = None) -> str:
+        """The report as a JSON string (see :meth:`to_dict`)."""
+        return json.dumps(self.to_dict(), indent=indent)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Report:
+        """Rebuild a Report from :meth:`to_dict` output (a saved JSON report)."""
+        if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+            raise ValueError(f"not a flopscope report (schema {data.get('schema')!r}, "
+                             f"expected {SCHEMA!r})" if isinstance(data, dict)
+                             else "not a flopscope report (not a JSON object)")
+        model = dict(data["model"])
+        model["inputs"] = [InputInfo(**_known(InputInfo, i)) for i in model.get("inputs", [])]
+        latency = data.get("latency")
+        return cls(
+            model=ModelInfo(**_known(ModelInfo, model)),
+            convention=data["convention"],
+            totals=Totals(**_known(Totals, data["totals"])),
+            coverage=Coverage(**_known(Coverage, data["coverage"])),
+            layers=[Layer(**_known(Layer, row)) for row in data["layers"]],
+            latency=Latency(**_known(Latency, latency)) if latency else None,
+            notes=list(data.get("notes", [])),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Report:
+        """Rebuild a Report from :meth:`to_json` output."""
+        return cls.from_dict(json.loads(text))
+
+
+def _known(kind: type, data: dict[str, Any]) -> dict[str, Any]:
+    names = {f.name for f in fields(kind)}
+    return {k: v for k, v in data.items() if k in names}
+
+
+def _tree_order(rows: Iterable[ModuleRow]) -> list[ModuleRow]:
+    """Depth-first order: each module followed by its submodules, in first-seen order."""
+    children: dict[str, list[ModuleRow]] = {}
+    root = None
+    for row in rows:
+        if row.depth == 0:
+            root = row
+            continue
+        parent = row.module.rpartition(".")[0] if row.depth > 1 else ""
+        children.setdefault(parent, []).append(row)
+    out: list[ModuleRow] = []
+
+    def visit(row: ModuleRow) -> None:
+        out.append(row)
+        for child in children.get(row.module, []):
+            visit(child)
+
+    if root is not None:
+        visit(root)
+    return out

@@ -1,0 +1,49 @@
+"""Elementwise math, comparisons, logic and selection, priced from ``rules/constants.py``.
+
+Binary ops cost their table price per output element (after broadcasting); variadic
+Sum / Max / Min / Mean cost it once per output element for every input after the
+first, and Mean one divide more.
+"""
+
+from __future__ import annotations
+
+from flopscope.graph import Node
+from flopscope.rules.constants import per_element
+from flopscope.rules.registry import Cost, Rule, rule
+
+
+def elementwise(*ops: str) -> None:
+    """Register ``ops`` as costing their table price per output element."""
+    for op in ops:
+        def cost(node: Node, _op: str = op) -> Cost:
+            return Cost(flops=per_element(_op) * node.out_numel())
+        cost.__name__ = cost.__qualname__ = f"elementwise_{op}"
+        cost.__doc__ = f"{op}: FLOPs = FLOPS_PER_ELEMENT['{op}'] per output element."
+        rule(op)(cost)
+
+
+elementwise(
+    "Erf", "Exp", "Log", "Sqrt", "Neg", "Abs", "Reciprocal", "Sign", "Floor", "Ceil", "Round",
+    "Sin", "Cos", "Tan", "Asin", "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh",
+    "IsNaN", "IsInf", "Not", "BitwiseNot",
+    "Add", "Sub", "Mul", "Div", "Pow", "Mod",
+    "Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual",
+    "And", "Or", "Xor", "BitShift", "BitwiseAnd", "BitwiseOr", "BitwiseXor",
+    "Where", "DequantizeLinear", "QuantizeLinear",
+)
+
+
+def _variadic(op: str, extra_per_element: int = 0) -> Rule:
+    def cost(node: Node) -> Cost:
+        k = sum(1 for t in node.inputs if t is not None)
+        if k <= 1:
+            return Cost()
+        return Cost(flops=((k - 1) * per_element(op) + extra_per_element) * node.out_numel())
+    cost.__name__ = cost.__qualname__ = f"variadic_{op}"
+    return cost
+
+
+rule("Sum")(_variadic("Sum"))
+rule("Max")(_variadic("Max"))
+rule("Min")(_variadic("Min"))
+rule("Mean")(_variadic("Mean", extra_per_element=1))  # the divide by the input count

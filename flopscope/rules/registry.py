@@ -1,0 +1,64 @@
+"""The rule registry: one pure function per op, registered once by decorator."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flopscope.graph import Node
+
+
+@dataclass(frozen=True, slots=True)
+class Cost:
+    """What one execution of a node costs.
+
+    ``macs`` counts multiply-accumulates of dot-product ops only; ``flops`` counts every
+    floating-point operation under flopscope's convention (see ``rules/constants.py``).
+    """
+
+    macs: int = 0
+    flops: int = 0
+
+
+Rule = Callable[[Node], Cost]
+
+_RULES: dict[str, Rule] = {}
+
+#: ops whose MACs are dot products (used by the "2mac" convention and docs)
+DOT_PRODUCT_OPS: set[str] = set()
+
+
+def rule(*ops: str, domain: str = "", dot_product: bool = False) -> Callable[[Rule], Rule]:
+    """Register ``fn`` as the cost rule of ``ops``; registering an op twice is an error.
+
+    >>> @rule("MyOp", domain="com.example")
+    ... def my_op(node):
+    ...     return Cost(flops=node.out_numel())
+    """
+
+    def register(fn: Rule) -> Rule:
+        for op in ops:
+            key = qualify(op, domain)
+            if key in _RULES:
+                raise RuntimeError(f"duplicate cost rule for op '{key}'")
+            _RULES[key] = fn
+            if dot_product:
+                DOT_PRODUCT_OPS.add(key)
+        return fn
+
+    return register
+
+
+def qualify(op: str, domain: str = "") -> str:
+    """Registry key of an op: bare for the default domain, ``domain.Op`` otherwise."""
+    return op if domain in ("", "ai.onnx") else f"{domain}.{op}"
+
+
+def get_rule(qualified_op: str) -> Rule | None:
+    """The rule for ``qualified_op``, or None when the op is unsupported."""
+    return _RULES.get(qualified_op)
+
+
+def supported_ops() -> list[str]:
+    """Every op that has a cost rule, sorted."""
+    return sorted(_RULES)

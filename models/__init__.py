@@ -1,0 +1,1 @@
+"""Reference architectures (PyTorch), installed as ``flopscope.models``."""
