@@ -19,6 +19,7 @@ _LAZY = {
     "Report": ("flopscope.report", "Report"),
     "FlopscopeError": ("flopscope.errors", "FlopscopeError"),
     "render": ("flopscope.render", "render"),
+    "export_onnx": ("flopscope.export", "export_onnx"),
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -1,0 +1,561 @@
+"""ATen -> ONNX vocabulary: how each recorded PyTorch op becomes IR nodes.
+
+A handler receives a :class:`Call` (the op's arguments bound to their schema names, the
+IR tensors of its inputs and outputs) and returns the nodes to emit. Most ATen ops map
+onto one ONNX op; the fused kernels PyTorch takes in eval mode
+(``_native_multi_head_attention``, ``_transformer_encoder_layer_fwd``, the CPU RNN
+layer, the fused SDPA kernels) are expanded into the ops they fuse, so they are costed
+like their unfused forms. Ops with no entry are reported as unsupported by ATen name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flopscope.graph import Tensor
+
+
+@dataclass
+class Emit:
+    """One IR node to add: ONNX op, inputs, outputs, attributes, known constant values."""
+
+    op: str
+    inputs: list[Tensor | None]
+    outputs: list[Tensor]
+    attrs: dict[str, Any] = field(default_factory=dict)
+    values: dict[int, tuple[Any, ...]] = field(default_factory=dict)
+    suffix: str = ""
+
+
+@dataclass
+class Call:
+    """A recorded ATen call, as a handler sees it."""
+
+    name: str                          # "convolution", "add" (in-place "_" stripped)
+    args: dict[str, Any]               # schema-bound arguments (tensors still torch tensors)
+    outputs: list[Tensor]              # IR tensors of the flattened outputs
+    ir: Callable[[Any], Tensor | None]  # torch tensor -> IR tensor (None for None)
+    fresh: Callable[[tuple[int, ...], str], Tensor]  # a new intermediate IR tensor
+
+    def t(self, key: str) -> Tensor | None:
+        return self.ir(self.args.get(key))
+
+    def first_tensor(self) -> Tensor | None:
+        for value in self.args.values():
+            if _is_tensor(value):
+                return self.ir(value)
+        return None
+
+
+Handler = Callable[[Call], list[Emit]]
+HANDLERS: dict[str, Handler] = {}
+
+
+def _is_tensor(value: Any) -> bool:
+    return hasattr(value, "shape") and hasattr(value, "dtype") and hasattr(value, "device")
+
+
+def handles(*names: str) -> Callable[[Handler], Handler]:
+    """Register a handler for ATen op packet names (``"convolution"``)."""
+
+    def register(fn: Handler) -> Handler:
+        for name in names:
+            if name in HANDLERS:
+                raise RuntimeError(f"duplicate ATen handler for '{name}'")
+            HANDLERS[name] = fn
+        return fn
+
+    return register
+
+
+def one(op: str, *keys: str, **attrs: Any) -> Handler:
+    """A handler emitting ``op`` over the tensor arguments ``keys`` (default: the first)."""
+
+    def handler(call: Call) -> list[Emit]:
+        inputs = [call.t(k) for k in keys] if keys else [call.first_tensor()]
+        return [Emit(op, inputs, call.outputs, dict(attrs))]
+
+    return handler
+
+
+def _tensors_in(call: Call) -> list[Tensor | None]:
+    found: list[Tensor | None] = []
+    for value in call.args.values():
+        if _is_tensor(value):
+            found.append(call.ir(value))
+        elif isinstance(value, (list, tuple)):
+            found.extend(call.ir(v) for v in value if _is_tensor(v))
+    return found
+
+
+def all_tensors(op: str) -> Handler:
+    """A handler emitting ``op`` over every tensor argument, in schema order."""
+    return lambda call: [Emit(op, _tensors_in(call), call.outputs)]
+
+
+# ----------------------------------------------------------------- dense products
+
+
+@handles("convolution", "_convolution")
+def _conv(call: Call) -> list[Emit]:
+    a = call.args
+    op = "ConvTranspose" if a.get("transposed") else "Conv"
+    attrs = {"group": int(a.get("groups", 1)), "strides": tuple(a["stride"]),
+             "pads": tuple(a["padding"]) * 2, "dilations": tuple(a["dilation"])}
+    return [Emit(op, [call.t("input"), call.t("weight"), call.t("bias")], call.outputs, attrs)]
+
+
+@handles("addmm")
+def _addmm(call: Call) -> list[Emit]:
+    a = call.args
+    attrs = {"alpha": float(a.get("alpha", 1)), "beta": float(a.get("beta", 1)),
+             "transA": 0, "transB": 0}
+    return [Emit("Gemm", [call.t("mat1"), call.t("mat2"), call.t("self")], call.outputs, attrs)]
+
+
+HANDLERS.update({
+    "mm": one("MatMul", "self", "mat2"),
+    "bmm": one("MatMul", "self", "mat2"),
+    "mv": one("MatMul", "self", "vec"),
+    "dot": one("MatMul", "self", "tensor"),
+    "vdot": one("MatMul", "self", "other"),
+})
+
+
+@handles("addmv", "baddbmm", "addbmm")
+def _add_product(call: Call) -> list[Emit]:
+    """beta·self + alpha·(a @ b): a MatMul then the scaled add."""
+    a = call.args
+    left, right = (("mat", "vec") if call.name == "addmv" else ("batch1", "batch2"))
+    x, y = call.t(left), call.t(right)
+    out = call.outputs[0]
+    if call.name == "addbmm":  # sum over the batch: a batched product, then a reduction
+        product = call.fresh((x.shape[0], *out.shape), out.dtype)  # type: ignore[index,union-attr]
+        summed = call.fresh(out.shape, out.dtype)  # type: ignore[arg-type]
+        emits = [Emit("MatMul", [x, y], [product], suffix="matmul"),
+                 Emit("ReduceSum", [product], [summed], suffix="sum")]
+    else:
+        summed = call.fresh(out.shape, out.dtype)  # type: ignore[arg-type]
+        emits = [Emit("MatMul", [x, y], [summed], suffix="matmul")]
+    emits += _scaled_add(call, summed, call.t("self"), out, float(a.get("alpha", 1)),
+                         float(a.get("beta", 1)))
+    return emits
+
+
+def _scaled_add(call: Call, product: Tensor, addend: Tensor | None, out: Tensor,
+                alpha: float, beta: float) -> list[Emit]:
+    emits = []
+    if alpha != 1:
+        scaled = call.fresh(product.shape, product.dtype)  # type: ignore[arg-type]
+        emits.append(Emit("Mul", [product], [scaled], suffix="alpha"))
+        product = scaled
+    if beta == 0 or addend is None:
+        emits.append(Emit("Identity", [product], [out], suffix="out"))
+        return emits
+    if beta != 1:
+        scaled = call.fresh(addend.shape, addend.dtype)  # type: ignore[arg-type]
+        emits.append(Emit("Mul", [addend], [scaled], suffix="beta"))
+        addend = scaled
+    emits.append(Emit("Add", [product, addend], [out], suffix="add"))
+    return emits
+
+
+# ----------------------------------------------------------------- elementwise
+
+_POINTWISE = {
+    "relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "silu": "Swish", "mish": "Mish",
+    "hardswish": "HardSwish", "hardsigmoid": "HardSigmoid", "leaky_relu": "LeakyRelu",
+    "elu": "Elu", "celu": "Celu", "selu": "Selu", "softplus": "Softplus", "exp": "Exp",
+    "log": "Log", "sqrt": "Sqrt", "neg": "Neg", "abs": "Abs", "reciprocal": "Reciprocal",
+    "sign": "Sign", "floor": "Floor", "ceil": "Ceil", "round": "Round", "erf": "Erf",
+    "sin": "Sin", "cos": "Cos", "tan": "Tan", "asin": "Asin", "acos": "Acos", "atan": "Atan",
+    "sinh": "Sinh", "cosh": "Cosh", "asinh": "Asinh", "acosh": "Acosh", "atanh": "Atanh",
+    "isnan": "IsNaN", "isinf": "IsInf", "logical_not": "Not", "bitwise_not": "BitwiseNot",
+    "threshold": "ThresholdedRelu", "_prelu_kernel": "PRelu", "prelu": "PRelu",
+    "softshrink": "Shrink", "hardshrink": "Shrink",
+}
+for _name, _op in _POINTWISE.items():
+    HANDLERS[_name] = all_tensors(_op)
+
+_BINARY = {
+    "mul": "Mul", "div": "Div", "pow": "Pow", "remainder": "Mod", "fmod": "Mod",
+    "eq": "Equal", "ne": "Equal", "lt": "Less", "le": "LessOrEqual", "gt": "Greater",
+    "ge": "GreaterOrEqual", "logical_and": "And", "logical_or": "Or", "logical_xor": "Xor",
+    "bitwise_and": "BitwiseAnd", "bitwise_or": "BitwiseOr", "bitwise_xor": "BitwiseXor",
+    "maximum": "Max", "minimum": "Min", "where": "Where", "masked_fill": "Where",
+    "floor_divide": "Div", "atan2": "Atan", "xlogy": "Mul",
+}
+for _name, _op in _BINARY.items():
+    HANDLERS[_name] = all_tensors(_op)
+
+
+@handles("add", "sub", "rsub")
+def _add(call: Call) -> list[Emit]:
+    """x ± alpha·y: an Add or Sub, and a multiply first when alpha ≠ 1."""
+    op = "Add" if call.name == "add" else "Sub"
+    inputs = _tensors_in(call)
+    alpha = call.args.get("alpha", 1)
+    if alpha == 1 or len(inputs) < 2 or inputs[1] is None:
+        return [Emit(op, inputs, call.outputs)]
+    other = inputs[1]
+    scaled = call.fresh(other.shape, other.dtype)  # type: ignore[arg-type]
+    return [Emit("Mul", [other], [scaled], suffix="alpha"),
+            Emit(op, [inputs[0], scaled], call.outputs)]
+
+
+@handles("rsqrt")
+def _rsqrt(call: Call) -> list[Emit]:
+    """1 / sqrt(x): a square root and a reciprocal."""
+    x, out = call.first_tensor(), call.outputs[0]
+    root = call.fresh(out.shape, out.dtype)  # type: ignore[arg-type]
+    return [Emit("Sqrt", [x], [root], suffix="sqrt"), Emit("Reciprocal", [root], [out])]
+
+
+@handles("gelu")
+def _gelu(call: Call) -> list[Emit]:
+    return [Emit("Gelu", [call.t("self")], call.outputs,
+                 {"approximate": call.args.get("approximate", "none")})]
+
+
+@handles("clamp", "clip", "clamp_min", "clamp_max", "hardtanh")
+def _clamp(call: Call) -> list[Emit]:
+    """Clip with one input slot per bound that is given (ReLU6 is hardtanh(0, 6))."""
+    a, x = call.args, call.t("self")
+    scalar = Tensor("bound", (), x.dtype if x else "float32")
+    if call.name == "hardtanh":
+        lo = hi = True
+    elif call.name == "clamp_min":
+        lo, hi = True, False
+    elif call.name == "clamp_max":
+        lo, hi = False, True
+    else:
+        lo, hi = a.get("min") is not None, a.get("max") is not None
+    return [Emit("Clip", [x, scalar if lo else None, scalar if hi else None], call.outputs)]
+
+
+@handles("_softmax", "softmax", "_log_softmax", "log_softmax")
+def _softmax(call: Call) -> list[Emit]:
+    op = "LogSoftmax" if "log" in call.name else "Softmax"
+    return [Emit(op, [call.t("self")], call.outputs, {"axis": int(call.args["dim"])})]
+
+
+# ----------------------------------------------------------------- reductions
+
+_REDUCE = {
+    "sum": "ReduceSum", "mean": "ReduceMean", "amax": "ReduceMax", "amin": "ReduceMin",
+    "max": "ReduceMax", "min": "ReduceMin", "prod": "ReduceProd", "argmax": "ArgMax",
+    "argmin": "ArgMin", "logsumexp": "ReduceLogSumExp", "any": "ReduceMax", "all": "ReduceMin",
+}
+
+
+def _reduce(call: Call) -> list[Emit]:
+    x = call.t("self")
+    if x is None:  # max(a, b) and friends are binary ops, not reductions
+        return [Emit("Max" if call.name == "max" else "Min", _tensors_in(call), call.outputs)]
+    return [Emit(_REDUCE[call.name], [x], call.outputs[:1])]
+
+
+for _name in _REDUCE:
+    HANDLERS[_name] = _reduce
+
+
+@handles("linalg_vector_norm", "norm")
+def _norm(call: Call) -> list[Emit]:
+    order = call.args.get("ord", call.args.get("p", 2))
+    op = "ReduceL1" if order == 1 else "ReduceL2"
+    return [Emit(op, [call.t("self")], call.outputs)]
+
+
+@handles("cumsum")
+def _cumsum(call: Call) -> list[Emit]:
+    axis = Tensor("axis", (), "int64")
+    return [Emit("CumSum", [call.t("self"), axis], call.outputs, values={1: (int(call.args["dim"]),)})]
+
+
+@handles("topk")
+def _topk(call: Call) -> list[Emit]:
+    k = Tensor("k", (1,), "int64")
+    return [Emit("TopK", [call.t("self"), k], call.outputs,
+                 {"axis": int(call.args.get("dim", -1))}, values={1: (int(call.args["k"]),)})]
+
+
+# ----------------------------------------------------------------- normalisation
+
+
+@handles("native_batch_norm", "_native_batch_norm_legit", "_native_batch_norm_legit_no_training",
+         "batch_norm")
+def _batch_norm(call: Call) -> list[Emit]:
+    training = bool(call.args.get("training", False))
+    inputs = [call.t(k) for k in ("input", "weight", "bias", "running_mean", "running_var")]
+    return [Emit("BatchNormalization", inputs, call.outputs[:1],
+                 {"training_mode": int(training), "epsilon": float(call.args.get("eps", 1e-5))})]
+
+
+@handles("native_layer_norm")
+def _layer_norm(call: Call) -> list[Emit]:
+    axis = -len(call.args["normalized_shape"])
+    return [Emit("LayerNormalization", [call.t("input"), call.t("weight"), call.t("bias")],
+                 call.outputs[:1], {"axis": axis})]
+
+
+@handles("native_group_norm")
+def _group_norm(call: Call) -> list[Emit]:
+    return [Emit("GroupNormalization", [call.t("input"), call.t("weight"), call.t("bias")],
+                 call.outputs[:1], {"num_groups": int(call.args["group"])})]
+
+
+@handles("_fused_rms_norm")
+def _rms_norm(call: Call) -> list[Emit]:
+    axis = -len(call.args["normalized_shape"])
+    return [Emit("RMSNormalization", [call.t("input"), call.t("weight")], call.outputs[:1],
+                 {"axis": axis})]
+
+
+# ----------------------------------------------------------------- pooling and resampling
+
+
+def _pool_attrs(call: Call, spatial: int) -> dict[str, Any]:
+    a = call.args
+    kernel = tuple(a["kernel_size"])
+    kernel = kernel * spatial if len(kernel) == 1 else kernel
+    stride = tuple(a.get("stride") or kernel)
+    return {"kernel_shape": kernel, "strides": stride * spatial if len(stride) == 1 else stride}
+
+
+@handles("max_pool1d", "max_pool2d", "max_pool3d", "max_pool2d_with_indices",
+         "max_pool3d_with_indices", "max_pool1d_with_indices")
+def _max_pool(call: Call) -> list[Emit]:
+    x = call.t("self")
+    spatial = len(x.shape) - 2 if x and x.shape else 2
+    return [Emit("MaxPool", [x], call.outputs[:1], _pool_attrs(call, spatial))]
+
+
+@handles("avg_pool1d", "avg_pool2d", "avg_pool3d")
+def _avg_pool(call: Call) -> list[Emit]:
+    x = call.t("self")
+    spatial = len(x.shape) - 2 if x and x.shape else 2
+    return [Emit("AveragePool", [x], call.outputs[:1], _pool_attrs(call, spatial))]
+
+
+@handles("_adaptive_avg_pool1d", "_adaptive_avg_pool2d", "_adaptive_avg_pool3d",
+         "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d",
+         "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d")
+def _adaptive_pool(call: Call) -> list[Emit]:
+    """Adaptive pooling as ONNX exports it: global pooling for a 1x1 output, a fixed
+    window when the sizes divide, else the exact adaptive windows (flopscope op)."""
+    x, out = call.t("self"), call.outputs[0]
+    kind = "Max" if "max" in call.name else "Average"
+    in_sp, out_sp = x.shape[2:], out.shape[2:]  # type: ignore[index,union-attr]
+    if all(o == 1 for o in out_sp):
+        return [Emit(f"Global{kind}Pool", [x], call.outputs[:1])]
+    if all(o and i % o == 0 for i, o in zip(in_sp, out_sp)):
+        kernel = tuple(i // o for i, o in zip(in_sp, out_sp))
+        return [Emit(f"{kind}Pool", [x], call.outputs[:1],
+                     {"kernel_shape": kernel, "strides": kernel})]
+    return [Emit(f"Adaptive{kind}Pool", [x], call.outputs[:1])]
+
+
+@handles("upsample_nearest1d", "upsample_nearest2d", "upsample_nearest3d",
+         "_upsample_nearest_exact1d", "_upsample_nearest_exact2d", "_upsample_nearest_exact3d",
+         "upsample_linear1d", "upsample_bilinear2d", "upsample_trilinear3d",
+         "_upsample_bilinear2d_aa", "upsample_bicubic2d", "_upsample_bicubic2d_aa")
+def _upsample(call: Call) -> list[Emit]:
+    mode = "nearest" if "nearest" in call.name else "cubic" if "bicubic" in call.name else "linear"
+    return [Emit("Resize", [call.first_tensor()], call.outputs,
+                 {"mode": mode, "antialias": int(call.name.endswith("_aa"))})]
+
+
+# ----------------------------------------------------------------- attention
+
+
+def _sdpa(call: Call) -> list[Emit]:
+    a = call.args
+    mask = call.ir(a.get("attn_mask", a.get("attn_bias")))
+    attrs = {"is_causal": int(bool(a.get("is_causal", False)))}
+    return [Emit("Attention", [call.t("query"), call.t("key"), call.t("value"), mask],
+                 call.outputs[:1], attrs)]
+
+
+for _name in ("_scaled_dot_product_flash_attention_for_cpu", "_scaled_dot_product_flash_attention",
+              "_scaled_dot_product_efficient_attention", "_scaled_dot_product_cudnn_attention",
+              "_scaled_dot_product_fused_attention_overrideable"):
+    HANDLERS[_name] = _sdpa
+
+
+def _linear(call: Call, x: Tensor, weight: Tensor | None, bias: Tensor | None, out_features: int,
+            out: Tensor | None, tag: str) -> tuple[list[Emit], Tensor]:
+    """x @ Wᵀ (+ b) over the last dim, as MatMul (+ Add); W keeps its parameter name."""
+    shape = (*x.shape[:-1], out_features)  # type: ignore[index,misc]
+    w = Tensor(weight.name, (x.shape[-1], out_features), weight.dtype) if weight else None  # type: ignore[index]
+    product = call.fresh(shape, x.dtype) if bias is not None or out is None else out
+    emits = [Emit("MatMul", [x, w], [product], suffix=f"{tag}")]
+    if bias is not None:
+        result = out if out is not None else call.fresh(shape, x.dtype)
+        emits.append(Emit("Add", [product, bias], [result], suffix=f"{tag}_bias"))
+        product = result
+    return emits, product
+
+
+def _mha_block(call: Call, query: Tensor, key: Tensor, value: Tensor, heads: int,
+               qkv_w: Tensor | None, qkv_b: Tensor | None, proj_w: Tensor | None,
+               proj_b: Tensor | None, mask: Tensor | None, out: Tensor | None,
+               tag: str = "") -> tuple[list[Emit], Tensor]:
+    """Multi-head attention unfused: q/k/v projections, attention, output projection."""
+    b, sq, e = query.shape  # type: ignore[misc]
+    skv = key.shape[1]  # type: ignore[index]
+    d = e // heads
+    emits: list[Emit] = []
+    heads_in = []
+    for i, (name, src, length) in enumerate((("q", query, sq), ("k", key, skv), ("v", value, skv))):
+        # the packed qkv weight and bias are one parameter each: the q projection reads them
+        w = qkv_w if i == 0 else (Tensor(f"{qkv_w.name}[{name}]", (e, e), qkv_w.dtype) if qkv_w else None)
+        bias = qkv_b if i == 0 else (Tensor(f"{qkv_b.name}[{name}]", (e,), qkv_b.dtype) if qkv_b else None)
+        proj, projected = _linear(call, src, w, bias, e, None, f"{tag}{name}_proj")
+        emits += proj
+        split = call.fresh((b, heads, length, d), src.dtype)
+        emits.append(Emit("Reshape", [projected], [split], suffix=f"{tag}{name}_heads"))
+        heads_in.append(split)
+    attended = call.fresh((b, heads, sq, d), query.dtype)
+    emits.append(Emit("Attention", [*heads_in, mask], [attended], suffix=f"{tag}attention"))
+    merged = call.fresh((b, sq, e), query.dtype)
+    emits.append(Emit("Reshape", [attended], [merged], suffix=f"{tag}merge_heads"))
+    proj, result = _linear(call, merged, proj_w, proj_b, e, out, f"{tag}out_proj")
+    return emits + proj, result
+
+
+@handles("_native_multi_head_attention")
+def _native_mha(call: Call) -> list[Emit]:
+    a = call.args
+    emits, _ = _mha_block(call, call.t("query"), call.t("key"), call.t("value"),  # type: ignore[arg-type]
+                          int(a["num_head"]), call.t("qkv_weight"), call.t("qkv_bias"),
+                          call.t("proj_weight"), call.t("proj_bias"), call.t("mask"),
+                          call.outputs[0])
+    return emits
+
+
+@handles("_transformer_encoder_layer_fwd")
+def _encoder_layer(call: Call) -> list[Emit]:
+    """The fused nn.TransformerEncoderLayer: attention and feed-forward blocks with their
+    residual adds and layer norms, in pre- or post-norm order."""
+    a = call.args
+    src, out = call.t("src"), call.outputs[0]
+    e = src.shape[-1]  # type: ignore[index,union-attr]
+    shape, dtype = src.shape, src.dtype  # type: ignore[union-attr]
+    emits: list[Emit] = []
+
+    def norm(x: Tensor, k: int, result: Tensor | None = None) -> Tensor:
+        y = result or call.fresh(shape, dtype)  # type: ignore[arg-type]
+        emits.append(Emit("LayerNormalization", [x, call.t(f"norm_weight_{k}"),
+                                                 call.t(f"norm_bias_{k}")], [y], {"axis": -1},
+                          suffix=f"norm{k}"))
+        return y
+
+    def residual(x: Tensor, y: Tensor, tag: str, result: Tensor | None = None) -> Tensor:
+        z = result or call.fresh(shape, dtype)  # type: ignore[arg-type]
+        emits.append(Emit("Add", [x, y], [z], suffix=tag))
+        return z
+
+    def attention(x: Tensor) -> Tensor:
+        block, y = _mha_block(call, x, x, x, int(a["num_heads"]), call.t("qkv_weight"),
+                              call.t("qkv_bias"), call.t("proj_weight"), call.t("proj_bias"),
+                              call.t("mask"), None, "self_attn.")
+        emits.extend(block)
+        return y
+
+    def feed_forward(x: Tensor) -> Tensor:
+        w1 = call.t("ffn_weight_1")
+        hidden = a["ffn_weight_1"].shape[0]
+        block, h = _linear(call, x, w1, call.t("ffn_bias_1"), hidden, None, "linear1")
+        emits.extend(block)
+        act = call.fresh(h.shape, dtype)  # type: ignore[arg-type]
+        emits.append(Emit("Gelu" if a.get("use_gelu") else "Relu", [h], [act], suffix="activation"))
+        block, y = _linear(call, act, call.t("ffn_weight_2"), call.t("ffn_bias_2"), e, None, "linear2")
+        emits.extend(block)
+        return y
+
+    if a.get("norm_first"):
+        x = residual(src, attention(norm(src, 1)), "residual1")  # type: ignore[arg-type]
+        residual(x, feed_forward(norm(x, 2)), "residual2", out)
+    else:
+        x = norm(residual(src, attention(src), "residual1"), 1)  # type: ignore[arg-type]
+        norm(residual(x, feed_forward(x), "residual2"), 2, out)
+    return emits
+
+
+# ----------------------------------------------------------------- recurrent
+
+_RNN_MODES = {0: ("RNN", ("Relu",)), 1: ("RNN", ("Tanh",)), 2: ("LSTM", None), 3: ("GRU", None)}
+
+
+@handles("mkldnn_rnn_layer")
+def _rnn_layer(call: Call) -> list[Emit]:
+    """One direction of one layer of the CPU RNN kernel, as an ONNX RNN/GRU/LSTM node.
+
+    The parameters keep their names; the bias of the hidden path rides as an extra
+    input after the ONNX ones so that it is attributed to this layer.
+    """
+    a = call.args
+    op, activations = _RNN_MODES[int(a["mode"])]
+    x, w_ih, w_hh = call.t("input"), call.t("weight0"), call.t("weight1")
+    gates = w_ih.shape[0]  # type: ignore[index,union-attr]
+    hidden = int(a["hidden_size"])
+    w = Tensor(w_ih.name, (1, gates, w_ih.shape[1]), w_ih.dtype)  # type: ignore[index,union-attr]
+    r = Tensor(w_hh.name, (1, gates, hidden), w_hh.dtype)  # type: ignore[union-attr]
+    inputs: list[Tensor | None] = [x, w, r]
+    if a.get("has_biases"):
+        b_ih, b_hh = call.t("weight2"), call.t("weight3")
+        inputs += [Tensor(b_ih.name, (1, 2 * gates), b_ih.dtype), None, None, None, None, b_hh]  # type: ignore[union-attr]
+    attrs: dict[str, Any] = {"hidden_size": hidden, "layout": 0}
+    if activations:
+        attrs["activations"] = activations
+    return [Emit(op, inputs, call.outputs[:1], attrs)]
+
+
+# ----------------------------------------------------------------- movement (0 FLOPs)
+
+_MOVEMENT = {
+    "view": "Reshape", "_unsafe_view": "Reshape", "reshape": "Reshape", "_reshape_alias": "Reshape",
+    "view_as": "Reshape", "flatten": "Flatten", "unflatten": "Reshape",
+    "permute": "Transpose", "transpose": "Transpose", "t": "Transpose", "swapaxes": "Transpose",
+    "numpy_T": "Transpose", "movedim": "Transpose", "channel_shuffle": "Transpose",
+    "expand": "Expand", "expand_as": "Expand", "broadcast_to": "Expand",
+    "unsqueeze": "Unsqueeze", "squeeze": "Squeeze",
+    "clone": "Identity", "contiguous": "Identity", "detach": "Identity", "alias": "Identity",
+    "copy": "Identity", "lift_fresh": "Identity", "lift_fresh_copy": "Identity",
+    "_to_copy": "Cast", "to": "Cast", "type_as": "Cast", "_to_dim_order_copy": "Cast",
+    "cat": "Concat", "concat": "Concat", "stack": "Concat", "hstack": "Concat", "vstack": "Concat",
+    "split": "Split", "split_with_sizes": "Split", "unsafe_split": "Split", "chunk": "Split",
+    "unbind": "Split", "tensor_split": "Split",
+    "slice": "Slice", "narrow": "Slice", "select": "Gather", "index": "Gather",
+    "index_select": "Gather", "embedding": "Gather", "gather": "GatherElements",
+    "take_along_dim": "GatherElements", "scatter": "ScatterElements", "index_put": "ScatterND",
+    "constant_pad_nd": "Pad", "pad": "Pad", "reflection_pad1d": "Pad", "reflection_pad2d": "Pad",
+    "reflection_pad3d": "Pad", "replication_pad1d": "Pad", "replication_pad2d": "Pad",
+    "replication_pad3d": "Pad",
+    "repeat": "Tile", "tile": "Tile", "roll": "Slice", "flip": "Slice",
+    "pixel_shuffle": "DepthToSpace", "pixel_unshuffle": "SpaceToDepth",
+    "tril": "Trilu", "triu": "Trilu", "native_dropout": "Dropout", "dropout": "Dropout",
+    "fill": "Identity", "zero": "Identity", "masked_scatter": "Where",
+    "as_strided": "Identity", "diagonal": "Slice", "expand_copy": "Expand",
+}
+for _name, _op in _MOVEMENT.items():
+    HANDLERS[_name] = all_tensors(_op)
+
+#: ops that create tensors from nothing: their outputs are constants, not nodes
+FACTORIES = frozenset({
+    "empty", "empty_like", "empty_strided", "zeros", "zeros_like", "ones", "ones_like", "full",
+    "full_like", "arange", "linspace", "scalar_tensor", "new_empty", "new_empty_strided",
+    "new_zeros", "new_ones", "new_full", "eye", "rand", "randn", "rand_like", "randn_like",
+    "randint", "tensor", "_tensor_constant", "normal", "uniform", "bernoulli",
+})
+
+#: zero-cost ops that may be folded away when they only touch constants
+FOLDABLE = frozenset(name for name, op in _MOVEMENT.items() if op != "Dropout")
+
+#: ops that only read metadata or set state: never nodes
+IGNORED = frozenset({"_local_scalar_dense", "sym_size", "sym_stride", "sym_numel", "is_same_size",
+                     "set", "resize", "record_stream", "_assert_async", "_assert_scalar",
+                     "_functional_assert_async", "sym_constrain_range_for_size",
+                     "_resize_output"})

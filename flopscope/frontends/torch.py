@@ -1,0 +1,395 @@
+"""PyTorch frontend: an ``nn.Module`` -> :class:`LayerGraph`, without real compute.
+
+The module runs eagerly (so Python control flow works) on fake tensors under a
+``TorchDispatchMode`` that records every ATen op with its shapes and the ``nn.Module``
+path it ran in; ``flopscope.frontends.aten`` maps the ops onto the ONNX vocabulary. No
+arithmetic is done and no activation memory is allocated; a model built on the meta
+device (weights that would not fit in memory) is analysed the same way.
+
+The user's module is left as it was: global module hooks are removed on exit, no
+attribute is set, the state dict is untouched and training/eval flags are restored.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
+
+from flopscope.errors import FlopscopeError
+from flopscope.frontends import aten
+from flopscope.graph import LayerGraph, Node, Param, Tensor
+
+OPSET = 23  # the ONNX semantics the recorded nodes follow (Softmax on one axis...)
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    """IR dtype name of a torch dtype (``torch.float32`` -> ``"float32"``)."""
+    name = str(dtype).removeprefix("torch.")
+    if name.startswith("float8_"):
+        return "float8" + name[len("float8_"):].replace("_", "")
+    return {"bool": "bool", "half": "float16", "float": "float32", "double": "float64",
+            "long": "int64", "int": "int32"}.get(name, name)
+
+
+# --------------------------------------------------------------------------- resolving
+
+
+def load_factory(spec: str) -> Any:
+    """Call ``path/to/file.py:factory`` and return what it returns (user code runs)."""
+    path_text, _, factory = spec.rpartition(":")
+    path = Path(path_text)
+    if not path.is_file():
+        raise FlopscopeError(f"{path}: no such file (model spec '{spec}')")
+    module_name = f"_flopscope_user_{abs(hash(str(path.resolve())))}"
+    try:
+        module_spec = importlib.util.spec_from_file_location(module_name, path)
+        module = importlib.util.module_from_spec(module_spec)  # type: ignore[arg-type]
+        sys.path.insert(0, str(path.parent.resolve()))
+        try:
+            module_spec.loader.exec_module(module)  # type: ignore[union-attr]
+        finally:
+            sys.path.pop(0)
+    except Exception as exc:
+        raise FlopscopeError(f"{path}: importing it raised {type(exc).__name__}: {exc}") from None
+    fn = getattr(module, factory, None)
+    if fn is None:
+        raise FlopscopeError(f"{path} has no '{factory}'")
+    try:
+        return fn() if callable(fn) and not isinstance(fn, torch.nn.Module) else fn
+    except Exception as exc:
+        raise FlopscopeError(f"{spec}: the factory raised {type(exc).__name__}: {exc}") from None
+
+
+def resolve(model: Any) -> tuple[torch.nn.Module, Any, str]:
+    """(module, example inputs or None, display name) for a module, a reference name or
+    ``file.py:factory``."""
+    if isinstance(model, torch.nn.Module):
+        return model, None, type(model).__name__
+    if isinstance(model, (str, os.PathLike)):
+        text = os.fspath(model)
+        if ":" in text and text.rpartition(":")[0].endswith(".py"):
+            made = load_factory(text)
+            inputs = None
+            if isinstance(made, tuple) and len(made) == 2 and isinstance(made[0], torch.nn.Module):
+                made, inputs = made
+            if not isinstance(made, torch.nn.Module):
+                raise FlopscopeError(f"{text}: the factory returned {type(made).__name__}, "
+                                     "not a torch.nn.Module")
+            return made, inputs, text.rpartition(":")[2]
+        from flopscope.models import catalog
+        try:
+            spec = catalog.spec(text)
+        except KeyError as exc:
+            raise FlopscopeError(str(exc.args[0]) if exc.args else str(exc)) from None
+        return catalog.build(text), spec.input_shape, text
+    raise FlopscopeError(f"cannot analyse a {type(model).__name__}: pass an nn.Module, an .onnx "
+                         "path, a reference architecture name or path/to/file.py:factory")
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def _forward_names(module: torch.nn.Module) -> list[str]:
+    try:
+        sig = inspect.signature(module.forward)
+    except (TypeError, ValueError):
+        return []
+    return [p.name for p in sig.parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+
+
+def _is_shape(value: Any) -> bool:
+    return isinstance(value, (tuple, list, torch.Size)) and all(
+        isinstance(d, int) and not isinstance(d, bool) for d in value)
+
+
+def _example(value: Any, device: torch.device, what: str) -> Any:
+    """A shape, (shape, dtype) pair or tensor -> a tensor to run on (inside fake mode)."""
+    if isinstance(value, torch.Tensor):
+        return torch.empty(value.shape, dtype=value.dtype, device=device)
+    if _is_shape(value):
+        if any(d < 0 for d in value):
+            raise FlopscopeError(f"{what}: negative size in shape {tuple(value)}")
+        return torch.empty(tuple(value), device=device)
+    if isinstance(value, tuple) and len(value) == 2 and _is_shape(value[0]):
+        dtype = value[1] if isinstance(value[1], torch.dtype) else getattr(torch, str(value[1]), None)
+        if not isinstance(dtype, torch.dtype):
+            raise FlopscopeError(f"{what}: unknown dtype {value[1]!r}")
+        return torch.empty(tuple(value[0]), dtype=dtype, device=device)
+    return value  # other Python values pass through unchanged
+
+
+def _arguments(module: torch.nn.Module, inputs: Any, input_shapes: Mapping[str, Any] | None,
+               device: torch.device) -> tuple[list[Any], dict[str, Any], list[str]]:
+    """Positional args, keyword args and the input names to run ``module`` with."""
+    names = _forward_names(module)
+    shapes = dict(input_shapes or {})
+    if "" in shapes:
+        if inputs is not None:
+            raise FlopscopeError("give input shapes once (an unnamed --input-shape and inputs)")
+        inputs = shapes.pop("")
+    args: list[Any] = []
+    kwargs: dict[str, Any] = {}
+    if isinstance(inputs, Mapping):
+        shapes = {**inputs, **shapes}
+    elif inputs is not None:
+        if isinstance(inputs, torch.Tensor) or _is_shape(inputs) or (
+                isinstance(inputs, tuple) and len(inputs) == 2 and _is_shape(inputs[0])
+                and not _is_shape(inputs[1])):
+            inputs = [inputs]
+        args = [_example(v, device, f"input {i}") for i, v in enumerate(inputs)]
+    unknown = [k for k in shapes if k not in names and not _accepts_kwargs(module)]
+    if unknown:
+        raise FlopscopeError(f"input names {', '.join(map(repr, unknown))} are not arguments of "
+                             f"{type(module).__name__}.forward({', '.join(names)})")
+    for key, value in shapes.items():
+        kwargs[key] = _example(value, device, f"input '{key}'")
+    if not args and not kwargs and names:
+        raise FlopscopeError(f"{type(module).__name__} needs example inputs: pass input shapes "
+                             f"for forward({', '.join(names)}), e.g. --input-shape 1x3x224x224")
+    input_names = [names[i] if i < len(names) else f"input_{i}" for i in range(len(args))]
+    return args, kwargs, input_names + list(kwargs)
+
+
+def _accepts_kwargs(module: torch.nn.Module) -> bool:
+    try:
+        return any(p.kind == p.VAR_KEYWORD
+                   for p in inspect.signature(module.forward).parameters.values())
+    except (TypeError, ValueError):
+        return False
+
+
+# --------------------------------------------------------------------------- recording
+
+
+class _Recorder(TorchDispatchMode):
+    """Records ATen calls as IR nodes; module paths come from global forward hooks."""
+
+    def __init__(self, names: dict[int, str], constants: set[str]) -> None:
+        super().__init__()
+        self.names = names            # id(tensor) -> IR tensor name
+        self.constants = constants    # IR names of constants (params, buffers, literals)
+        self.keep: list[Any] = []     # keeps tensors alive so ids stay unique
+        self.nodes: list[Node] = []
+        self.module_stack: list[str] = [""]
+        self.node_names: set[str] = set()
+        self.counter = 0
+
+    # ------------------------------------------------------------- tensors
+
+    def tensor(self, value: Any) -> Tensor | None:
+        if not isinstance(value, torch.Tensor):
+            return None
+        key = id(value)
+        name = self.names.get(key)
+        if name is None:  # a tensor from outside the trace: a constant captured by the model
+            name = self._new_name("const")
+            self.names[key] = name
+            self.constants.add(name)
+            self.keep.append(value)
+        return Tensor(name, tuple(int(d) for d in value.shape), dtype_name(value.dtype))
+
+    def _new_name(self, stem: str) -> str:
+        self.counter += 1
+        return f"{stem}_{self.counter}"
+
+    def fresh(self, shape: tuple[int, ...], dtype: str) -> Tensor:
+        return Tensor(self._new_name("t"), tuple(shape), dtype)
+
+    def _bind_outputs(self, outs: list[Any], constant: bool, alias: str | None) -> list[Tensor]:
+        """Name the op's output tensors (in-place ops get a new version of the name)."""
+        result = []
+        for value in outs:
+            if not isinstance(value, torch.Tensor):
+                continue
+            self.keep.append(value)
+            name = alias if alias is not None else self._new_name("const" if constant else "t")
+            if constant:
+                self.constants.add(name)
+            self.names[id(value)] = name
+            result.append(Tensor(name, tuple(int(d) for d in value.shape), dtype_name(value.dtype)))
+        return result
+
+    # ------------------------------------------------------------- dispatch
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+        kwargs = kwargs or {}
+        try:
+            out = func(*args, **kwargs)
+        except FlopscopeError:
+            raise
+        except Exception as exc:
+            raise _explain(func, exc, self.module_stack[-1]) from None
+        if func.namespace == "prim":
+            return out
+        packet = func._schema.name.split("::")[-1]
+        name = packet[:-1] if packet.endswith("_") else packet   # in-place: relu_ -> relu
+        if name in aten.IGNORED:
+            return out
+        flat_in, _ = tree_flatten((args, kwargs))
+        ir_inputs = [self.tensor(t) for t in flat_in if isinstance(t, torch.Tensor)]
+        flat_out, _ = tree_flatten(out)
+        if name in aten.FACTORIES or (not ir_inputs and name not in aten.HANDLERS):
+            self._bind_outputs(flat_out, True, None)
+            return out
+        if name in aten.FOLDABLE and not func._schema.is_mutable and all(
+                t.name in self.constants for t in ir_inputs if t is not None):
+            # reshaping or casting a weight: the result is still that weight
+            alias = ir_inputs[0].name if len(ir_inputs) == 1 and len(flat_out) == 1 else None
+            self._bind_outputs(flat_out, True, alias)
+            return out
+        ir_outputs = self._bind_outputs(flat_out, False, None)
+        call = aten.Call(name=name, args=_bind_args(func, args, kwargs), outputs=ir_outputs,
+                         ir=self.tensor, fresh=self.fresh)
+        handler = aten.HANDLERS.get(name)
+        emits = None
+        if handler is not None:
+            try:
+                emits = handler(call)
+            except (KeyError, IndexError, TypeError, AttributeError, ValueError):
+                emits = None  # arguments the mapping does not understand: report, do not guess
+        if emits is None:
+            unsupported = aten.Emit(f"{packet}.{func._overloadname}", list(ir_inputs), ir_outputs)
+            self._add(unsupported, self.module_stack[-1], "aten", name)
+        else:
+            for emit in emits:
+                self._add(emit, self.module_stack[-1], "", None)
+        return out
+
+    def _add(self, emit: aten.Emit, module: str, domain: str, label: str | None) -> None:
+        base = f"{module or 'model'}/{label or emit.op}{'.' + emit.suffix if emit.suffix else ''}"
+        name, k = base, 1
+        while name in self.node_names:
+            k += 1
+            name = f"{base}#{k}"
+        self.node_names.add(name)
+        weights = frozenset(i for i, t in enumerate(emit.inputs)
+                            if t is not None and t.name in self.constants)
+        self.nodes.append(Node(
+            name=name, op=emit.op, inputs=tuple(emit.inputs), outputs=tuple(emit.outputs),
+            attrs=emit.attrs, domain=domain, module=module, weights=weights,
+            values=emit.values, opset=OPSET))
+
+
+def _bind_args(func: Any, args: tuple, kwargs: dict) -> dict[str, Any]:
+    bound: dict[str, Any] = {}
+    schema_args = func._schema.arguments
+    for i, arg in enumerate(schema_args):
+        if i < len(args) and not arg.kwarg_only:
+            bound[arg.name] = args[i]
+        elif arg.name in kwargs:
+            bound[arg.name] = kwargs[arg.name]
+        elif arg.has_default_value():
+            bound[arg.name] = arg.default_value
+    return bound
+
+
+def _explain(func: Any, exc: Exception, module: str) -> FlopscopeError:
+    where = f"in module '{module}'" if module else "at the top level"
+    kind = type(exc).__name__
+    if "DataDependent" in kind or "DynamicOutputShape" in kind:
+        return FlopscopeError(
+            f"the model does data-dependent work {where} ({func}: its result depends on tensor "
+            "values), which cannot be analysed without running it on real data")
+    message = " ".join(str(exc).split())[:300]
+    return FlopscopeError(f"forward() failed on the given input shapes {where} ({func}): {message}")
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def load(model: Any, inputs: Any = None, *, input_shapes: Mapping[str, Any] | None = None,
+         name: str | None = None) -> LayerGraph:
+    """Trace ``model`` on fake tensors and return its :class:`LayerGraph`.
+
+    ``inputs`` is a shape (``(1, 3, 224, 224)``), a list of shapes, ``(shape, dtype)``
+    pairs, example tensors, or a dict of them by forward() argument name.
+    """
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    module, default_inputs, display = resolve(model)
+    if inputs is None and not input_shapes:
+        inputs = default_inputs
+    params = dict(module.named_parameters())
+    buffers = dict(module.named_buffers())
+    devices = {t.device for t in (*params.values(), *buffers.values())}
+    device = torch.device("meta") if any(d.type == "meta" for d in devices) else torch.device("cpu")
+
+    names: dict[int, str] = {}
+    constants: set[str] = set()
+    graph_params: dict[str, Param] = {}
+    for pname, p in params.items():
+        names[id(p)] = pname
+        constants.add(pname)
+        graph_params[pname] = Param(pname, tuple(p.shape), dtype_name(p.dtype), trainable=p.requires_grad)
+    for bname, b in buffers.items():
+        names.setdefault(id(b), bname)
+        constants.add(names[id(b)])
+        if names[id(b)] == bname:
+            graph_params[bname] = Param(bname, tuple(b.shape), dtype_name(b.dtype), buffer=True)
+
+    module_names = {id(m): n for n, m in module.named_modules()}
+    recorder = _Recorder(names, constants)
+    modes = {m: m.training for m in module.modules()}
+
+    def pre_hook(mod: torch.nn.Module, _args: Any) -> None:
+        path = module_names.get(id(mod))
+        if path is None:  # a module created on the fly inside forward()
+            parent = recorder.module_stack[-1]
+            path = f"{parent}.{type(mod).__name__}" if parent else type(mod).__name__
+        recorder.module_stack.append(path)
+
+    def post_hook(mod: torch.nn.Module, _args: Any, _out: Any) -> None:
+        if len(recorder.module_stack) > 1:
+            recorder.module_stack.pop()
+
+    register_pre = torch.nn.modules.module.register_module_forward_pre_hook
+    register_post = torch.nn.modules.module.register_module_forward_hook
+    pre = post = None
+    try:
+        module.eval()
+        with torch.no_grad(), FakeTensorMode(allow_non_fake_inputs=True):
+            args, kwargs, input_names = _arguments(module, inputs, input_shapes, device)
+            graph_inputs = []
+            for input_name, value in zip(input_names, [*args, *kwargs.values()]):
+                if isinstance(value, torch.Tensor):
+                    names[id(value)] = input_name
+                    recorder.keep.append(value)
+                    graph_inputs.append(Tensor(input_name, tuple(value.shape), dtype_name(value.dtype)))
+            pre = register_pre(pre_hook)
+            post = register_post(post_hook, always_call=True)
+            with recorder:
+                out = module(*args, **kwargs)
+            flat_out, _ = tree_flatten(out)
+            graph_outputs = [t for t in (recorder.tensor(v) for v in flat_out) if t is not None]
+    except FlopscopeError:
+        raise
+    except Exception as exc:
+        message = " ".join(str(exc).split())[:300]
+        raise FlopscopeError(f"{display}: forward() failed on the given input shapes "
+                             f"({type(exc).__name__}: {message})") from None
+    finally:
+        if pre is not None:
+            pre.remove()
+        if post is not None:
+            post.remove()
+        for m, training in modes.items():
+            m.training = training
+
+    notes = []
+    if device.type == "meta":
+        notes.append("weights on the meta device: analysed without allocating them")
+    return LayerGraph(
+        name=name or display, source="torch", inputs=graph_inputs, outputs=graph_outputs,
+        nodes=recorder.nodes, params=graph_params, constants=frozenset(constants), notes=notes)
+
+

@@ -1,0 +1,220 @@
+"""The PyTorch frontend: fake-tensor tracing, ATen mapping, parameters, module paths."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+nn = torch.nn
+F = torch.nn.functional
+
+from flopscope.analysis import analyze  # noqa: E402
+from flopscope.errors import FlopscopeError  # noqa: E402
+
+
+def by_op(report, op):
+    return [layer for layer in report.layers if layer.op == op]
+
+
+class ConvBlock(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1, bias=False)
+        self.bn = nn.BatchNorm2d(8)
+        self.fc = nn.Linear(8, 10)
+
+    def forward(self, x):
+        x = F.relu(self.bn(self.conv(x)))
+        x = F.max_pool2d(x, 2)
+        return self.fc(x.mean((2, 3)))
+
+
+def test_conv_block_by_hand():
+    report = analyze(ConvBlock(), (2, 3, 16, 16))
+    conv_macs = 2 * 8 * 16 * 16 * (3 * 3 * 3)            # N·Cout·H·W·Cin·k·k
+    fc_macs = 2 * 8 * 10
+    assert report.totals.macs == conv_macs + fc_macs
+    (conv,) = by_op(report, "Conv")
+    assert conv.macs == conv_macs
+    assert conv.flops == (2 * 27 - 1) * 2 * 8 * 16 * 16   # no bias
+    assert conv.module == "conv" and conv.params == 8 * 3 * 3 * 3
+    (bn,) = by_op(report, "BatchNormalization")
+    assert bn.flops == 2 * (2 * 8 * 16 * 16) and bn.params == 16
+    (relu,) = by_op(report, "Relu")
+    assert relu.flops == 2 * 8 * 16 * 16
+    (pool,) = by_op(report, "MaxPool")
+    assert pool.flops == (4 - 1) * 2 * 8 * 8 * 8
+    (mean,) = by_op(report, "ReduceMean")
+    assert mean.flops == 64 * 2 * 8                       # 63 adds + 1 divide per output
+    (gemm,) = by_op(report, "Gemm")
+    assert gemm.flops == (2 * 8 - 1) * 20 + 20            # with bias
+    assert report.totals.params == 8 * 27 + 16 + 8 * 10 + 10
+    assert report.totals.buffers == 8 + 8 + 1             # running mean, var, batch count
+    assert report.totals.trainable_params == report.totals.params
+    assert report.coverage.percent == 100.0
+
+
+def test_shared_module_runs_twice_but_counts_params_once():
+    class Twice(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.block = nn.Linear(16, 16)
+
+        def forward(self, x):
+            return self.block(torch.relu(self.block(x)))
+
+    report = analyze(Twice(), (4, 16))
+    assert report.totals.macs == 2 * 4 * 16 * 16
+    assert report.totals.params == 16 * 16 + 16
+    assert sum(layer.params for layer in report.layers) == 16 * 16 + 16
+
+
+def test_tied_weights_counted_once():
+    class Tied(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embed = nn.Embedding(100, 32)
+            self.head = nn.Linear(32, 100, bias=False)
+            self.head.weight = self.embed.weight
+
+        def forward(self, ids):
+            return self.head(self.embed(ids))
+
+    report = analyze(Tied(), [((2, 5), torch.int64)])
+    assert report.totals.params == 100 * 32
+    assert report.totals.macs == 2 * 5 * 32 * 100
+    assert report.model.inputs[0].dtype == "int64"
+
+
+def test_functional_calls_are_costed_like_modules():
+    class Functional(nn.Module):
+        def forward(self, q, k):
+            s = q @ k.transpose(-1, -2)                        # (2, 4, 6, 6)
+            e = torch.einsum("bhqk,bhkd->bhqd", F.softmax(s, dim=-1), k)
+            return F.scaled_dot_product_attention(q, k, e, is_causal=True)
+
+    b, h, n, d = 2, 4, 6, 8
+    report = analyze(Functional(), [(b, h, n, d), (b, h, n, d)])
+    matmul_macs = b * h * n * n * d * 2                         # q@kᵀ and the einsum
+    attention_macs = b * h * n * n * (d + d)
+    assert report.totals.macs == matmul_macs + attention_macs
+    (attn,) = by_op(report, "Attention")
+    scores, rows = b * h * n * n, b * h * n
+    assert attn.flops == scores * ((2 * d - 1) + 1 + 1) + rows * (5 * n - 2) + b * h * n * d * (2 * n - 1)
+    (softmax,) = by_op(report, "Softmax")
+    assert softmax.flops == rows * (5 * n - 2)
+
+
+def test_multihead_attention_fast_path_matches_slow_path():
+    mha = nn.MultiheadAttention(32, 4, batch_first=True)
+
+    class Fast(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.mha = mha
+
+        def forward(self, x):
+            return self.mha(x, x, x, need_weights=False)[0]
+
+    class Slow(Fast):
+        def forward(self, x):
+            return self.mha(x, x, x, need_weights=True)[0]
+
+    fast, slow = analyze(Fast(), (2, 10, 32)), analyze(Slow(), (2, 10, 32))
+    assert any(layer.op == "Attention" for layer in fast.layers)   # the fused kernel, expanded
+    b, s, e = 2, 10, 32
+    expected = 4 * b * s * e * e + b * s * s * e * 2                # 4 projections + QKᵀ + PV
+    assert fast.totals.macs == slow.totals.macs == expected
+    assert fast.totals.params == slow.totals.params == 4 * e * e + 4 * e
+
+
+def test_transformer_encoder_layer_fused_path():
+    layer = nn.TransformerEncoderLayer(32, 4, 64, batch_first=True)
+    report = analyze(layer, (2, 10, 32))
+    b, s, e, f = 2, 10, 32, 64
+    assert report.totals.macs == 4 * b * s * e * e + 2 * b * s * s * e + 2 * b * s * e * f
+    assert report.totals.params == sum(p.numel() for p in layer.parameters())
+    assert {l.op for l in report.layers} >= {"Attention", "LayerNormalization", "MatMul", "Relu"}
+
+
+def test_lstm_by_hand():
+    lstm = nn.LSTM(8, 16, num_layers=2, bidirectional=True, batch_first=True)
+    report = analyze(lstm, (3, 5, 8))
+    b, t, h = 3, 5, 16
+    layer0 = 2 * t * b * 4 * h * (8 + h)          # two directions, input 8
+    layer1 = 2 * t * b * 4 * h * (2 * h + h)      # input is both directions' outputs
+    assert report.totals.macs == layer0 + layer1
+    assert report.totals.params == sum(p.numel() for p in lstm.parameters())
+    assert sum(layer.params for layer in report.layers) == report.totals.params
+
+
+def test_unknown_aten_op_is_reported_not_zero():
+    class Sorts(nn.Module):
+        def forward(self, x):
+            return torch.sort(x, dim=-1).values.relu()
+
+    report = analyze(Sorts(), (4, 8))
+    (op,) = report.coverage.unsupported
+    assert op.startswith("aten.sort")
+    assert report.coverage.percent < 100.0
+    assert any("unsupported" in note for note in report.notes)
+
+
+def test_user_model_is_not_modified():
+    model = ConvBlock().train()
+    model.fc.weight.requires_grad_(False)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    attrs = set(vars(model))
+    report = analyze(model, (1, 3, 8, 8))
+    assert model.training and model.conv.training
+    assert set(vars(model)) == attrs
+    after = model.state_dict()
+    assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
+    assert not model._forward_hooks and not model._forward_pre_hooks
+    assert not torch.nn.modules.module._global_forward_hooks
+    assert not torch.nn.modules.module._global_forward_pre_hooks
+    assert report.totals.frozen_params == 8 * 10
+    assert report.totals.trainable_params == report.totals.params - 80
+
+
+def test_meta_device_model_is_analysed_without_weights():
+    with torch.device("meta"):
+        big = nn.Sequential(*[nn.Linear(8192, 8192) for _ in range(100)])   # 6.7 G params
+    report = analyze(big, (1, 8192))
+    assert report.totals.params == 100 * (8192 * 8192 + 8192)
+    assert report.totals.macs == 100 * 8192 * 8192
+    assert any("meta" in note for note in report.notes)
+
+
+def test_data_dependent_model_fails_cleanly():
+    class DataDependent(nn.Module):
+        def forward(self, x):
+            return x * 2 if x.sum().item() > 0 else x
+
+    with pytest.raises(FlopscopeError, match="data-dependent"):
+        analyze(DataDependent(), (4,))
+
+
+def test_module_rollup_by_depth():
+    class Outer(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.stage = nn.Sequential(ConvBlock(), nn.Identity())
+
+        def forward(self, x):
+            return self.stage(x)
+
+    report = analyze(Outer(), (1, 3, 8, 8))
+    rows = {row.module: row for row in report.by_module(3)}
+    assert rows[""].macs == report.totals.macs
+    assert rows["stage"].macs == rows["stage.0"].macs == report.totals.macs
+    assert rows["stage.0.conv"].macs == 8 * 8 * 8 * 27
+
+
+def test_input_errors():
+    with pytest.raises(FlopscopeError, match="needs example inputs"):
+        analyze(ConvBlock())
+    with pytest.raises(FlopscopeError, match="forward"):
+        analyze(ConvBlock(), (1, 4, 8, 8))          # wrong channel count
+    with pytest.raises(FlopscopeError, match="not arguments"):
+        analyze(ConvBlock(), {"y": (1, 3, 8, 8)})
