@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -178,21 +178,44 @@ def _resolve_alternatives(graph: LayerGraph, costs: list[_Costed], repeats: list
     return notes
 
 
-def load_graph(model: Any, inputs: Any = None, *, input_shapes: Mapping[str, Sequence[int]] | None = None,
+def is_onnx_source(model: Any) -> bool:
+    """True when ``model`` goes to the ONNX frontend: a ModelProto, or a path that is not a
+    reference architecture name nor a ``file.py:factory`` spec."""
+    if type(model).__name__ == "ModelProto":
+        return True
+    if not isinstance(model, (str, os.PathLike)):
+        return False
+    text = os.fspath(model)
+    if text.lower().endswith(".onnx"):
+        return True
+    if ":" in text and text.rpartition(":")[0].endswith(".py"):
+        return False
+    from flopscope.models.catalog import names
+    if text in names():
+        return False
+    if not os.path.exists(text) and os.sep not in text and "." not in text:
+        raise FlopscopeError(f"'{text}' is not a file, a path/to/file.py:factory spec, nor a "
+                             f"reference architecture ({', '.join(names())})")
+    return True
+
+
+def load_graph(model: Any, inputs: Any = None, *, input_shapes: Mapping[str, Any] | None = None,
                dims: Mapping[str, int] | None = None, name: str | None = None) -> LayerGraph:
     """Turn any supported model into a :class:`LayerGraph` (see :func:`analyze`)."""
-    if isinstance(model, (str, os.PathLike)) and str(model).lower().endswith(".onnx") \
-            or type(model).__name__ == "ModelProto":
+    if is_onnx_source(model):
         from flopscope.frontends import onnx as onnx_frontend
+        shapes = dict(input_shapes or {})
         if inputs is not None:
-            shapes = inputs if isinstance(inputs, Mapping) else {"": inputs}
-            input_shapes = {**shapes, **(input_shapes or {})}
-        return onnx_frontend.load(model, input_shapes=input_shapes, dims=dims, name=name)
+            shapes = {**(dict(inputs) if isinstance(inputs, Mapping) else {"": inputs}), **shapes}
+        return onnx_frontend.load(model, input_shapes=shapes, dims=dims, name=name)
+    if dims:
+        raise FlopscopeError("--dim binds symbolic dims of ONNX models; for PyTorch models "
+                             "give --input-shape")
     from flopscope.frontends import torch as torch_frontend
     return torch_frontend.load(model, inputs, input_shapes=input_shapes, name=name)
 
 
-def analyze(model: Any, inputs: Any = None, *, input_shapes: Mapping[str, Sequence[int]] | None = None,
+def analyze(model: Any, inputs: Any = None, *, input_shapes: Mapping[str, Any] | None = None,
             dims: Mapping[str, int] | None = None, convention: str = "flopscope",
             flop_table: Mapping[str, int] | None = None, name: str | None = None) -> Report:
     """Analyse a model without running it and return its :class:`Report`.

@@ -1,0 +1,39 @@
+"""``flopscope report MODEL``: MACs, FLOPs, parameters and memory, per layer and in total."""
+
+from __future__ import annotations
+
+import argparse
+
+from flopscope.commands.common import (
+    add_model_options,
+    emit,
+    non_negative,
+    parse_dims,
+    parse_input_shapes,
+)
+
+FORMATS = ("text", "markdown", "json", "csv")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="count MACs, FLOPs, parameters and memory",
+                       description="Analyse a model without running it.")
+    add_model_options(p)
+    p.add_argument("--format", choices=FORMATS, default="text")
+    p.add_argument("--depth", type=int, metavar="K", help="roll layers up by module path to depth K")
+    p.add_argument("--top", type=int, metavar="K", help="show only the K heaviest layers")
+    p.add_argument("--convention", choices=("flopscope", "2mac"), default="flopscope",
+                   help="flopscope (default) or 2mac: FLOPs = 2 x MACs of dot products")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+
+
+def run(args: argparse.Namespace) -> int:
+    from flopscope.analysis import analyze
+    from flopscope.render import render
+
+    non_negative("--depth", args.depth)
+    non_negative("--top", args.top)
+    report = analyze(args.model, input_shapes=parse_input_shapes(args.input_shape),
+                     dims=parse_dims(args.dim), convention=args.convention)
+    emit(render(report, args.format, depth=args.depth, top=args.top), args.output)
+    return 0
