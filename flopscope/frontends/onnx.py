@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from math import prod
@@ -28,12 +28,18 @@ from flopscope.graph import FLOAT_DTYPES, LayerGraph, Node, Param, Tensor
 SMALL_CONSTANT = 1024
 #: and at most this many are handed to rules as values
 VALUE_LIMIT = 64
+#: a Loop trip count this large is an exporter's "no limit" (INT32_MAX / INT64_MAX), not a count
+UNBOUNDED_TRIPS = 2**31 - 1
 
 _DTYPE_NAMES = {"FLOAT": "float32", "DOUBLE": "float64"}
+_DTYPE_ALIASES = {"float": "float32", "double": "float64", "half": "float16", "long": "int64",
+                  "int": "int32"}
 
-InputShapes = Mapping[str, Sequence[int]]
+#: input name -> shape, or (shape, dtype name)
+InputShapes = Mapping[str, Any]
 
 
+@lru_cache(maxsize=64)
 def dtype_name(elem_type: int) -> str:
     """IR dtype name of an ONNX element type (``1`` -> ``"float32"``)."""
     try:
@@ -131,6 +137,8 @@ class _Constants:
 
     meta: dict[str, tuple[tuple[int, ...], str]] = field(default_factory=dict)
     values: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    #: outputs of Constant nodes that the stripped copy turned into graph inputs
+    moved: set[str] = field(default_factory=set)
 
 
 def _tensor_meta(t: TensorProto) -> tuple[tuple[int, ...], str]:
@@ -157,7 +165,8 @@ def _stripped_copy(model: ModelProto, consts: _Constants) -> ModelProto:
     """A copy of ``model`` for checking and shape inference, without large payloads.
 
     Large or external initializers and large Constant nodes become typed graph inputs
-    (subgraph initializers too: outer-scope names are visible inside subgraphs).
+    (subgraph ones too: outer-scope names are visible inside subgraphs). Custom domains
+    that the model uses without importing them get an opset import, as runtimes allow.
     """
     src = model.graph
     out = ModelProto()
@@ -167,63 +176,85 @@ def _stripped_copy(model: ModelProto, consts: _Constants) -> ModelProto:
     g.name = src.name
     g.input.extend(src.input)
     g.output.extend(src.output)
-    declared = {vi.name for vi in src.input}
     moved: list[tuple[str, tuple[int, ...], int]] = []
+    domains: set[str] = set()
+    _strip_graph(src, g, moved, consts, domains)
+    declared = {vi.name for vi in src.input}
+    for name, shape, elem in moved:
+        if name not in declared:
+            g.input.append(helper.make_tensor_value_info(name, elem, shape))
+            declared.add(name)
+    g.value_info.extend(src.value_info)
+    imported = {"" if o.domain == "ai.onnx" else o.domain for o in model.opset_import}
+    for domain in sorted(domains - imported - {"ai.onnx"}):
+        out.opset_import.append(helper.make_opsetid(domain, 1))
+    return out
+
+
+def _strip_graph(src: GraphProto, dst: GraphProto, moved: list, consts: _Constants,
+                 domains: set[str]) -> None:
+    """Copy ``src``'s initializers and nodes into ``dst``, moving large constants out."""
     for t in src.initializer:
         consts.meta[t.name] = _tensor_meta(t)
         value = _small_value(t)
         if value is not None:
             consts.values[t.name] = value
         if prod(t.dims) <= SMALL_CONSTANT and _has_payload(t):
-            g.initializer.append(t)
+            dst.initializer.append(t)
         else:
             moved.append((t.name, tuple(t.dims), t.data_type))
+    for sparse in src.sparse_initializer:   # counted at their dense shape
+        name, elem = sparse.values.name, sparse.values.data_type
+        consts.meta[name] = (tuple(int(d) for d in sparse.dims), dtype_name(elem))
+        moved.append((name, tuple(sparse.dims), elem))
     for node in src.node:
-        if node.op_type == "Constant" and node.domain in ("", "ai.onnx") and node.output:
-            value_tensor = _constant_tensor(node)
-            if value_tensor is not None and prod(value_tensor[0]) > SMALL_CONSTANT:
-                shape, elem = value_tensor
-                moved.append((node.output[0], shape, elem))
-                continue
-        g.node.append(node)
+        domains.add(node.domain)
+        large = _large_constant(node)
+        if large is not None:
+            consts.moved.add(node.output[0])
+            moved.append((node.output[0], *large))
+            continue
+        dst.node.append(node)
         if any(a.type in (AttributeProto.GRAPH, AttributeProto.GRAPHS) for a in node.attribute):
-            _strip_subgraphs(g.node[-1], moved, consts)
-    for name, shape, elem in moved:
-        if name not in declared:
-            g.input.append(helper.make_tensor_value_info(name, elem, shape))
-            declared.add(name)
-    for vi in src.value_info:
-        g.value_info.append(vi)
-    return out
+            for a in dst.node[-1].attribute:
+                if a.type == AttributeProto.GRAPH:
+                    _strip_subgraph(a.g, moved, consts, domains)
+                elif a.type == AttributeProto.GRAPHS:
+                    for sub in a.graphs:
+                        _strip_subgraph(sub, moved, consts, domains)
 
 
-def _constant_tensor(node: NodeProto) -> tuple[tuple[int, ...], int] | None:
+def _strip_subgraph(sub: GraphProto, moved: list, consts: _Constants, domains: set[str]) -> None:
+    """Strip a subgraph (already a copy) in place."""
+    stripped = GraphProto()
+    _strip_graph(sub, stripped, moved, consts, domains)
+    del sub.initializer[:]
+    sub.initializer.extend(stripped.initializer)
+    del sub.sparse_initializer[:]
+    del sub.node[:]
+    sub.node.extend(stripped.node)
+
+
+def _initializer_names(graph: GraphProto) -> list[str]:
+    """Names of a graph's dense and sparse initializers."""
+    return [t.name for t in graph.initializer] + [t.values.name for t in graph.sparse_initializer]
+
+
+def _large_constant(node: NodeProto) -> tuple[tuple[int, ...], int] | None:
+    """Shape and element type of a Constant node's output when it is too large to keep."""
+    if node.op_type != "Constant" or node.domain not in ("", "ai.onnx") or not node.output:
+        return None
     for a in node.attribute:
         if a.name == "value" and a.type == AttributeProto.TENSOR:
-            return tuple(a.t.dims), a.t.data_type
+            shape, elem = tuple(a.t.dims), a.t.data_type
+        elif a.name == "value_floats":
+            shape, elem = (len(a.floats),), TensorProto.FLOAT
+        elif a.name == "value_ints":
+            shape, elem = (len(a.ints),), TensorProto.INT64
+        else:
+            continue
+        return (shape, elem) if prod(shape) > SMALL_CONSTANT else None
     return None
-
-
-def _strip_subgraphs(node: NodeProto, moved: list, consts: _Constants) -> None:
-    for a in node.attribute:
-        graphs = [a.g] if a.type == AttributeProto.GRAPH else list(a.graphs)
-        for sub in graphs:
-            keep = []
-            for t in sub.initializer:
-                consts.meta[t.name] = _tensor_meta(t)
-                value = _small_value(t)
-                if value is not None:
-                    consts.values[t.name] = value
-                if prod(t.dims) <= SMALL_CONSTANT and _has_payload(t):
-                    keep.append(t)
-                else:
-                    moved.append((t.name, tuple(t.dims), t.data_type))
-            if len(keep) != len(sub.initializer):
-                del sub.initializer[:]
-                sub.initializer.extend(keep)
-            for inner in sub.node:
-                if any(x.type in (AttributeProto.GRAPH, AttributeProto.GRAPHS) for x in inner.attribute):
-                    _strip_subgraphs(inner, moved, consts)
 
 
 # --------------------------------------------------------------------------- binding
@@ -233,49 +264,102 @@ def _dims_of(vi: onnx.ValueInfoProto) -> list[int | str | None] | None:
     tt = vi.type.tensor_type
     if not vi.type.HasField("tensor_type") or not tt.HasField("shape"):
         return None
-    return [d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
+    # dim_value is 0 when unset: only then ask which field is set (HasField is slow)
+    return [d.dim_value or (0 if d.HasField("dim_value") else (d.dim_param or None))
             for d in tt.shape.dim]
 
 
+@dataclass
+class _Binding:
+    """What binding the inputs did to the stripped copy's declared shapes."""
+
+    #: symbolic dim -> the size it was bound to (declared shapes elsewhere use it too)
+    symbols: dict[str, int] = field(default_factory=dict)
+    #: a declared size was replaced, an input had no shape, or a symbol got two sizes:
+    #: declared intermediate and output shapes may no longer hold
+    resized: bool = False
+
+    def bind(self, symbol: str, size: int) -> None:
+        if self.symbols.setdefault(symbol, size) != size:
+            self.resized = True
+
+
+def _given(name: str, value: Any) -> tuple[tuple[int, ...], str | None]:
+    """An ``input_shapes`` entry -> (shape, dtype or None); the CLI passes ``(shape, dtype)``
+    for ``--input-shape x=1x128:int64``."""
+    if isinstance(value, (tuple, list)) and len(value) == 2 and isinstance(value[1], str) \
+            and isinstance(value[0], (tuple, list)):
+        return tuple(value[0]), value[1]
+    try:
+        return tuple(value), None
+    except TypeError:
+        raise FlopscopeError(f"input shape for '{name}' must be a sequence of sizes, "
+                             f"not {value!r}") from None
+
+
+def _elem_type(dtype: str) -> int | None:
+    """ONNX element type of a dtype name (``"float32"``, ``"int64"``, ``"float"``...)."""
+    want = _DTYPE_ALIASES.get(dtype.lower(), dtype.lower())
+    for elem in TensorProto.DataType.values():
+        if elem and dtype_name(elem) == want:
+            return elem
+    return None
+
+
 def _bind_inputs(graph: GraphProto, real_inputs: list[str], input_shapes: InputShapes,
-                 dims: Mapping[str, int], notes: list[str]) -> bool:
-    """Write concrete dims into the stripped graph's inputs; True if any declared size changed."""
+                 dims: Mapping[str, int], notes: list[str]) -> _Binding:
+    """Write concrete dims (and given dtypes) into the stripped graph's inputs."""
     by_name = {vi.name: vi for vi in graph.input}
     unknown = sorted(set(input_shapes) - set(real_inputs))
     if unknown:
         raise FlopscopeError(f"--input-shape names {', '.join(map(repr, unknown))}, but the "
                              f"model's inputs are {', '.join(map(repr, real_inputs)) or 'none'}")
-    changed = False
+    declared_all = {name: _dims_of(by_name[name]) for name in real_inputs}
+    symbols = {d for declared in declared_all.values() for d in declared or () if isinstance(d, str)}
+    stray = sorted(set(dims) - symbols)
+    if stray:
+        have = ("symbolic dims " + ", ".join(map(repr, sorted(symbols)))) if symbols else "no symbolic dims"
+        raise FlopscopeError(f"--dim names {', '.join(map(repr, stray))}, but the model's inputs "
+                             f"have {have}")
+    binding = _Binding()
     defaulted: dict[str, list[str]] = {}
-    for name in real_inputs:
+    for name in sorted(real_inputs, key=lambda n: n not in input_shapes):  # given shapes first
         vi = by_name[name]
-        declared = _dims_of(vi)
-        given = input_shapes.get(name)
-        if given is not None:
-            given = tuple(given)
+        declared = declared_all[name]
+        if name not in input_shapes and not vi.type.HasField("tensor_type"):
+            continue                        # a sequence or map input: nothing to bind
+        if name in input_shapes:
+            given, dtype = _given(name, input_shapes[name])
             if declared is not None and len(declared) != len(given):
                 raise FlopscopeError(
-                    f"input shape {name}={'x'.join(map(str, given))} does not fit the model: "
-                    f"'{name}' has rank {len(declared)} "
-                    f"({'x'.join(str(d) if d is not None else '?' for d in declared)})")
-            changed |= declared is None or any(
+                    f"input shape {name}={'x'.join(map(str, given)) or 'scalar'} does not fit the "
+                    f"model: '{name}' has rank {len(declared)} "
+                    f"({'x'.join(str(d) if d is not None else '?' for d in declared) or 'scalar'})")
+            if dtype is not None:
+                _bind_dtype(vi, name, dtype)
+            binding.resized |= declared is None or any(
                 isinstance(d, int) and d != g for d, g in zip(declared, given))
+            for d, g in zip(declared or (), given):
+                if isinstance(d, str) and type(g) is int:
+                    binding.bind(d, g)
             resolved = list(given)
         else:
             if declared is None:
                 raise FlopscopeError(
-                    f"input '{name}' has no declared shape; pass --input-shape {name}=...")
+                    f"input '{name}' has no declared shape; pass --input-shape {name}=... "
+                    f"(input_shapes={{'{name}': (...)}} from Python)")
             resolved = []
             for axis, d in enumerate(declared):
                 if isinstance(d, int):
                     resolved.append(d)
                 elif d is not None and d in dims:
                     resolved.append(dims[d])
-                    changed = True
+                    binding.bind(d, dims[d])
                 elif d is not None:
-                    resolved.append(1)
-                    defaulted.setdefault(d, []).append(name)
-                    changed = True
+                    resolved.append(binding.symbols.get(d, 1))
+                    if d not in binding.symbols:
+                        defaulted.setdefault(d, []).append(name)
+                        binding.bind(d, 1)
                 else:
                     raise FlopscopeError(
                         f"input '{name}' dim {axis} has no size or name; pass "
@@ -290,42 +374,111 @@ def _bind_inputs(graph: GraphProto, real_inputs: list[str], input_shapes: InputS
             shape.dim.add().dim_value = n
     for sym, names in defaulted.items():
         notes.append(f"symbolic dim '{sym}' (input {', '.join(names)}) bound to 1; "
-                     f"use --dim {sym}=N to choose")
-    return changed
+                     f"use --dim {sym}=SIZE to choose")
+    return binding
+
+
+def _bind_dtype(vi: onnx.ValueInfoProto, name: str, dtype: str) -> None:
+    elem = _elem_type(dtype)
+    if elem is None:
+        raise FlopscopeError(f"input '{name}': unknown dtype '{dtype}'")
+    declared = vi.type.tensor_type.elem_type
+    if declared and declared != elem:
+        raise FlopscopeError(f"input '{name}' is {dtype_name(declared)} in the model, "
+                             f"not {dtype_name(elem)}")
+    vi.type.tensor_type.elem_type = elem
+
+
+def _loosen_outputs(graph: GraphProto, resized: bool) -> None:
+    """Let inference decide the stripped copy's output shapes where the declared ones cannot
+    hold: outputs without a shape are dropped (the checker wants one on every graph output;
+    inference still records them as values), and after a resize every output keeps only
+    its rank, and so does every input and output of a subgraph (a loop body declared for
+    batch 1 would otherwise keep batch 1, or clash with the new size)."""
+    keep = []
+    for vi in graph.output:
+        tt = vi.type.tensor_type
+        if vi.type.HasField("tensor_type") and not tt.HasField("shape"):
+            continue
+        if resized:
+            _keep_rank_only(vi)
+        keep.append(vi)
+    if len(keep) != len(graph.output):
+        del graph.output[:]
+        graph.output.extend(keep)
+    if resized:
+        _loosen_subgraphs(graph)
+
+
+def _loosen_subgraphs(graph: GraphProto) -> None:
+    for node in graph.node:
+        for a in node.attribute:
+            for sub in [a.g] if a.type == AttributeProto.GRAPH else a.graphs:
+                del sub.value_info[:]
+                for vi in (*sub.input, *sub.output):
+                    _keep_rank_only(vi)
+                _loosen_subgraphs(sub)
+
+
+def _keep_rank_only(vi: onnx.ValueInfoProto) -> None:
+    tt = vi.type.tensor_type
+    if vi.type.HasField("tensor_type") and tt.HasField("shape"):
+        rank = len(tt.shape.dim)
+        tt.shape.ClearField("dim")
+        for _ in range(rank):
+            tt.shape.dim.add()
 
 
 # --------------------------------------------------------------------------- inference
 
 
 def _infer(stripped: ModelProto, where: str, shapes_given: bool, notes: list[str]) -> ModelProto:
+    """Check the stripped copy and infer its shapes. Declared shapes that contradict
+    inference (an input edited to a new batch size, outputs left as they were) give way to
+    the inferred ones; failing that, inference runs leniently and says where it stopped."""
     try:
         onnx.checker.check_model(stripped)
     except onnx.checker.ValidationError as exc:
         raise FlopscopeError(f"{where}: invalid ONNX graph ({_one_line(exc)})") from None
     try:
-        return onnx.shape_inference.infer_shapes(stripped, check_type=False, strict_mode=True,
-                                                 data_prop=True)
+        return _infer_shapes(stripped, strict=True)
     except onnx.shape_inference.InferenceError as exc:
+        first = _one_line(exc)
+    loose = ModelProto()
+    loose.CopyFrom(stripped)
+    del loose.graph.value_info[:]
+    _loosen_outputs(loose.graph, resized=True)
+    try:
+        inferred = _infer_shapes(loose, strict=True)
+    except onnx.shape_inference.InferenceError:
         if shapes_given:
             raise FlopscopeError(f"{where}: the input shapes given do not fit the model "
-                                 f"({_one_line(exc)})") from None
-        notes.append(f"shape inference stopped early ({_one_line(exc)}); "
+                                 f"({first})") from None
+        notes.append(f"shape inference stopped early ({first}); "
                      "nodes after that point may be marked shape-unknown")
+    else:
+        notes.append(f"declared shapes contradict shape inference ({first}); inferred shapes used")
+        return inferred
     try:
-        return onnx.shape_inference.infer_shapes(stripped, check_type=False, strict_mode=False,
-                                                 data_prop=True)
+        return _infer_shapes(stripped, strict=False)
     except Exception as exc:
         raise FlopscopeError(f"{where}: shape inference failed ({_one_line(exc)})") from None
 
 
-def _value_infos(graph: GraphProto) -> dict[str, Tensor]:
+def _infer_shapes(model: ModelProto, strict: bool) -> ModelProto:
+    return onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=strict,
+                                             data_prop=True)
+
+
+def _value_infos(graph: GraphProto, symbols: Mapping[str, int]) -> dict[str, Tensor]:
+    """Tensor records of a graph's inputs, values and outputs; bound symbols resolved."""
     table: dict[str, Tensor] = {}
     for vi in (*graph.input, *graph.value_info, *graph.output):
         t = vi.type
         if t.HasField("tensor_type"):
             dims = _dims_of(vi)
             shape = None if dims is None else tuple(
-                d if d is not None else "?" for d in dims)
+                d if type(d) is int else symbols.get(d, d) if d is not None else "?" for d in dims)
             table[vi.name] = Tensor(vi.name, shape, dtype_name(t.tensor_type.elem_type))
         elif t.HasField("sequence_type"):
             table[vi.name] = Tensor(vi.name, None, "sequence")
@@ -362,8 +515,9 @@ def module_from_name(name: str) -> str:
 def _module_of(node: NodeProto) -> str:
     for prop in node.metadata_props:
         if prop.key == "namespace":
-            # torch.onnx (dynamo): ": Net/layer1.0: BasicBlock/layer1.0.conv1: Conv2d/..."
-            scopes = [s.split(":")[0].strip() for s in prop.value.split("/")]
+            # torch.onnx (dynamo): ": Net/layer1.0: BasicBlock/layer1.0.conv1: Conv2d/conv2d:
+            # aten.conv2d.default" -- module paths, then the op itself, which is no module
+            scopes = [s.split(":")[0].strip() for s in prop.value.split("/")[:-1]]
             scopes = [s for s in scopes if s]
             return scopes[-1] if scopes else ""
     return module_from_name(node.name)
@@ -373,6 +527,7 @@ def _module_of(node: NodeProto) -> str:
 class _Walk:
     opsets: dict[str, int]
     consts: _Constants
+    symbols: dict[str, int]
     nodes: list[Node] = field(default_factory=list)
     names: set[str] = field(default_factory=set)
     consumed: set[str] = field(default_factory=set)
@@ -399,9 +554,11 @@ def _attrs(node: NodeProto, opset: int) -> tuple[dict[str, Any], list[tuple[str,
         elif a.type == AttributeProto.GRAPHS:
             graphs.extend((f"{a.name}[{i}]", g) for i, g in enumerate(a.graphs))
             values[a.name] = tuple(g.name for g in a.graphs)
-        elif a.type in (AttributeProto.TENSOR, AttributeProto.SPARSE_TENSOR):
-            t = a.t if a.type == AttributeProto.TENSOR else a.sparse_tensor.values
-            values[a.name] = ("tensor", tuple(t.dims), dtype_name(t.data_type))
+        elif a.type == AttributeProto.TENSOR:
+            values[a.name] = ("tensor", tuple(a.t.dims), dtype_name(a.t.data_type))
+        elif a.type == AttributeProto.SPARSE_TENSOR:    # the dense shape, not the values'
+            values[a.name] = ("tensor", tuple(a.sparse_tensor.dims),
+                              dtype_name(a.sparse_tensor.values.data_type))
         elif a.type == AttributeProto.TENSORS:
             values[a.name] = tuple(("tensor", tuple(t.dims), dtype_name(t.data_type))
                                    for t in a.tensors)
@@ -429,11 +586,13 @@ def _constant_node_output(node: NodeProto,
 
 
 def _walk(graph: GraphProto, inferred: GraphProto, scope: list[dict[str, Tensor]], w: _Walk,
-          prefix: str, module: str, repeat: int, branch: tuple[str, ...]) -> None:
-    table = _value_infos(inferred)
-    for t in graph.initializer:
-        shape, dtype = w.consts.meta[t.name]
-        table[t.name] = Tensor(t.name, shape, dtype)
+          prefix: str, module: str, repeat: int, branch: tuple[str, ...]) -> dict[str, Tensor]:
+    """Append ``graph``'s nodes (subgraphs first, then their node) to ``w.nodes``; return the
+    graph's own table of tensors."""
+    table = _value_infos(inferred, w.symbols)
+    for init_name in _initializer_names(graph):
+        shape, dtype = w.consts.meta[init_name]
+        table[init_name] = Tensor(init_name, shape, dtype)
     scope = [table, *scope]
 
     def lookup(name: str) -> Tensor:
@@ -444,33 +603,33 @@ def _walk(graph: GraphProto, inferred: GraphProto, scope: list[dict[str, Tensor]
 
     inferred_nodes = iter(inferred.node)
     for proto in graph.node:
-        opset = w.opsets.get("" if proto.domain == "ai.onnx" else proto.domain, 0)
+        opset = _proto_opset(w, proto)
         attrs, subgraphs = _attrs(proto, opset)
         is_default = proto.domain in ("", "ai.onnx")
-        if is_default and proto.op_type == "Constant" and proto.output:
+        in_names, out_names = list(proto.input), list(proto.output)
+        if is_default and proto.op_type == "Constant" and out_names:
             shape, dtype, value = _constant_node_output(proto, attrs)
-            out = proto.output[0]
+            out = out_names[0]
             table[out] = Tensor(out, shape, dtype) if shape is not None else lookup(out)
             w.consts.meta[out] = (shape or (), dtype)
             if value is not None:
                 w.consts.values[out] = value
-            if shape is not None and prod(shape) > SMALL_CONSTANT:
-                inferred_proto = None               # replaced by an input in the copy
-            else:
-                inferred_proto = next(inferred_nodes)
+        if out_names and out_names[0] in w.consts.moved:
+            inferred_proto = None                   # replaced by an input in the copy
         else:
             inferred_proto = next(inferred_nodes)
-        if is_default and proto.op_type == "ConstantOfShape" and proto.input \
-                and proto.input[0] in w.consts.meta:
-            out = lookup(proto.output[0])
+        if is_default and proto.op_type == "ConstantOfShape" and in_names \
+                and in_names[0] in w.consts.meta:
+            out = lookup(out_names[0])
             if out.static:
-                w.consts.meta[proto.output[0]] = (out.shape, out.dtype)  # type: ignore[assignment]
+                w.consts.meta[out_names[0]] = (out.shape, out.dtype)  # type: ignore[assignment]
 
-        inputs = tuple(lookup(n) if n else None for n in proto.input)
-        outputs = tuple(lookup(n) if n else None for n in proto.output)
-        weights = frozenset(i for i, n in enumerate(proto.input) if n in w.consts.meta)
-        values = {i: w.consts.values[n] for i, n in enumerate(proto.input) if n in w.consts.values}
-        w.consumed.update(n for n in proto.input if n)
+        meta, known = w.consts.meta, w.consts.values
+        inputs = tuple(lookup(n) if n else None for n in in_names)
+        outputs = tuple(lookup(n) if n else None for n in out_names)
+        weights = frozenset(i for i, n in enumerate(in_names) if n in meta)
+        values = {i: known[n] for i, n in enumerate(in_names) if n in known}
+        w.consumed.update(in_names)
         name = w.unique(prefix + (proto.name or f"{proto.op_type}_{len(w.nodes)}"))
         node_module = module or _module_of(proto)
 
@@ -487,6 +646,7 @@ def _walk(graph: GraphProto, inferred: GraphProto, scope: list[dict[str, Tensor]
             name=name, op=proto.op_type, inputs=inputs, outputs=outputs,  # type: ignore[arg-type]
             attrs=attrs, domain="" if is_default else proto.domain, module=node_module,
             weights=weights, values=values, opset=opset, repeat=repeat, branch=branch))
+    return table
 
 
 def _control_flow(proto: NodeProto, inputs: tuple[Tensor | None, ...],
@@ -504,21 +664,31 @@ def _control_flow(proto: NodeProto, inputs: tuple[Tensor | None, ...],
         return 1, ("then_branch", "else_branch")
     if op == "Loop":
         trip = values.get(0)
-        if trip is not None and len(trip) == 1:
+        if trip is not None and len(trip) == 1 and int(trip[0]) < UNBOUNDED_TRIPS:
             return max(int(trip[0]), 0), None
         w.notes.append(f"Loop '{name}': trip count unknown, body costed for one iteration")
         return 1, None
     if op == "Scan":
         n_scan = attrs.get("num_scan_inputs", 0)
         scan_inputs = inputs[len(inputs) - n_scan:] if n_scan else ()
-        axes = attrs.get("scan_input_axes") or (0,) * n_scan
-        if scan_inputs and scan_inputs[0] is not None and scan_inputs[0].static:
-            shape = scan_inputs[0].shape
-            axis = axes[0] + (len(shape) if axes[0] < 0 else 0)  # type: ignore[arg-type]
-            return int(shape[axis]), None  # type: ignore[index]
+        first = scan_inputs[0] if scan_inputs else None
+        if first is not None and first.static and first.shape:
+            shape: tuple[int, ...] = first.shape  # type: ignore[assignment]
+            if _proto_opset(w, proto) < 9:      # Scan-8: [batch, sequence, ...], body per item
+                if len(shape) >= 2:
+                    return shape[0] * shape[1], None
+            else:
+                axis = (attrs.get("scan_input_axes") or (0,))[0]
+                if -len(shape) <= axis < len(shape):
+                    return shape[axis], None
         w.notes.append(f"Scan '{name}': sequence length unknown, body costed for one iteration")
         return 1, None
     return 1, None
+
+
+def _proto_opset(w: _Walk, proto: NodeProto) -> int:
+    """The opset version ``proto``'s domain is imported at."""
+    return w.opsets.get("" if proto.domain == "ai.onnx" else proto.domain, 0)
 
 
 # --------------------------------------------------------------------------- entry point
@@ -544,6 +714,8 @@ def load(source: str | os.PathLike[str] | ModelProto, *, input_shapes: InputShap
         name = name or Path(source).stem
     opsets = _opsets(model, where)
     if model.functions:
+        import onnx.inliner
+
         try:
             model = onnx.inliner.inline_local_functions(model)
         except Exception as exc:
@@ -552,7 +724,7 @@ def load(source: str | os.PathLike[str] | ModelProto, *, input_shapes: InputShap
     consts = _Constants()
     notes: list[str] = []
     stripped = _stripped_copy(model, consts)
-    init_names = {t.name for t in model.graph.initializer}
+    init_names = set(_initializer_names(model.graph))
     real_inputs = [vi.name for vi in model.graph.input if vi.name not in init_names]
     shapes = dict(input_shapes or {})
     if "" in shapes:
@@ -561,15 +733,15 @@ def load(source: str | os.PathLike[str] | ModelProto, *, input_shapes: InputShap
                 f"the model has {len(real_inputs)} inputs ({', '.join(real_inputs)}); "
                 "name them: --input-shape NAME=1x3x224x224")
         shapes[real_inputs[0]] = shapes.pop("")
-    changed = _bind_inputs(stripped.graph, real_inputs, shapes, dims or {}, notes)
-    if changed:  # declared intermediate shapes may no longer hold
+    binding = _bind_inputs(stripped.graph, real_inputs, shapes, dims or {}, notes)
+    if binding.resized:  # declared intermediate shapes may no longer hold
         del stripped.graph.value_info[:]
+    _loosen_outputs(stripped.graph, binding.resized)
     inferred = _infer(stripped, where, bool(shapes), notes)
 
-    w = _Walk(opsets=opsets, consts=consts, notes=notes)
-    _walk(model.graph, inferred.graph, [], w, "", "", 1, ())
+    w = _Walk(opsets=opsets, consts=consts, symbols=binding.symbols, notes=notes)
+    top = _walk(model.graph, inferred.graph, [], w, "", "", 1, ())
 
-    top = _value_infos(inferred.graph)
     params: dict[str, Param] = {}
     for tensor_name, (shape, dtype) in consts.meta.items():
         if dtype in FLOAT_DTYPES and tensor_name in w.consumed:

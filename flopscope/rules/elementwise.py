@@ -40,6 +40,9 @@ def _variadic(op: str, extra_per_element: int = 0) -> Rule:
             return Cost()
         return Cost(flops=((k - 1) * per_element(op) + extra_per_element) * node.out_numel())
     cost.__name__ = cost.__qualname__ = f"variadic_{op}"
+    cost.__doc__ = (f"{op} of k inputs: (k−1)·FLOPS_PER_ELEMENT['{op}']"
+                    + (f" + {extra_per_element}" if extra_per_element else "")
+                    + " FLOPs per output element; 0 for a single input.")
     return cost
 
 

@@ -1,0 +1,83 @@
+"""Pooling: max k−1 compares, average k−1 adds + 1 divide, Lp 2k, per output; global pools."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.builders import cost
+
+
+def test_max_pool_3x3_stride_2():
+    # 16x16 input, 3x3 window, stride 2, no padding: (16 - 3) // 2 + 1 = 7
+    row = cost("MaxPool", {"x": (2, 8, 16, 16)}, attrs={"kernel_shape": [3, 3], "strides": [2, 2]})
+    assert row.output_shapes[0] == [2, 8, 7, 7]
+    assert (row.macs, row.flops) == (0, (3 * 3 - 1) * 2 * 8 * 7 * 7)
+
+
+def test_max_pool_with_padding_and_indices_output():
+    row = cost("MaxPool", {"x": (1, 4, 8, 8)}, outputs=["y", "idx"],
+               attrs={"kernel_shape": [3, 3], "pads": [1, 1, 1, 1]})
+    assert row.output_shapes == [[1, 4, 8, 8], [1, 4, 8, 8]]
+    assert row.flops == 8 * 4 * 8 * 8
+
+
+def test_max_pool_dilation_keeps_the_window_count():
+    # a 2x2 window dilated by 2 spans 3x3 but still compares 4 values
+    row = cost("MaxPool", {"x": (1, 1, 9, 9)}, attrs={"kernel_shape": [2, 2], "dilations": [2, 2]})
+    assert row.output_shapes[0] == [1, 1, 7, 7]
+    assert row.flops == (2 * 2 - 1) * 7 * 7
+
+
+def test_max_pool_ceil_mode_counts_the_extra_outputs():
+    row = cost("MaxPool", {"x": (1, 1, 8, 8)},
+               attrs={"kernel_shape": [3, 3], "strides": [2, 2], "ceil_mode": 1})
+    assert row.output_shapes[0] == [1, 1, 4, 4]            # ceil((8 - 3) / 2) + 1
+    assert row.flops == 8 * 4 * 4
+
+
+def test_max_pool_1d_and_3d():
+    assert cost("MaxPool", {"x": (1, 2, 10)}, attrs={"kernel_shape": [4]}).flops == 3 * 2 * 7
+    row = cost("MaxPool", {"x": (1, 2, 4, 4, 4)}, attrs={"kernel_shape": [2, 2, 2], "strides": [2, 2, 2]})
+    assert row.flops == (8 - 1) * 2 * 2 * 2 * 2
+
+
+@pytest.mark.parametrize("count_include_pad", [0, 1])
+def test_average_pool_adds_and_one_divide(count_include_pad):
+    row = cost("AveragePool", {"x": (1, 3, 8, 8)},
+               attrs={"kernel_shape": [2, 2], "strides": [2, 2], "count_include_pad": count_include_pad})
+    assert row.output_shapes[0] == [1, 3, 4, 4]
+    outputs = 3 * 4 * 4
+    assert (row.macs, row.flops) == (0, ((2 * 2 - 1) + 1) * outputs)
+
+
+def test_average_pool_3x3_stride_1_same():
+    row = cost("AveragePool", {"x": (1, 3, 8, 8)}, attrs={"kernel_shape": [3, 3], "pads": [1, 1, 1, 1]})
+    assert row.flops == (8 + 1) * 3 * 8 * 8
+
+
+@pytest.mark.parametrize("p", [1, 2])
+def test_lp_pool_powers_adds_root(p):
+    row = cost("LpPool", {"x": (1, 3, 8, 8)}, attrs={"kernel_shape": [2, 2], "strides": [2, 2], "p": p})
+    k = 2 * 2
+    assert row.flops == (k + (k - 1) + 1) * 3 * 4 * 4
+
+
+def test_global_max_pool():
+    row = cost("GlobalMaxPool", {"x": (2, 64, 7, 7)})
+    assert row.output_shapes[0] == [2, 64, 1, 1]
+    assert (row.macs, row.flops) == (0, (7 * 7 - 1) * 2 * 64)
+
+
+def test_global_average_pool():
+    row = cost("GlobalAveragePool", {"x": (2, 64, 7, 7)})
+    assert (row.macs, row.flops) == (0, ((7 * 7 - 1) + 1) * 2 * 64)
+
+
+def test_global_lp_pool():
+    row = cost("GlobalLpPool", {"x": (2, 64, 7, 7)})
+    assert row.flops == (49 + 48 + 1) * 2 * 64
+
+
+def test_global_pools_1d_and_3d():
+    assert cost("GlobalAveragePool", {"x": (1, 4, 10)}).flops == 10 * 4
+    assert cost("GlobalMaxPool", {"x": (1, 4, 2, 3, 5)}).flops == (30 - 1) * 4

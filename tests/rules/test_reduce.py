@@ -1,0 +1,144 @@
+"""Reductions along axes (keepdims 0/1; axes as attribute or input), ArgMax/ArgMin, TopK,
+CumSum, NonZero. r is the number of elements folded into each output."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from onnx import TensorProto
+
+from tests.builders import cost, ints, layer, run
+
+X = (2, 3, 4)
+
+#: op -> FLOPs per output as a function of r
+REDUCE = {
+    "ReduceSum": lambda r: r - 1,              # r - 1 adds
+    "ReduceMean": lambda r: (r - 1) + 1,       # adds and one divide
+    "ReduceMax": lambda r: r - 1,              # compares
+    "ReduceMin": lambda r: r - 1,
+    "ReduceProd": lambda r: r - 1,             # multiplies
+    "ReduceL1": lambda r: r + (r - 1),         # abs, adds
+    "ReduceL2": lambda r: r + (r - 1) + 1,     # squares, adds, sqrt
+    "ReduceSumSquare": lambda r: r + (r - 1),  # squares, adds
+    "ReduceLogSum": lambda r: (r - 1) + 1,     # adds, log
+    "ReduceLogSumExp": lambda r: r + (r - 1) + 1,  # exps, adds, log
+}
+
+#: (axes, r, outputs) on a 2x3x4 input
+AXES = [
+    ([1], 3, 2 * 4),
+    ([0, 2], 2 * 4, 3),
+    ([-1], 4, 2 * 3),
+    (None, 2 * 3 * 4, 1),           # no axes: reduce everything
+]
+
+
+def _reduce(op, axes, keepdims, axes_as_input):
+    """Run ``op``; before opset 18 only ReduceSum takes axes as an input (from opset 13)."""
+    attrs = {"keepdims": keepdims}
+    inputs = {"x": X}
+    if axes_as_input:
+        opset = 13 if op == "ReduceSum" else 18
+        if axes is not None:
+            inputs["axes"] = ints(*axes)
+    else:
+        opset = 11 if op == "ReduceSum" else 13
+        if axes is not None:
+            attrs["axes"] = axes
+    return cost(op, inputs, attrs=attrs, opset=opset)
+
+
+@pytest.mark.parametrize("axes_as_input", [False, True], ids=["axes-attr", "axes-input"])
+@pytest.mark.parametrize("keepdims", [0, 1])
+@pytest.mark.parametrize("axes, r, outputs", AXES, ids=["axis1", "axes02", "axis-1", "all"])
+@pytest.mark.parametrize("op", sorted(REDUCE))
+def test_reduce(op, axes, r, outputs, keepdims, axes_as_input):
+    row = _reduce(op, axes, keepdims, axes_as_input)
+    assert row.macs == 0
+    assert row.flops == REDUCE[op](r) * outputs
+
+
+def test_reduce_mean_worked_example():
+    # global average over a 7x7 map of 512 channels, as a ReduceMean: 48 adds + 1 divide each
+    row = cost("ReduceMean", {"x": (1, 512, 7, 7)}, attrs={"axes": [2, 3], "keepdims": 1}, opset=13)
+    assert row.output_shapes == [[1, 512, 1, 1]]
+    assert row.flops == 49 * 512
+
+
+def test_reduce_sum_noop_with_empty_axes_is_free():
+    row = cost("ReduceSum", {"x": X}, attrs={"noop_with_empty_axes": 1}, opset=13)
+    assert row.output_shapes == [[2, 3, 4]]
+    assert row.flops == 0
+
+
+def test_reduce_axes_from_a_graph_input_is_unresolved_not_zero():
+    # axes unknown at analysis time: inference cannot give the output shape, so r is unknown
+    report = run("ReduceMean", {"x": X, "axes": ((1,), TensorProto.INT64)},
+                 attrs={"keepdims": 0}, opset=18)
+    row = layer(report, "ReduceMean")
+    assert row.status == "unresolved" and row.flops is None
+    assert report.coverage.unresolved == {"ReduceMean": 1}
+
+
+@pytest.mark.parametrize("op", ["ArgMax", "ArgMin"])
+@pytest.mark.parametrize("axis, keepdims, r, outputs", [
+    (None, 1, 2, 3 * 4),            # default axis 0
+    (1, 1, 3, 2 * 4),
+    (1, 0, 3, 2 * 4),
+    (-1, 0, 4, 2 * 3),
+])
+def test_arg_max_min(op, axis, keepdims, r, outputs):
+    attrs = {"keepdims": keepdims}
+    if axis is not None:
+        attrs["axis"] = axis
+    row = cost(op, {"x": X}, attrs=attrs)
+    assert (row.macs, row.flops) == (0, (r - 1) * outputs)
+
+
+# ------------------------------------------------------------------------------ TopK
+
+
+@pytest.mark.parametrize("x, k, axis, rows, n, log_term", [
+    ((3, 10), 4, None, 3, 10, 3),        # ceil(log2(4 + 1)) = 3
+    ((3, 10), 1, -1, 3, 10, 1),          # ceil(log2(2)) = 1
+    ((3, 10), 7, 1, 3, 10, 3),           # ceil(log2(8)) = 3
+    ((10, 3), 8, 0, 3, 10, 4),           # ceil(log2(9)) = 4
+    ((2, 16, 5), 16, 1, 2 * 5, 16, 5),   # ceil(log2(17)) = 5
+])
+def test_top_k_heap_estimate(x, k, axis, rows, n, log_term):
+    attrs = {} if axis is None else {"axis": axis}
+    row = cost("TopK", {"x": x, "k": ints(k)}, outputs=["values", "indices"], attrs=attrs)
+    assert (row.macs, row.flops) == (0, rows * n * log_term)
+
+
+# ---------------------------------------------------------------------------- CumSum
+
+
+@pytest.mark.parametrize("axis, adds", [
+    (0, (3 - 1) * 4),
+    (1, (4 - 1) * 3),
+    (-1, (4 - 1) * 3),
+])
+@pytest.mark.parametrize("scalar_axis", [True, False])
+def test_cum_sum(axis, adds, scalar_axis):
+    a = np.array(axis, dtype=np.int64) if scalar_axis else ints(axis)
+    row = cost("CumSum", {"x": (3, 4), "axis": a})
+    assert (row.macs, row.flops) == (0, adds)
+
+
+def test_cum_sum_exclusive_reverse_same_count():
+    row = cost("CumSum", {"x": (5, 6), "axis": ints(1)}, attrs={"exclusive": 1, "reverse": 1})
+    assert row.flops == 5 * (6 - 1)
+
+
+def test_cum_sum_with_unknown_axis_is_unresolved():
+    report = run("CumSum", {"x": (3, 4), "axis": ((), TensorProto.INT64)})
+    row = layer(report, "CumSum")
+    assert row.status == "unresolved" and row.flops is None
+    assert report.coverage.unresolved == {"CumSum": 1}
+
+
+def test_non_zero_one_compare_per_input_element():
+    row = cost("NonZero", {"x": (3, 4, 5)})
+    assert (row.macs, row.flops) == (0, 3 * 4 * 5)
