@@ -146,6 +146,8 @@ def _tensor_meta(t: TensorProto) -> tuple[tuple[int, ...], str]:
 
 
 def _has_payload(t: TensorProto) -> bool:
+    if prod(t.dims) == 0:   # an empty tensor (Resize's unused roi/scales) is complete as it is
+        return t.data_location != TensorProto.EXTERNAL
     return t.data_location != TensorProto.EXTERNAL and (
         bool(t.raw_data) or any(len(getattr(t, f)) for f in (
             "float_data", "int32_data", "string_data", "int64_data", "double_data",
@@ -439,7 +441,11 @@ def _infer(stripped: ModelProto, where: str, shapes_given: bool, notes: list[str
     try:
         onnx.checker.check_model(stripped)
     except onnx.checker.ValidationError as exc:
-        raise FlopscopeError(f"{where}: invalid ONNX graph ({_one_line(exc)})") from None
+        message = _one_line(exc)
+        if "is deprecated in domain_version" not in message:
+            raise FlopscopeError(f"{where}: invalid ONNX graph ({message})") from None
+        # runtimes still execute deprecated ops (GroupNormalization-18): analyse, and say so
+        notes.append(f"the graph uses a deprecated operator version ({message})")
     try:
         return _infer_shapes(stripped, strict=True)
     except onnx.shape_inference.InferenceError as exc:

@@ -3,8 +3,8 @@
 With batch B, query heads Hq, query length Sq, key length Skv (past + present), head
 sizes dk (queries/keys) and dv (values):
 MACs = B·Hq·Sq·Skv·(dk + dv)  — the scores Q·Kᵀ and the weighted sum P·V.
-FLOPs = (2dk−1) per score, 1 scale multiply per score, 1 per score for a mask or the
-causal select, softcap (tanh + 2 multiplies) per score when set, the softmax's 5n−2 per
+FLOPs = (2dk−1) per score, 1 scale multiply per score, 1 per score for a mask and 1 for
+the causal select, softcap (tanh + 2 multiplies) per score when set, the softmax's 5n−2 per
 row of n = Skv, and (2Skv−1) per output element of P·V.
 """
 
@@ -36,8 +36,7 @@ def attention(node: Node) -> Cost:
     scores = b * hq * sq * skv
     outputs = b * hq * sq * dv
     per_score = max(2 * dk - 1, 0) + 1          # dot product, then the scale
-    if node.has_input(3) or node.attr("is_causal", 0):
-        per_score += 1
+    per_score += node.has_input(3) + bool(node.attr("is_causal", 0))
     if node.attr("softcap", 0.0):
         per_score += per_element("Tanh") + 2
     rows = b * hq * sq

@@ -8,12 +8,24 @@ from __future__ import annotations
 
 from math import prod
 
-from flopscope.graph import Node
+from flopscope.graph import Node, RuleError
 from flopscope.rules.registry import Cost, rule
 
 
+@rule("Reshape", "Flatten")
+def reshape(node: Node) -> Cost:
+    """A view with the same elements: 0 FLOPs. An element count that changes means the
+    model does not fit the input shape (a reshape to a fixed batch), so it is refused
+    rather than letting later layers be counted at the wrong size."""
+    x, y = node.inputs[0], node.outputs[0]
+    if x is not None and y is not None and x.static and y.static and x.numel != y.numel:
+        raise RuleError(f"{node.op} '{node.name}': {x.numel:,} elements in, {y.numel:,} out: "
+                        "the model's fixed shapes do not fit this input shape")
+    return Cost()
+
+
 @rule(
-    "Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze", "Identity", "Dropout",
+ "Transpose", "Squeeze", "Unsqueeze", "Identity", "Dropout",
     "Cast", "CastLike", "Shape", "Size", "Constant", "ConstantOfShape", "Expand", "Tile",
     "Concat", "Split", "Slice", "Gather", "GatherElements", "GatherND", "Pad",
     "DepthToSpace", "SpaceToDepth", "EyeLike", "OneHot", "Trilu", "ReverseSequence",

@@ -37,10 +37,11 @@ def rule(*ops: str, domain: str = "", dot_product: bool = False) -> Callable[[Ru
     """
 
     def register(fn: Rule) -> Rule:
-        for op in ops:
-            key = qualify(op, domain)
-            if key in _RULES:
-                raise RuntimeError(f"duplicate cost rule for op '{key}'")
+        keys = [qualify(op, domain) for op in ops]
+        taken = [key for key in keys if key in _RULES or keys.count(key) > 1]
+        if taken:  # checked before registering any, so a failed call changes nothing
+            raise RuntimeError(f"duplicate cost rule for op '{taken[0]}'")
+        for key in keys:
             _RULES[key] = fn
             if dot_product:
                 DOT_PRODUCT_OPS.add(key)

@@ -1,5 +1,5 @@
 """Attention (opset 23). B batch, Hq query heads, Sq, Skv (past + present), dk, dv:
-MACs = B·Hq·Sq·Skv·(dk + dv); FLOPs = per score (2dk−1) + 1 scale (+1 mask or causal)
+MACs = B·Hq·Sq·Skv·(dk + dv); FLOPs = per score (2dk−1) + 1 scale (+1 mask, +1 causal)
 (+ tanh and 2 multiplies with softcap), softmax 5·Skv − 2 per row, (2Skv − 1) per output."""
 
 from __future__ import annotations
@@ -58,6 +58,12 @@ def test_attention_is_causal_adds_one_per_score():
     row = cost("Attention", {"q": (Bt, Hq, Sq, DK), "k": (Bt, Hq, Skv, DK), "v": (Bt, Hq, Skv, DV)},
                attrs={"is_causal": 1}, opset=23)
     assert row.flops == SCORES * (2 * DK + 1) + ROWS * (5 * Skv - 2) + OUTS * (2 * Skv - 1)
+
+
+def test_attention_mask_and_causal_each_add_one_per_score():
+    row = cost("Attention", {"q": (Bt, Hq, Sq, DK), "k": (Bt, Hq, Skv, DK), "v": (Bt, Hq, Skv, DV),
+                             "mask": ((Sq, Skv), TensorProto.FLOAT)}, attrs={"is_causal": 1}, opset=23)
+    assert row.flops == SCORES * (2 * DK + 2) + ROWS * (5 * Skv - 2) + OUTS * (2 * Skv - 1)
 
 
 def test_attention_softcap_adds_tanh_and_two_multiplies_per_score():

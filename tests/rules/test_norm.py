@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from flopscope.errors import FlopscopeError
 from tests.builders import cost, weight
 
 
@@ -57,11 +56,7 @@ def test_layer_norm_transformer_hidden():
 
 
 @pytest.mark.parametrize("opset, affine_len", [
-    pytest.param(18, 3, marks=pytest.mark.xfail(
-        strict=True, raises=FlopscopeError,
-        reason="frontend runs onnx.checker, which rejects GroupNormalization-18 as deprecated "
-               "(onnx 1.23): 'Op registered for GroupNormalization is deprecated in "
-               "domain_version of 18'")),
+    (18, 3),
     (21, 6),
 ])
 def test_group_norm(opset, affine_len):

@@ -113,6 +113,12 @@ def test_registering_a_new_op_twice_raises(private_registry):
     rule("Frobnicate")(first)                        # another domain is another op
 
 
+def test_a_failed_registration_registers_nothing(private_registry):
+    with pytest.raises(RuntimeError, match="duplicate cost rule for op 'Conv'"):
+        rule("BrandNewOp", "Conv")(lambda node: Cost())
+    assert get_rule("BrandNewOp") is None
+
+
 def test_qualify():
     assert qualify("Conv") == qualify("Conv", "ai.onnx") == "Conv"
     assert qualify("Frobnicate", "com.example") == "com.example.Frobnicate"

@@ -47,10 +47,6 @@ def test_resize_one_axis_with_sizes(mode):
     assert row.flops == PER_OUTPUT[mode](1) * 2 * 3 * 5 * 10
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ONNX frontend: a 0-element initializer has no payload, so _strip_graph moves it to a "
-    "typed graph input; shape inference then cannot tell that 'scales' is empty and leaves "
-    "Resize's output shape unknown ('shape of output y unknown')"))
 def test_resize_sizes_with_empty_roi_and_scales_initializers():
     # what exporters write when they give sizes: roi and scales as empty initializers
     row = cost("Resize", {"x": (2, 3, 5, 4), "roi": EMPTY, "scales": EMPTY, "sizes": ints(2, 3, 5, 10)},
