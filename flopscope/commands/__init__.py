@@ -9,4 +9,6 @@ from __future__ import annotations
 #: subcommand name -> module under flopscope.commands, in help order
 COMMANDS = {
     "report": "report",
+    "check": "check",
+    "baseline": "baseline",
 }

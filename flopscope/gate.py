@@ -1,0 +1,527 @@
+"""The CI gate: compare a Report with a budget or a baseline, and say which layers moved.
+
+Everything down to :func:`run_check` is pure data in, data out:
+
+- :func:`check_budget` compares totals with absolute limits;
+- :func:`check_baseline` compares totals with a saved report (a two-sided ratchet: heavier
+  beyond the tolerance fails, lighter beyond it is an improvement, a failure under
+  ``strict``);
+- :func:`layer_diff` matches layers of two reports by name, :func:`rollup` sums the
+  matched rows by module path and :func:`biggest` picks the modules that added or removed
+  the most, which every failing check carries as its explanation;
+- a :class:`GateResult` is one model's verdict; its :attr:`~GateResult.exit_code` is the
+  CLI's (0 pass, 1 over budget, 2 unusable input).
+
+:func:`run_check` is the one impure function: it analyses the model (and measures latency
+when a latency limit asks for it) and then calls the pure checks. Renderers are in
+:mod:`flopscope.render.gate`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from flopscope.errors import FlopscopeError
+from flopscope.report import Layer, Report
+
+#: metric -> (label, the per-layer field that explains it, or None). Totals metrics are the
+#: JSON report's ``totals`` keys; ``p90_ms`` is the measured latency.
+METRICS: dict[str, tuple[str, str | None]] = {
+    "macs": ("MACs", "macs"),
+    "flops": ("FLOPs", "flops"),
+    "params": ("params", "params"),
+    "param_bytes": ("weight bytes", "params"),
+    "activation_bytes": ("activation bytes", "output_bytes"),
+    "peak_activation_bytes": ("peak activation bytes", "output_bytes"),
+    "traffic_bytes": ("traffic bytes", "traffic_bytes"),
+    "p90_ms": ("latency p90", None),
+}
+
+#: what a baseline comparison checks: the static, deterministic totals the issue names
+BASELINE_METRICS = ("macs", "flops", "params", "param_bytes", "peak_activation_bytes")
+
+#: per-layer fields a :class:`LayerDelta` carries
+LAYER_FIELDS = ("macs", "flops", "params", "output_bytes", "traffic_bytes")
+
+#: check statuses
+PASS, OVER, IMPROVED = "pass", "over", "improved"
+#: check kinds
+BUDGET, BASELINE = "budget", "baseline"
+
+#: how many modules a failing check names
+TOP = 5
+
+
+# ----------------------------------------------------------------------- layer diff
+
+
+@dataclass
+class LayerDelta:
+    """One layer in the old and the new report (``None`` on the side it is missing from)."""
+
+    name: str
+    module: str
+    op: str
+    old: dict[str, int] | None
+    new: dict[str, int] | None
+
+    @property
+    def change(self) -> str:
+        """``added``, ``removed``, ``changed`` or ``same``."""
+        if self.old is None:
+            return "added"
+        if self.new is None:
+            return "removed"
+        return "same" if self.old == self.new else "changed"
+
+
+@dataclass
+class ModuleDelta:
+    """The layers under one module path, summed on each side."""
+
+    module: str
+    layers: int = 0
+    added: int = 0
+    removed: int = 0
+    old: dict[str, int] = field(default_factory=lambda: dict.fromkeys(LAYER_FIELDS, 0))
+    new: dict[str, int] = field(default_factory=lambda: dict.fromkeys(LAYER_FIELDS, 0))
+
+    def delta(self, name: str) -> int:
+        return self.new[name] - self.old[name]
+
+    def change_pct(self, name: str) -> float | None:
+        """Relative change in percent; None when the old value is 0."""
+        return percent(self.old[name], self.new[name])
+
+    def to_dict(self, name: str) -> dict[str, Any]:
+        return {"module": self.module, "field": name, "old": self.old[name], "new": self.new[name],
+                "delta": self.delta(name), "change_pct": _finite(self.change_pct(name)),
+                "layers": self.layers, "added_layers": self.added, "removed_layers": self.removed}
+
+
+def _values(layer: Layer) -> dict[str, int]:
+    return {name: getattr(layer, name) or 0 for name in LAYER_FIELDS}
+
+
+def _keyed(layers: Iterable[Layer]) -> dict[str, Layer]:
+    """Layers by name; a repeated name gets ``#2``, ``#3``... in order, an empty one its op."""
+    out: dict[str, Layer] = {}
+    for layer in layers:
+        base = layer.name or f"<{layer.op}>"
+        key, n = base, 1
+        while key in out:
+            n += 1
+            key = f"{base}#{n}"
+        out[key] = layer
+    return out
+
+
+def layer_diff(old: Report | None, new: Report | None) -> list[LayerDelta]:
+    """Match the layers of two reports by name: the new report's layers in order, then the
+    ones only the old one has. ``old=None`` treats every layer of ``new`` as added."""
+    old_layers = _keyed(old.layers if old is not None else ())
+    new_layers = _keyed(new.layers if new is not None else ())
+    out = []
+    for key, layer in new_layers.items():
+        before = old_layers.get(key)
+        out.append(LayerDelta(key, layer.module, layer.op,
+                              _values(before) if before is not None else None, _values(layer)))
+    for key, layer in old_layers.items():
+        if key not in new_layers:
+            out.append(LayerDelta(key, layer.module, layer.op, _values(layer), None))
+    return out
+
+
+def module_path(delta: LayerDelta, depth: int | None = None) -> str:
+    """The module path a layer rolls up to (its name when it has none), cut to ``depth``."""
+    path = delta.module or delta.name
+    if depth is not None and delta.module:
+        path = ".".join(path.split(".")[:depth])
+    return path
+
+
+def rollup(deltas: Iterable[LayerDelta], depth: int | None = None) -> list[ModuleDelta]:
+    """Sum layer deltas by module path (the full path, or its first ``depth`` parts), in
+    first-seen order."""
+    rows: dict[str, ModuleDelta] = {}
+    for d in deltas:
+        path = module_path(d, depth)
+        row = rows.get(path)
+        if row is None:
+            row = rows[path] = ModuleDelta(path)
+        row.layers += 1
+        row.added += d.old is None
+        row.removed += d.new is None
+        for name in LAYER_FIELDS:
+            row.old[name] += d.old[name] if d.old is not None else 0
+            row.new[name] += d.new[name] if d.new is not None else 0
+    return list(rows.values())
+
+
+def biggest(rows: Iterable[ModuleDelta], name: str, k: int = TOP) -> list[ModuleDelta]:
+    """The ``k`` modules whose ``name`` field moved most (either way), ties in graph order;
+    modules that did not move are left out."""
+    moved = [r for r in rows if r.delta(name)]
+    return sorted(moved, key=lambda r: -abs(r.delta(name)))[:k]
+
+
+def percent(old: float, new: float) -> float | None:
+    """``(new - old) / old`` in percent; None when ``old`` is 0 (and new is not)."""
+    if old == 0:
+        return 0.0 if new == 0 else None
+    return 100.0 * (new - old) / old
+
+
+def _finite(x: float | None) -> float | None:
+    return None if x is None or not math.isfinite(x) else round(x, 6)
+
+
+# ----------------------------------------------------------------------- results
+
+
+@dataclass
+class Check:
+    """One metric compared with one reference: a budget limit or a baseline value."""
+
+    metric: str
+    kind: str
+    new: float
+    reference: float
+    status: str = PASS
+    tolerance: float = 0.0
+    layers: list[ModuleDelta] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return METRICS[self.metric][0]
+
+    @property
+    def layer_field(self) -> str | None:
+        return METRICS[self.metric][1]
+
+    @property
+    def change_pct(self) -> float | None:
+        """Change against the reference in percent (None when the reference is 0)."""
+        return percent(self.reference, self.new)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric, "kind": self.kind, "status": self.status,
+            "old": self.reference if self.kind == BASELINE else None,
+            "limit": self.reference if self.kind == BUDGET else None,
+            "new": self.new, "change_pct": _finite(self.change_pct),
+            "tolerance": self.tolerance if self.kind == BASELINE else None,
+            "layers": [r.to_dict(self.layer_field) for r in self.layers] if self.layer_field else [],
+        }
+
+
+@dataclass
+class GateResult:
+    """One model's verdict: its checks, and the errors that make it unusable."""
+
+    model: str
+    name: str = ""
+    inputs: str = ""
+    checks: list[Check] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    strict: bool = False
+    baseline: str | None = None
+    update_command: str | None = None
+
+    @property
+    def failures(self) -> list[Check]:
+        """Checks that fail: over a limit or the baseline, and improvements under strict."""
+        return [c for c in self.checks if c.status == OVER or (self.strict and c.status == IMPROVED)]
+
+    @property
+    def improvements(self) -> list[Check]:
+        return [c for c in self.checks if c.status == IMPROVED]
+
+    @property
+    def exit_code(self) -> int:
+        return 2 if self.errors else 1 if self.failures else 0
+
+    @property
+    def status(self) -> str:
+        """``error``, ``fail`` or ``pass``."""
+        return ("pass", "fail", "error")[self.exit_code]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": self.model, "name": self.name, "inputs": self.inputs,
+                "status": self.status, "exit_code": self.exit_code, "strict": self.strict,
+                "baseline": self.baseline, "update_command": self.update_command,
+                "errors": list(self.errors), "notes": list(self.notes),
+                "checks": [c.to_dict() for c in self.checks]}
+
+
+def combine(first: GateResult, *more: GateResult) -> GateResult:
+    """Merge results for the same model (a budget and a baseline check) into one."""
+    out = GateResult(first.model, first.name, first.inputs, list(first.checks), list(first.errors),
+                     list(first.notes), first.strict, first.baseline, first.update_command)
+    for r in more:
+        out.checks += r.checks
+        out.errors += [e for e in r.errors if e not in out.errors]
+        out.notes += [n for n in r.notes if n not in out.notes]
+        out.strict = out.strict or r.strict
+        out.baseline = out.baseline or r.baseline
+        out.update_command = out.update_command or r.update_command
+        out.name, out.inputs = out.name or r.name, out.inputs or r.inputs
+    return out
+
+
+def exit_code(results: Sequence[GateResult]) -> int:
+    """The CLI exit code for several results: the worst of them (0 when there are none)."""
+    return max((r.exit_code for r in results), default=0)
+
+
+def describe_inputs(report: Report) -> str:
+    return ", ".join(f"{i.name} {'x'.join(map(str, i.shape)) or 'scalar'}" for i in report.model.inputs)
+
+
+def _result(report: Report, model: str | None) -> GateResult:
+    return GateResult(model or report.model.name, report.model.name, describe_inputs(report))
+
+
+# ----------------------------------------------------------------------- checks
+
+
+def coverage_errors(report: Report, allow_unsupported: bool = False) -> tuple[list[str], list[str]]:
+    """Fail closed: (errors, notes) for ops that were not costed. Ops without a rule are an
+    error unless ``allow_unsupported``; ops whose shapes could not be resolved always are."""
+    errors, notes = [], []
+    c = report.coverage
+    if c.unsupported:
+        listing = ", ".join(f"{op} x{n}" for op, n in sorted(c.unsupported.items()))
+        if allow_unsupported:
+            notes.append(f"unsupported ops not counted (--allow-unsupported): {listing}")
+        else:
+            errors.append(f"unsupported ops, so the counts are incomplete: {listing}; add cost rules "
+                          f"or pass --allow-unsupported to check without them")
+    if c.unresolved:
+        listing = ", ".join(f"{op} x{n}" for op, n in sorted(c.unresolved.items()))
+        errors.append(f"ops whose shapes could not be resolved, so the counts are incomplete: "
+                      f"{listing}; bind the inputs with --input-shape / --dim (input_shape / dims "
+                      f"in a budget file)")
+    return errors, notes
+
+
+def _metric_value(report: Report, metric: str) -> float | None:
+    if metric == "p90_ms":
+        return report.latency.p90_ms if report.latency is not None else None
+    return getattr(report.totals, metric)
+
+
+def check_budget(report: Report, limits: Mapping[str, float], *, allow_unsupported: bool = False,
+                 model: str | None = None, top: int = TOP) -> GateResult:
+    """Compare ``report``'s totals with absolute ``limits`` (metric -> inclusive maximum;
+    metrics are :data:`METRICS` keys, ``p90_ms`` reads ``report.latency``). A failing check
+    names the heaviest modules for its metric."""
+    result = _result(report, model)
+    result.errors, result.notes = coverage_errors(report, allow_unsupported)
+    rows: list[ModuleDelta] | None = None
+    for metric, limit in limits.items():
+        if metric not in METRICS:
+            raise FlopscopeError(f"unknown metric '{metric}'; metrics: {', '.join(METRICS)}")
+        value = _metric_value(report, metric)
+        if value is None:
+            result.errors.append(f"{METRICS[metric][0]} has a limit but was not measured")
+            continue
+        check = Check(metric, BUDGET, value, limit, OVER if value > limit else PASS)
+        if check.status == OVER and check.layer_field:
+            rows = rows if rows is not None else rollup(layer_diff(None, report))
+            check.layers = biggest(rows, check.layer_field, top)
+        result.checks.append(check)
+    return result
+
+
+def model_changes(report: Report, baseline: Report) -> list[str]:
+    """How the analysed model differs from the baseline's: name, source, inputs, convention."""
+    out = []
+    if report.model.name != baseline.model.name:
+        out.append(f"model '{report.model.name}', baseline '{baseline.model.name}'")
+    if report.model.source != baseline.model.source:
+        out.append(f"source {report.model.source}, baseline {baseline.model.source}")
+    now, then = describe_inputs(report), describe_inputs(baseline)
+    if now != then:
+        out.append(f"inputs {now or 'none'}, baseline {then or 'none'}")
+    return out
+
+
+def check_baseline(report: Report, baseline: Report, tolerance: float = 0.0, strict: bool = False,
+                   *, allow_unsupported: bool = False, allow_model_change: bool = False,
+                   metrics: Sequence[str] = BASELINE_METRICS, model: str | None = None,
+                   baseline_label: str | None = None, top: int = TOP) -> GateResult:
+    """Compare ``report`` with a saved ``baseline`` report, metric by metric.
+
+    Heavier than ``old * (1 + tolerance)`` is a failure; lighter than
+    ``old * (1 - tolerance)`` an improvement (a failure when ``strict``). Each check that
+    moved beyond the tolerance names the modules that added or removed the most, from a
+    per-layer diff matched by name. A baseline of a different model (name, source or input
+    shapes) is an error unless ``allow_model_change``; a different counting convention
+    always is.
+    """
+    if tolerance < 0:
+        raise FlopscopeError(f"tolerance must be >= 0, not {tolerance}")
+    result = _result(report, model)
+    result.strict, result.baseline = strict, baseline_label
+    result.errors, result.notes = coverage_errors(report, allow_unsupported)
+    changes = model_changes(report, baseline)
+    where = f" {baseline_label}" if baseline_label else ""
+    mismatch = []
+    if changes and not allow_model_change:
+        mismatch.append(f"the baseline{where} is of a different model ({'; '.join(changes)}); "
+                        f"compare the same model at the same input shapes, or pass "
+                        f"--allow-model-change")
+    elif changes:
+        result.notes.append(f"model changed since the baseline ({'; '.join(changes)})")
+    if report.convention != baseline.convention:
+        mismatch.append(f"the baseline{where} counts with the {baseline.convention} convention, "
+                        f"this report with {report.convention}; their FLOPs do not compare")
+    if mismatch:
+        result.errors += mismatch
+        return result  # the totals do not compare
+    if baseline.coverage.unsupported and not report.coverage.unsupported:
+        result.notes.append("the baseline had unsupported ops that are costed now; its totals "
+                            "were lower bounds")
+    rows: list[ModuleDelta] | None = None
+    for metric in metrics:
+        if metric not in METRICS or metric == "p90_ms":
+            raise FlopscopeError(f"cannot compare '{metric}' with a baseline; metrics: "
+                                 f"{', '.join(BASELINE_METRICS)}")
+        old, new = getattr(baseline.totals, metric), getattr(report.totals, metric)
+        status = PASS
+        if new - old > tolerance * old:
+            status = OVER
+        elif old - new > tolerance * old:
+            status = IMPROVED
+        check = Check(metric, BASELINE, new, old, status, tolerance)
+        if status != PASS and check.layer_field:
+            rows = rows if rows is not None else rollup(layer_diff(baseline, report))
+            check.layers = biggest(rows, check.layer_field, top)
+        result.checks.append(check)
+    return result
+
+
+# ----------------------------------------------------------------------- running a check
+
+
+def load_baseline(path: str) -> Report:
+    """Read a saved JSON report; a missing or malformed one is a :class:`FlopscopeError`."""
+    import json
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        raise FlopscopeError(f"{path}: no such baseline; create it with: "
+                             f"flopscope baseline MODEL -o {path}") from None
+    except OSError as exc:
+        raise FlopscopeError(f"{path}: cannot read the baseline ({exc.strerror or exc})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise FlopscopeError(f"{path}: the baseline is not valid JSON ({exc})") from None
+    try:
+        return Report.from_dict(data)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise FlopscopeError(f"{path}: not a flopscope JSON report ({type(exc).__name__}: {exc}); "
+                             f"write one with: flopscope baseline MODEL -o {path}") from None
+
+
+def measure_latency(model: Any, inputs: Any, *, preset: str, iterations: int | None = None,
+                    input_shapes: Mapping[str, Any] | None = None,
+                    dims: Mapping[str, int] | None = None) -> Any:
+    """Run ``flopscope.latency.bench`` (imported here: the harness is optional)."""
+    try:
+        from flopscope.latency import bench
+    except ImportError as exc:
+        raise FlopscopeError(f"a latency limit needs the latency harness (flopscope.latency), "
+                             f"which cannot be imported here ({exc}); remove the limit or pass "
+                             f"--no-latency") from None
+    options: dict[str, Any] = {"preset": preset, "iterations": iterations}
+    if input_shapes:
+        options["input_shapes"] = dict(input_shapes)
+    if dims:
+        options["dims"] = dict(dims)
+    try:
+        return bench(model, inputs, **options)
+    except FlopscopeError:
+        raise
+    except Exception as exc:
+        raise FlopscopeError(f"latency measurement ({preset}) failed: {type(exc).__name__}: "
+                             f"{' '.join(str(exc).split())[:300]}") from None
+
+
+def run_check(model: Any, inputs: Any = None, *, input_shapes: Mapping[str, Any] | None = None,
+              dims: Mapping[str, int] | None = None, convention: str | None = None,
+              limits: Mapping[str, float] | None = None, latency: Any = None,
+              baseline: str | Report | Mapping[str, Any] | None = None, tolerance: float = 0.0,
+              strict: bool = False, allow_unsupported: bool = False, allow_model_change: bool = False,
+              measure: bool = True, label: str | None = None,
+              update_command: str | Callable[[str], str] | None = None,
+              report: Report | None = None) -> GateResult:
+    """Analyse ``model`` and check it against ``limits`` and/or a ``baseline``.
+
+    ``latency`` is a :class:`flopscope.budget.LatencyLimit` (measured only when
+    ``measure``); ``baseline`` a path to a JSON report, a Report or its dict; a given
+    ``report`` skips the analysis. The convention defaults to the baseline's.
+    ``update_command`` is the command that rewrites the baseline, shown with an improvement
+    (a callable gets the convention used). Unusable input does not raise: it comes back as
+    the result's errors (exit code 2).
+    """
+    label = label or (model if isinstance(model, str) else type(model).__name__)
+    try:
+        old = _as_report(baseline)
+        if convention is None:
+            convention = old.convention if old is not None else "flopscope"
+        if report is None:
+            from flopscope.analysis import analyze
+            report = analyze(model, inputs, input_shapes=input_shapes, dims=dims, convention=convention)
+        limits = dict(limits or {})
+        notes = []
+        if latency is not None and measure:
+            report.latency = measure_latency(model, inputs, preset=latency.preset,
+                                             iterations=latency.iterations, input_shapes=input_shapes,
+                                             dims=dims)
+            limits["p90_ms"] = latency.max_p90_ms
+        elif latency is not None:
+            notes.append(f"latency limit ({latency.preset} p90 <= {latency.max_p90_ms:g} ms) "
+                         f"not measured (--no-latency)")
+    except FlopscopeError as exc:
+        return GateResult(label, errors=[str(exc)], strict=strict)
+    parts = []
+    if limits or old is None:
+        parts.append(check_budget(report, limits, allow_unsupported=allow_unsupported, model=label))
+    if old is not None:
+        parts.append(check_baseline(report, old, tolerance, strict, allow_unsupported=allow_unsupported,
+                                    allow_model_change=allow_model_change, model=label,
+                                    baseline_label=_path_text(baseline)))
+    result = combine(*parts)
+    result.notes += notes
+    if old is not None and update_command is not None:
+        result.update_command = update_command(convention) if callable(update_command) else update_command
+    return result
+
+
+def _path_text(baseline: Any) -> str | None:
+    import os
+
+    return os.fspath(baseline) if isinstance(baseline, (str, os.PathLike)) else None
+
+
+def _as_report(baseline: Any) -> Report | None:
+    if baseline is None or isinstance(baseline, Report):
+        return baseline
+    if isinstance(baseline, Mapping):
+        try:
+            return Report.from_dict(dict(baseline))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise FlopscopeError(f"the baseline is not a flopscope report ({exc})") from None
+    import os
+
+    if isinstance(baseline, (str, os.PathLike)):
+        return load_baseline(os.fspath(baseline))
+    raise FlopscopeError(f"a baseline is a path to a JSON report, a Report or its dict, "
+                         f"not {type(baseline).__name__}")

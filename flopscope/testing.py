@@ -1,0 +1,84 @@
+"""Budget assertions for test suites: gate a model in pytest instead of a CI step.
+
+>>> from flopscope.testing import assert_within_budget
+>>> def test_model_budget():                                          # doctest: +SKIP
+...     assert_within_budget("model.onnx", max_macs="1.9G", max_params=11_700_000)
+...     assert_within_budget("model.onnx", baseline="tests/baseline.json", tolerance="1%")
+
+A model over budget raises :class:`AssertionError` with the message ``flopscope check``
+prints (the metric, old and new values, the change in %, and the modules that added or
+removed the most); unusable input (an unreadable model, ops without a cost rule, a missing
+or mismatched baseline) raises :class:`~flopscope.errors.FlopscopeError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flopscope.errors import FlopscopeError
+
+__all__ = ["assert_within_budget"]
+
+
+def assert_within_budget(model: Any, inputs: Any = None, *, max_macs: int | str | None = None,
+                         max_flops: int | str | None = None, max_params: int | str | None = None,
+                         max_param_bytes: int | str | None = None,
+                         max_activation_bytes: int | str | None = None,
+                         max_peak_activation_bytes: int | str | None = None,
+                         max_traffic_bytes: int | str | None = None,
+                         max_p90_ms: float | None = None, preset: str = "cpu",
+                         iterations: int | None = None,
+                         baseline: Any = None, tolerance: float | str = 0.0, strict: bool = False,
+                         input_shapes: Mapping[str, Any] | None = None,
+                         dims: Mapping[str, int] | None = None, convention: str | None = None,
+                         allow_unsupported: bool = False, allow_model_change: bool = False) -> Any:
+    """Assert that ``model`` stays within the given limits and/or its ``baseline``.
+
+    ``model``/``inputs``/``input_shapes``/``dims``/``convention`` are as for
+    :func:`flopscope.analyze` (a :class:`~flopscope.report.Report` is checked as it is).
+    Limits are inclusive maxima: exact integers or strings such as ``"1.9G"``;
+    ``max_p90_ms`` measures latency with the ``preset`` of ``flopscope.latency``.
+    ``baseline`` is a JSON report path, a Report or its dict; ``tolerance`` is a fraction
+    or a percentage string (``"1%"``); ``strict`` also fails when the model got lighter
+    than the baseline beyond the tolerance. Returns the
+    :class:`~flopscope.gate.GateResult` when the model passes.
+    """
+    from flopscope.budget import LatencyLimit, parse_count, parse_tolerance
+    from flopscope.gate import run_check
+    from flopscope.render.gate import result_text
+    from flopscope.report import Report
+
+    given = {"macs": max_macs, "flops": max_flops, "params": max_params,
+             "param_bytes": max_param_bytes, "activation_bytes": max_activation_bytes,
+             "peak_activation_bytes": max_peak_activation_bytes, "traffic_bytes": max_traffic_bytes}
+    limits = {metric: parse_count(value, f"max_{metric}") for metric, value in given.items()
+              if value is not None}
+    latency = None
+    if max_p90_ms is not None:
+        if isinstance(max_p90_ms, bool) or not isinstance(max_p90_ms, (int, float)) or max_p90_ms <= 0:
+            raise FlopscopeError(f"max_p90_ms must be a number of milliseconds > 0, not {max_p90_ms!r}")
+        latency = LatencyLimit(preset, float(max_p90_ms), iterations)
+    if not limits and latency is None and baseline is None:
+        raise FlopscopeError("assert_within_budget needs a limit (max_macs=..., max_params=..., "
+                             "max_p90_ms=...) or a baseline")
+    report = model if isinstance(model, Report) else None
+    result = run_check(model, inputs, input_shapes=input_shapes, dims=dims, convention=convention,
+                       limits=limits, latency=latency, baseline=baseline,
+                       tolerance=parse_tolerance(tolerance), strict=strict,
+                       allow_unsupported=allow_unsupported, allow_model_change=allow_model_change,
+                       label=report.model.name if report is not None else None, report=report,
+                       update_command=_update_hint(baseline))
+    if result.errors:
+        raise FlopscopeError("; ".join(result.errors))
+    if result.failures:
+        raise AssertionError(result_text(result))
+    return result
+
+
+def _update_hint(baseline: Any) -> str | None:
+    import os
+
+    if isinstance(baseline, (str, os.PathLike)):
+        return f"flopscope baseline MODEL -o {os.fspath(baseline)}"
+    return None
