@@ -20,6 +20,7 @@ _LAZY = {
     "FlopscopeError": ("flopscope.errors", "FlopscopeError"),
     "render": ("flopscope.render", "render"),
     "export_onnx": ("flopscope.export", "export_onnx"),
+    "bench": ("flopscope.latency", "bench"),
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -126,6 +126,11 @@ class Latency:
     warmup_runs: int = 0
     label: str = ""
     device: str = ""
+    flops: int | None = None                                       # FLOPs per run behind gflops_per_s
+    settings: dict[str, Any] = field(default_factory=dict)         # session settings read back
+    per_layer: dict[str, Any] | None = None                        # LayerProfile.to_dict()
+    roofline: dict[str, Any] | None = None                         # Roofline.to_dict()
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -223,7 +228,7 @@ class Report:
             "convention_text": CONVENTIONS.get(self.convention, ""),
             "totals": totals,
             "coverage": coverage,
-            "layers": [asdict(layer) for layer in self.layers],
+            "layers": [_layer_dict(layer) for layer in self.layers],
             "latency": asdict(self.latency) if self.latency else None,
             "notes": list(self.notes),
         }
@@ -256,6 +261,16 @@ class Report:
     def from_json(cls, text: str) -> Report:
         """Rebuild a Report from :meth:`to_json` output."""
         return cls.from_dict(json.loads(text))
+
+
+_LAYER_FIELDS = tuple(f.name for f in fields(Layer))
+
+
+def _layer_dict(layer: Layer) -> dict[str, Any]:
+    """``asdict`` for a Layer without its deep copies (reports can have 100k layers)."""
+    row = {name: getattr(layer, name) for name in _LAYER_FIELDS}
+    row["output_shapes"] = [None if s is None else list(s) for s in layer.output_shapes]
+    return row
 
 
 def _known(kind: type, data: dict[str, Any]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 #: subcommand name -> module under flopscope.commands, in help order
 COMMANDS = {
     "report": "report",
+    "bench": "bench",
     "check": "check",
     "baseline": "baseline",
 }

@@ -1,0 +1,140 @@
+"""The harness end to end on a tiny model: a well-formed Latency (nothing about speed)."""
+
+from __future__ import annotations
+
+import glob
+import os
+import tempfile
+
+import numpy as np
+import onnx
+import pytest
+
+import flopscope
+from flopscope.errors import FlopscopeError
+from flopscope.latency import bench, bench_report
+from flopscope.latency.harness import free_dims, random_inputs
+from flopscope.report import InputInfo, Latency, Report
+from tests.latency.nets import TOTAL_FLOPS, conv_bn_relu, conv_bn_relu_model
+
+FAST = {"warmup_budget_s": 0.0}
+
+
+def test_bench_returns_a_well_formed_latency(tmp_path):
+    path = conv_bn_relu(tmp_path)
+    lat = bench(path, iterations=5, **FAST)
+    assert isinstance(lat, Latency)
+    assert (lat.preset, lat.provider, lat.batch, lat.iterations) == ("cpu", "CPUExecutionProvider", 1, 5)
+    assert 0 < lat.min_ms <= lat.p50_ms <= lat.p90_ms <= lat.p99_ms
+    assert lat.mean_ms > 0 and lat.std_ms >= 0
+    assert lat.cv == pytest.approx(lat.std_ms / lat.mean_ms)
+    assert lat.session_ms > 0 and lat.first_run_ms > 0
+    assert lat.warmup_runs >= 10
+    assert lat.flops == TOTAL_FLOPS
+    assert lat.gflops_per_s == pytest.approx(TOTAL_FLOPS / (lat.p50_ms / 1e3) / 1e9)
+    assert lat.throughput_per_s == pytest.approx(1e3 / lat.p50_ms)
+    assert lat.label == "cpu" and lat.device
+    assert lat.settings["graph_optimization_level"] == "ORT_ENABLE_ALL"
+    assert lat.per_layer is None and lat.roofline is None
+    assert os.listdir(tmp_path) == ["net.onnx"]
+
+
+def test_lazy_entry_point_and_report_json(tmp_path):
+    report = bench_report(conv_bn_relu(tmp_path), iterations=3, **FAST)
+    assert flopscope.bench is bench
+    data = Report.from_json(report.to_json()).to_dict()["latency"]
+    for key in ("preset", "provider", "threads", "batch", "iterations", "p50_ms", "p90_ms",
+                "p99_ms", "mean_ms", "std_ms"):
+        assert key in data
+    assert data["iterations"] == 3
+
+
+def test_batch_binds_the_symbolic_leading_dim(tmp_path):
+    lat = bench(conv_bn_relu(tmp_path), iterations=2, batch=4, **FAST)
+    assert lat.batch == 4 and lat.flops == 4 * TOTAL_FLOPS
+    assert lat.throughput_per_s == pytest.approx(4e3 / lat.p50_ms)
+
+
+def test_batch_against_a_fixed_dim_is_an_error(tmp_path):
+    with pytest.raises(FlopscopeError, match="fixed at 1"):
+        bench(conv_bn_relu(tmp_path, batch=1), iterations=1, batch=2, **FAST)
+
+
+def test_given_report_supplies_the_flops_and_receives_the_latency(tmp_path):
+    path = conv_bn_relu(tmp_path)
+    report = flopscope.analyze(path, convention="2mac")
+    lat = bench(path, iterations=2, report=report, **FAST)
+    assert report.latency is lat
+    assert lat.flops == report.totals.flops != TOTAL_FLOPS
+
+
+def test_time_budget_runs_at_least_ten(tmp_path):
+    lat = bench(conv_bn_relu(tmp_path), time_budget_s=0.001, **FAST)
+    assert lat.iterations >= 10
+
+
+@pytest.mark.parametrize("kwargs", [{"iterations": 0}, {"time_budget_s": -1.0}, {"batch": 0},
+                                    {"preset": "tpu"}, {"threads": 0}])
+def test_bad_arguments(tmp_path, kwargs):
+    with pytest.raises(FlopscopeError):
+        bench(conv_bn_relu(tmp_path), **{"iterations": 1, **kwargs})
+
+
+def test_model_proto_and_per_layer_and_roofline(tmp_path, monkeypatch):
+    from flopscope.latency import roofline as roofline_module
+
+    monkeypatch.setattr(roofline_module, "host_peaks",
+                        lambda threads=None: roofline_module.HostPeaks(100.0, 10.0, 1))
+    lat = bench(conv_bn_relu_model(), iterations=2, per_layer=True, roofline=True, **FAST)
+    rows = {r["name"]: r for r in lat.per_layer["layers"]}
+    assert rows["conv"]["status"] == "measured" and rows["bn"]["fused_into"] == "conv"
+    assert lat.roofline["ridge_flops_per_byte"] == pytest.approx(100.0 / 10.0)
+    assert lat.roofline["layers"][0]["time_ms"] == rows["conv"]["time_ms"]
+
+
+def test_progress_bar_on_request(tmp_path, capsys):
+    bench(conv_bn_relu(tmp_path), iterations=3, progress=True, **FAST)
+    err = capsys.readouterr().err
+    assert "\r" in err
+    bench(conv_bn_relu(tmp_path), iterations=3, **FAST)           # stderr is no terminal here
+    assert capsys.readouterr().err == ""
+
+
+def test_random_inputs_by_dtype():
+    feeds = random_inputs([InputInfo("x", [2, 3], "float32"), InputInfo("ids", [4], "int64"),
+                           InputInfo("mask", [4], "bool")])
+    assert feeds["x"].dtype == np.float32 and feeds["x"].shape == (2, 3) and feeds["x"].std() > 0
+    assert feeds["ids"].dtype == np.int64 and not feeds["ids"].any()
+    assert feeds["mask"].dtype == np.bool_ and feeds["mask"].all()
+    with pytest.raises(FlopscopeError, match="concrete shape"):
+        random_inputs([InputInfo("x", ["N", 3], "float32")])
+
+
+def test_free_dims_come_from_the_bound_shapes():
+    model = conv_bn_relu_model(batch="N")
+    assert free_dims(model, [InputInfo("x", [8, 3, 8, 8], "float32")]) == {"N": 8}
+    assert free_dims(conv_bn_relu_model(batch=1), [InputInfo("x", [1, 3, 8, 8], "float32")]) == {}
+
+
+def test_pytorch_model_is_exported_to_a_temporary_folder_and_cleaned_up():
+    torch = pytest.importorskip("torch")
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU())
+    pattern = os.path.join(tempfile.gettempdir(), "flopscope-bench-*")
+    before = set(glob.glob(pattern))
+    report = bench_report(model, (1, 3, 8, 8), iterations=2, batch=2, **FAST)
+    assert set(glob.glob(pattern)) == before
+    assert report.latency.batch == 2
+    assert report.model.inputs[0].shape == [2, 3, 8, 8]
+    assert report.totals.macs == 2 * 4 * 6 * 6 * 27
+    assert any("exported to ONNX" in n for n in report.latency.notes)
+
+
+def test_onnx_loader_errors_are_one_line(tmp_path):
+    bad = tmp_path / "bad.onnx"
+    model = conv_bn_relu_model(batch=1)
+    model.graph.node[0].op_type = "NoSuchOp"
+    model.graph.node[0].domain = "custom.domain"
+    onnx.save(model, str(bad))
+    with pytest.raises(FlopscopeError) as err:
+        bench(bad, iterations=1, **FAST)
+    assert "\n" not in str(err.value)
