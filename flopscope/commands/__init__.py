@@ -12,4 +12,5 @@ COMMANDS = {
     "bench": "bench",
     "check": "check",
     "baseline": "baseline",
+    "zoo": "zoo",
 }
