@@ -12,6 +12,7 @@ attribute is set, the state dict is untouched and training/eval flags are restor
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import inspect
 import os
@@ -69,9 +70,10 @@ def load_factory(spec: str) -> Any:
         raise FlopscopeError(f"{spec}: the factory raised {type(exc).__name__}: {exc}") from None
 
 
-def resolve(model: Any) -> tuple[torch.nn.Module, Any, str]:
+def resolve(model: Any, weights: bool = True) -> tuple[torch.nn.Module, Any, str]:
     """(module, example inputs or None, display name) for a module, a reference name or
-    ``file.py:factory``."""
+    ``file.py:factory``. With ``weights=False`` a reference architecture is built on the
+    meta device: counting needs its shapes, not its weights."""
     if isinstance(model, torch.nn.Module):
         return model, None, type(model).__name__
     if isinstance(model, (str, os.PathLike)):
@@ -90,7 +92,10 @@ def resolve(model: Any) -> tuple[torch.nn.Module, Any, str]:
             spec = catalog.spec(text)
         except KeyError as exc:
             raise FlopscopeError(str(exc.args[0]) if exc.args else str(exc)) from None
-        return catalog.build(text), spec.input_shape, text
+        if weights:
+            return catalog.build(text), spec.input_shape, text
+        with torch.device("meta"):
+            return catalog.build(text), spec.input_shape, text
     raise FlopscopeError(f"cannot analyse a {type(model).__name__}: pass an nn.Module, an .onnx "
                          "path, a reference architecture name or path/to/file.py:factory")
 
@@ -316,7 +321,7 @@ def load(model: Any, inputs: Any = None, *, input_shapes: Mapping[str, Any] | No
     """
     from torch._subclasses.fake_tensor import FakeTensorMode
 
-    module, default_inputs, display = resolve(model)
+    module, default_inputs, display = resolve(model, weights=False)
     if inputs is None and not input_shapes:
         inputs = default_inputs
     params = dict(module.named_parameters())
@@ -357,7 +362,10 @@ def load(model: Any, inputs: Any = None, *, input_shapes: Mapping[str, Any] | No
     pre = post = None
     try:
         module.eval()
-        with torch.no_grad(), FakeTensorMode(allow_non_fake_inputs=True):
+        # weights on the meta device need no fake tensors: meta kernels compute shapes only
+        fake = contextlib.nullcontext() if device.type == "meta" else FakeTensorMode(
+            allow_non_fake_inputs=True)
+        with torch.no_grad(), fake:
             args, kwargs, input_names = _arguments(module, inputs, input_shapes, device)
             graph_inputs = []
             for input_name, value in zip(input_names, [*args, *kwargs.values()]):
@@ -386,7 +394,7 @@ def load(model: Any, inputs: Any = None, *, input_shapes: Mapping[str, Any] | No
             m.training = training
 
     notes = []
-    if device.type == "meta":
+    if device.type == "meta" and not isinstance(model, str):
         notes.append("weights on the meta device: analysed without allocating them")
     return LayerGraph(
         name=name or display, source="torch", inputs=graph_inputs, outputs=graph_outputs,
