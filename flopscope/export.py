@@ -5,7 +5,10 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import sys
+import tempfile
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,28 +18,35 @@ from flopscope.errors import FlopscopeError
 DEFAULT_OPSET = 17
 
 
-def _example_inputs(module: Any, inputs: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+def _example_inputs(module: Any, inputs: Any, device: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """Zero-filled example inputs of the given shapes (meta tensors for a meta module)."""
     import torch
 
     from flopscope.frontends.torch import _arguments
 
-    device = torch.device("cpu")
     args, kwargs, _ = _arguments(module, inputs, None, device)
-    real = tuple(torch.zeros(a.shape, dtype=a.dtype) if isinstance(a, torch.Tensor) else a
-                 for a in args)
-    real_kwargs = {k: torch.zeros(v.shape, dtype=v.dtype) if isinstance(v, torch.Tensor) else v
-                   for k, v in kwargs.items()}
-    return real, real_kwargs
+
+    def real(value: Any) -> Any:
+        if isinstance(value, torch.Tensor):
+            return torch.zeros(value.shape, dtype=value.dtype, device=device)
+        return value
+
+    return tuple(real(a) for a in args), {k: real(v) for k, v in kwargs.items()}
 
 
 def export_onnx(model: Any, inputs: Any, path: str | os.PathLike[str], *,
-                opset: int = DEFAULT_OPSET, exporter: str = "auto") -> Path:
+                opset: int = DEFAULT_OPSET, exporter: str = "auto", weights: bool = True) -> Path:
     """Export ``model`` (an ``nn.Module``, a reference name or ``file.py:factory``) to ``path``.
 
-    ``inputs`` are shapes or example tensors as for :func:`flopscope.analyze`.
-    ``exporter`` is ``"torchscript"`` (fast, keeps module scopes in node names),
-    ``"dynamo"`` (``torch.export`` based), or ``"auto"``: TorchScript first, then dynamo.
-    The model is exported in eval mode and its training flags are restored.
+    ``inputs`` are shapes or example tensors as for :func:`flopscope.analyze` (None: a
+    reference architecture's own input shape). ``exporter`` is ``"torchscript"`` (fast,
+    keeps module scopes in node names), ``"dynamo"`` (``torch.export`` based), or
+    ``"auto"``: TorchScript first, then dynamo. The model is exported in eval mode and
+    its training flags are restored.
+
+    ``weights=False`` exports the structure only, for cross-checks: the weights become
+    graph inputs and a reference architecture is traced on the meta device, never
+    allocated (the dynamo exporter; a second or two even for VGG).
 
     >>> flopscope.export_onnx("resnet18", (1, 3, 224, 224), "resnet18.onnx")  # doctest: +SKIP
     """
@@ -44,28 +54,31 @@ def export_onnx(model: Any, inputs: Any, path: str | os.PathLike[str], *,
 
     from flopscope.frontends.torch import resolve
 
-    module, default_inputs, display = resolve(model)
+    module, default_inputs, display = resolve(model, weights=weights)
     if inputs is None:
         inputs = default_inputs
-    if any(p.device.type == "meta" for p in module.parameters()):
+    on_meta = any(p.device.type == "meta" for p in (*module.parameters(), *module.buffers()))
+    if on_meta and weights:
         raise FlopscopeError(f"{display}: weights are on the meta device; ONNX export needs real "
                              "weights (build the model on the CPU)")
     out = Path(path)
-    if out.parent and not out.parent.exists():
+    if not out.parent.is_dir():
         raise FlopscopeError(f"cannot export to {out}: folder {out.parent} does not exist")
     order = {"auto": ("torchscript", "dynamo"), "torchscript": ("torchscript",),
              "dynamo": ("dynamo",)}.get(exporter)
     if order is None:
         raise FlopscopeError(f"unknown exporter '{exporter}': auto, torchscript or dynamo")
+    if not weights:
+        order = ("dynamo",)          # the only exporter that traces without real weights
     modes = {m: m.training for m in module.modules()}
     errors = []
     try:
         module.eval()
         with torch.no_grad():
-            args, kwargs = _example_inputs(module, inputs)
+            args, kwargs = _example_inputs(module, inputs, torch.device("meta" if on_meta else "cpu"))
         for kind in order:
             try:
-                _export(module, args, kwargs, out, opset, kind)
+                _export(module, args, kwargs, out, opset, kind, weights)
                 return out
             except Exception as exc:  # each exporter fails in its own way
                 errors.append(f"{kind}: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}")
@@ -75,16 +88,43 @@ def export_onnx(model: Any, inputs: Any, path: str | os.PathLike[str], *,
     raise FlopscopeError(f"{display}: ONNX export failed ({'; '.join(errors)})")
 
 
-def _export(module: Any, args: tuple, kwargs: dict, out: Path, opset: int, kind: str) -> None:
+@contextlib.contextmanager
+def _quiet_descriptors() -> Iterator[None]:
+    """Silence file descriptors 1 and 2: the exporters' C++ side prints whole graphs there."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    saved = []
+    try:
+        with tempfile.TemporaryFile() as sink:
+            for fd in (1, 2):
+                saved.append((fd, os.dup(fd)))
+                os.dup2(sink.fileno(), fd)
+            yield
+    finally:
+        for fd, copy in saved:
+            os.dup2(copy, fd)
+            os.close(copy)
+
+
+def _export(module: Any, args: tuple, kwargs: dict, out: Path, opset: int, kind: str,
+            weights: bool) -> None:
     import torch
 
     sink = io.StringIO()
-    with warnings.catch_warnings(), contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+    with warnings.catch_warnings(), contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink), \
+            _quiet_descriptors():
         warnings.simplefilter("ignore")
         if kind == "torchscript":
             torch.onnx.export(module, args, str(out), kwargs=kwargs or None, opset_version=opset,
                               dynamo=False, do_constant_folding=True)
-        else:
-            program = torch.onnx.export(module, args, kwargs=kwargs or None, opset_version=max(opset, 18),
-                                        dynamo=True, verbose=False)
-            program.save(str(out))
+            return
+        program = torch.onnx.export(module, args, kwargs=kwargs or None, opset_version=max(opset, 18),
+                                    dynamo=True, verbose=False, optimize=weights)
+        if not weights:  # structure only: each weight becomes a typed graph input
+            graph = program.model.graph
+            for name, value in list(graph.initializers.items()):
+                graph.initializers.pop(name)
+                value.const_value = None
+                graph.inputs.append(value)
+        program.save(str(out))
