@@ -94,10 +94,23 @@ def resolve(model: Any, weights: bool = True) -> tuple[torch.nn.Module, Any, str
             raise FlopscopeError(str(exc.args[0]) if exc.args else str(exc)) from None
         if weights:
             return catalog.build(text), spec.input_shape, text
-        with torch.device("meta"):
+        with torch.device("meta"), _SkipMetaInit():
             return catalog.build(text), spec.input_shape, text
     raise FlopscopeError(f"cannot analyse a {type(model).__name__}: pass an nn.Module, an .onnx "
                          "path, a reference architecture name or path/to/file.py:factory")
+
+
+class _SkipMetaInit(torch.overrides.TorchFunctionMode):
+    """While a model is built on the meta device, in-place initialisers (``normal_``,
+    ``uniform_``, ``zero_``...) have no values to write: skip their Python reference
+    implementations, which cost more than the analysis itself."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+        name = getattr(func, "__name__", "")
+        if name.endswith("_") and not name.startswith("_") and args \
+                and isinstance(args[0], torch.Tensor) and args[0].device.type == "meta":
+            return args[0]
+        return func(*args, **(kwargs or {}))
 
 
 # --------------------------------------------------------------------------- inputs
@@ -229,7 +242,10 @@ class _Recorder(TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
         kwargs = kwargs or {}
         try:
-            out = func(*args, **kwargs)
+            shortcut = _SHAPE_SHORTCUTS.get(func)
+            out = shortcut(*args, **kwargs) if shortcut is not None and _on_meta(args) else None
+            if out is None:
+                out = func(*args, **kwargs)
         except FlopscopeError:
             raise
         except Exception as exc:
@@ -285,6 +301,99 @@ class _Recorder(TorchDispatchMode):
             values=emit.values, opset=OPSET))
 
 
+def _on_meta(args: tuple) -> bool:
+    first = args[0] if args else None
+    return isinstance(first, torch.Tensor) and first.device.type == "meta" and \
+        type(first) is torch.Tensor
+
+
+def _same_as_first(x: Any, *args: Any, **kwargs: Any) -> Any:
+    """Pointwise ops: the output is shaped like the input (PyTorch's meta kernels for these
+    run Python reference code; on a ResNet they cost more than the whole analysis). Only
+    for contiguous inputs, whose output layout is not in question."""
+    return torch.empty_like(x) if x.is_contiguous() else None
+
+
+def _in_place(x: Any, *args: Any, **kwargs: Any) -> Any:
+    return x if x.is_contiguous() else None
+
+
+def _binary(a: Any, b: Any, *args: Any, **kwargs: Any) -> Any:
+    """Same-shape, same-dtype binary ops; anything else goes to the meta kernel."""
+    if _twins(a, b):
+        return torch.empty_like(a)
+    return None
+
+
+def _binary_in_place(a: Any, b: Any, *args: Any, **kwargs: Any) -> Any:
+    return a if _twins(a, b) else None
+
+
+def _twins(a: Any, b: Any) -> bool:
+    return (isinstance(b, torch.Tensor) and b.shape == a.shape and b.dtype == a.dtype
+            and a.is_contiguous() and b.is_contiguous() and b.device == a.device)
+
+
+def _batch_norm(x: Any, weight: Any, bias: Any, mean: Any, var: Any, training: bool = False,
+                *args: Any, **kwargs: Any) -> Any:
+    if not x.is_contiguous():
+        return None
+    stats = (x.shape[1],) if training and x.dim() > 1 else (0,)
+    return (torch.empty_like(x), torch.empty(stats, device="meta", dtype=x.dtype),
+            torch.empty(stats, device="meta", dtype=x.dtype))
+
+
+def _batch_norm_eval(x: Any, *args: Any, **kwargs: Any) -> Any:
+    if not x.is_contiguous():
+        return None
+    empty = torch.empty((0,), device="meta", dtype=x.dtype)
+    return torch.empty_like(x), empty, empty
+
+
+_aten = torch.ops.aten
+_SHAPE_SHORTCUTS = {
+    **{getattr(_aten, op).default: _same_as_first
+       for op in ("relu", "sigmoid", "tanh", "hardtanh", "hardswish", "hardsigmoid", "silu", "gelu",
+                  "clone", "leaky_relu", "elu")},
+    **{getattr(_aten, op).default: _in_place
+       for op in ("relu_", "sigmoid_", "tanh_", "hardtanh_", "hardswish_", "hardsigmoid_", "silu_",
+                  "leaky_relu_", "elu_")},
+    **{getattr(_aten, op).Tensor: _binary for op in ("add", "sub", "mul", "div")},
+    **{getattr(_aten, op).Tensor: _binary_in_place for op in ("add_", "sub_", "mul_", "div_")},
+    _aten.native_batch_norm.default: _batch_norm,
+    _aten._native_batch_norm_legit_no_training.default: _batch_norm_eval,
+}
+
+
+class _Functions(torch.overrides.TorchFunctionMode):
+    """Functions costed as one op before PyTorch decomposes them: which kernel a direct call
+    of ``F.scaled_dot_product_attention`` picks (flash, efficient, math) depends on the
+    device, and the math one would spread the attention over a dozen ops. (Calls made
+    inside other torch functions, such as ``F.multi_head_attention_forward``, are not
+    seen here; their ATen ops are costed one by one, with the same MACs.)"""
+
+    def __init__(self, recorder: _Recorder) -> None:
+        super().__init__()
+        self.recorder = recorder
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+        kwargs = kwargs or {}
+        if func is torch.nn.functional.scaled_dot_product_attention:
+            return self._attention(*args, **kwargs)
+        return func(*args, **kwargs)
+
+    def _attention(self, query: Any, key: Any, value: Any, attn_mask: Any = None,
+                   dropout_p: float = 0.0, is_causal: bool = False, **_: Any) -> Any:
+        rec = self.recorder
+        inputs = [rec.tensor(query), rec.tensor(key), rec.tensor(value), rec.tensor(attn_mask)]
+        out = query.new_empty((*query.shape[:-1], value.shape[-1]))
+        rec.constants.discard(rec.names.get(id(out), ""))   # new_empty was seen as a factory
+        outputs = rec._bind_outputs([out], False, None)
+        rec._add(aten.Emit("Attention", inputs, outputs, {"is_causal": int(bool(is_causal))}),
+                 rec.module_stack[-1], "", None)
+        return out
+
+
 def _bind_args(func: Any, args: tuple, kwargs: dict) -> dict[str, Any]:
     bound: dict[str, Any] = {}
     schema_args = func._schema.arguments
@@ -298,10 +407,17 @@ def _bind_args(func: Any, args: tuple, kwargs: dict) -> dict[str, Any]:
     return bound
 
 
+#: ops whose result depends on tensor values, not only on shapes
+_DATA_DEPENDENT = frozenset({"_local_scalar_dense", "nonzero", "masked_select", "unique", "_unique2",
+                             "unique_consecutive", "unique_dim", "is_nonzero", "equal", "argwhere",
+                             "nonzero_static", "repeat_interleave", "bincount", "histc"})
+
+
 def _explain(func: Any, exc: Exception, module: str) -> FlopscopeError:
     where = f"in module '{module}'" if module else "at the top level"
     kind = type(exc).__name__
-    if "DataDependent" in kind or "DynamicOutputShape" in kind:
+    op = str(func).split(".")[1] if str(func).count(".") >= 2 else str(func)
+    if "DataDependent" in kind or "DynamicOutputShape" in kind or op in _DATA_DEPENDENT:
         return FlopscopeError(
             f"the model does data-dependent work {where} ({func}: its result depends on tensor "
             "values), which cannot be analysed without running it on real data")
@@ -319,32 +435,73 @@ def load(model: Any, inputs: Any = None, *, input_shapes: Mapping[str, Any] | No
     ``inputs`` is a shape (``(1, 3, 224, 224)``), a list of shapes, ``(shape, dtype)``
     pairs, example tensors, or a dict of them by forward() argument name.
     """
-    from torch._subclasses.fake_tensor import FakeTensorMode
-
     module, default_inputs, display = resolve(model, weights=False)
     if inputs is None and not input_shapes:
         inputs = default_inputs
     params = dict(module.named_parameters())
     buffers = dict(module.named_buffers())
-    devices = {t.device for t in (*params.values(), *buffers.values())}
-    device = torch.device("meta") if any(d.type == "meta" for d in devices) else torch.device("cpu")
+    on_meta = any(t.device.type == "meta" for t in (*params.values(), *buffers.values()))
+
+    graph_params: dict[str, Param] = {}
+    for pname, p in params.items():
+        graph_params[pname] = Param(pname, tuple(p.shape), dtype_name(p.dtype), trainable=p.requires_grad)
+    seen = {id(p) for p in params.values()}
+    for bname, b in buffers.items():
+        if id(b) not in seen:
+            seen.add(id(b))
+            graph_params[bname] = Param(bname, tuple(b.shape), dtype_name(b.dtype), buffer=True)
+
+    modes = {m: m.training for m in module.modules()}
+    try:
+        module.eval()
+        try:
+            # weights stand in as meta tensors (swapped in by functional_call, swapped back
+            # after): meta kernels compute shapes only, no real memory, no fake tensors
+            recorder, graph_inputs, graph_outputs = _trace(module, params, buffers, inputs,
+                                                           input_shapes, "meta")
+        except _NeedsFake:
+            # the model makes tensors on its own device (torch.arange(n) on the CPU...):
+            # fake tensors follow it there
+            recorder, graph_inputs, graph_outputs = _trace(module, params, buffers, inputs,
+                                                           input_shapes, "fake")
+    finally:
+        for m, training in modes.items():
+            m.training = training
+
+    notes = []
+    if on_meta and not isinstance(model, str):
+        notes.append("weights on the meta device: analysed without allocating them")
+    return LayerGraph(
+        name=name or display, source="torch", inputs=graph_inputs, outputs=graph_outputs,
+        nodes=recorder.nodes, params=graph_params, constants=frozenset(recorder.constants),
+        notes=notes)
+
+
+class _NeedsFake(Exception):
+    """The meta trace met a tensor on another device: retry on fake tensors."""
+
+
+def _trace(module: torch.nn.Module, params: dict[str, Any], buffers: dict[str, Any], inputs: Any,
+           input_shapes: Mapping[str, Any] | None, how: str) -> tuple[_Recorder, list, list]:
+    """Run ``module`` once under the recorder, on meta tensors or fake ones."""
+    from torch._subclasses.fake_tensor import FakeTensorMode
 
     names: dict[int, str] = {}
     constants: set[str] = set()
-    graph_params: dict[str, Param] = {}
-    for pname, p in params.items():
-        names[id(p)] = pname
-        constants.add(pname)
-        graph_params[pname] = Param(pname, tuple(p.shape), dtype_name(p.dtype), trainable=p.requires_grad)
-    for bname, b in buffers.items():
-        names.setdefault(id(b), bname)
-        constants.add(names[id(b)])
-        if names[id(b)] == bname:
-            graph_params[bname] = Param(bname, tuple(b.shape), dtype_name(b.dtype), buffer=True)
-
-    module_names = {id(m): n for n, m in module.named_modules()}
+    on_meta = all(t.device.type == "meta" for t in (*params.values(), *buffers.values()))
+    state: dict[str, Any] = {}
+    for kind in (params, buffers):
+        for key, tensor in kind.items():
+            if how == "meta" and not on_meta:
+                stand_in = torch.empty_like(tensor, device="meta")
+                stand_in.requires_grad_(False)
+            else:
+                stand_in = tensor
+            state[key] = stand_in
+            names.setdefault(id(stand_in), key)
+            constants.add(names[id(stand_in)])
     recorder = _Recorder(names, constants)
-    modes = {m: m.training for m in module.modules()}
+    module_names = {id(m): n for n, m in module.named_modules()}
 
     def pre_hook(mod: torch.nn.Module, _args: Any) -> None:
         path = module_names.get(id(mod))
@@ -357,14 +514,11 @@ def load(model: Any, inputs: Any = None, *, input_shapes: Mapping[str, Any] | No
         if len(recorder.module_stack) > 1:
             recorder.module_stack.pop()
 
-    register_pre = torch.nn.modules.module.register_module_forward_pre_hook
-    register_post = torch.nn.modules.module.register_module_forward_hook
+    device = torch.device("meta") if how == "meta" else (
+        torch.device("meta") if on_meta else torch.device("cpu"))
+    fake = FakeTensorMode(allow_non_fake_inputs=True) if how == "fake" else contextlib.nullcontext()
     pre = post = None
     try:
-        module.eval()
-        # weights on the meta device need no fake tensors: meta kernels compute shapes only
-        fake = contextlib.nullcontext() if device.type == "meta" else FakeTensorMode(
-            allow_non_fake_inputs=True)
         with torch.no_grad(), fake:
             args, kwargs, input_names = _arguments(module, inputs, input_shapes, device)
             graph_inputs = []
@@ -373,31 +527,31 @@ def load(model: Any, inputs: Any = None, *, input_shapes: Mapping[str, Any] | No
                     names[id(value)] = input_name
                     recorder.keep.append(value)
                     graph_inputs.append(Tensor(input_name, tuple(value.shape), dtype_name(value.dtype)))
-            pre = register_pre(pre_hook)
-            post = register_post(post_hook, always_call=True)
-            with recorder:
-                out = module(*args, **kwargs)
+            pre = torch.nn.modules.module.register_module_forward_pre_hook(pre_hook)
+            post = torch.nn.modules.module.register_module_forward_hook(post_hook, always_call=True)
+            with recorder, _Functions(recorder):
+                if how == "meta" and not on_meta:
+                    out = torch.func.functional_call(module, state, tuple(args), kwargs,
+                                                     tie_weights=True, strict=False)
+                else:
+                    out = module(*args, **kwargs)
             flat_out, _ = tree_flatten(out)
             graph_outputs = [t for t in (recorder.tensor(v) for v in flat_out) if t is not None]
-    except FlopscopeError:
+    except FlopscopeError as exc:
+        if how == "meta" and "device" in str(exc) and not on_meta:
+            raise _NeedsFake from None
         raise
     except Exception as exc:
+        if how == "meta" and "device" in str(exc) and not on_meta:
+            raise _NeedsFake from None
         message = " ".join(str(exc).split())[:300]
-        raise FlopscopeError(f"{display}: forward() failed on the given input shapes "
-                             f"({type(exc).__name__}: {message})") from None
+        raise FlopscopeError(f"{type(module).__name__}: forward() failed on the given input "
+                             f"shapes ({type(exc).__name__}: {message})") from None
     finally:
         if pre is not None:
             pre.remove()
         if post is not None:
             post.remove()
-        for m, training in modes.items():
-            m.training = training
-
-    notes = []
-    if device.type == "meta" and not isinstance(model, str):
-        notes.append("weights on the meta device: analysed without allocating them")
-    return LayerGraph(
-        name=name or display, source="torch", inputs=graph_inputs, outputs=graph_outputs,
-        nodes=recorder.nodes, params=graph_params, constants=frozenset(constants), notes=notes)
+    return recorder, graph_inputs, graph_outputs
 
 
