@@ -74,11 +74,11 @@ def main() -> None:
         model = catalog.build(name).eval()
         x = torch.randn(*catalog.spec(name).input_shape)
         tools = {
-            "flopscope (module)": lambda: flopscope.analyze(model, tuple(x.shape)).totals.macs,
-            "flopscope (name, meta)": lambda: flopscope.analyze(name).totals.macs,
-            "fvcore": lambda: fvcore_macs(model, x),
-            "ptflops": lambda: ptflops_macs(model, x),
-            "torch.utils.flop_counter": lambda: flop_counter_macs(model, x),
+            "flopscope (module)": lambda m=model, x=x: flopscope.analyze(m, tuple(x.shape)).totals.macs,
+            "flopscope (name, meta)": lambda n=name: flopscope.analyze(n).totals.macs,
+            "fvcore": lambda m=model, x=x: fvcore_macs(m, x),
+            "ptflops": lambda m=model, x=x: ptflops_macs(m, x),
+            "torch.utils.flop_counter": lambda m=model, x=x: flop_counter_macs(m, x),
         }
         timings = {tool: best_of(fn, args.repeats) for tool, fn in tools.items()}
         base = timings["flopscope (module)"][0]

@@ -21,6 +21,7 @@ _LAZY = {
     "render": ("flopscope.render", "render"),
     "export_onnx": ("flopscope.export", "export_onnx"),
     "bench": ("flopscope.latency", "bench"),
+    "compare": ("flopscope.comparison", "compare"),
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -11,7 +11,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import os
+
+    import pandas as pd
+    from matplotlib.figure import Figure
 
 SCHEMA = "flopscope.report/1"
 
@@ -261,6 +267,47 @@ class Report:
     def from_json(cls, text: str) -> Report:
         """Rebuild a Report from :meth:`to_json` output."""
         return cls.from_dict(json.loads(text))
+
+    # ----------------------------------------------------------------- notebook
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """One row per layer as a pandas DataFrame, integer columns exact
+        (see :func:`flopscope.render.dataframe.to_dataframe`).
+
+        >>> report.to_dataframe().nlargest(5, "flops")[["name", "op", "flops"]]   # doctest: +SKIP
+        """
+        from flopscope.render.dataframe import to_dataframe
+        return to_dataframe(self)
+
+    def summary(self) -> str:
+        """A few lines: name, MACs, FLOPs, params, weight and peak memory, coverage.
+
+        >>> print(report.summary())                     # doctest: +SKIP
+        resnet18 (torch; x 1x3x224x224 float32)
+        MACs 1.81 G · FLOPs 3.64 G · params 11.7 M
+        weights 44.6 MiB · peak activations 6.12 MiB
+        coverage 100.0% (69 of 69 nodes costed)
+        """
+        from flopscope.render.html import summary
+        return summary(self)
+
+    def plot(self, kind: str = "layers", path: str | os.PathLike | None = None, **options: Any) -> Figure:
+        """A chart of this report: ``"layers"``, ``"cumulative"``, ``"latency"`` or
+        ``"roofline"`` (see :mod:`flopscope.plot`); ``path`` also saves it as PNG or SVG.
+
+        >>> fig = report.plot("layers", path="layers.png")   # doctest: +SKIP
+        """
+        from flopscope.plot import plot
+        return plot(self, kind, path, **options)
+
+    def _repr_html_(self) -> str:
+        """The notebook display: totals, coverage, top layers; bounded in size."""
+        from flopscope.render.html import to_html
+        return to_html(self)
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        """IPython's plain-text display: :meth:`summary`, not every layer."""
+        p.text("Report(...)" if cycle else self.summary())
 
 
 _LAYER_FIELDS = tuple(f.name for f in fields(Layer))

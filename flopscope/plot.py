@@ -1,0 +1,329 @@
+"""Pictures of a Report: per-layer bars, cumulative FLOPs, latency against FLOPs, roofline.
+
+matplotlib is imported when a chart is drawn, not with this module. Each function returns
+the matplotlib ``Figure``, already closed in pyplot (so a notebook shows it once, as the
+cell's value, and no figure piles up in pyplot's registry); ``path`` also saves it, as
+PNG or SVG (or PDF) by the file's suffix. Without a display matplotlib draws with its
+Agg backend, so the charts work on a headless machine or in CI.
+
+>>> import flopscope
+>>> r = flopscope.analyze("resnet18")                        # doctest: +SKIP
+>>> fig = r.plot("layers", path="resnet18-layers.png")       # doctest: +SKIP
+>>> fig = flopscope.plot.plot([r18, r50], "cumulative")      # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from flopscope.errors import FlopscopeError
+from flopscope.report import Report
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+KINDS = ("layers", "cumulative", "latency", "roofline")
+#: file suffixes ``path`` may have
+FORMATS = (".png", ".svg", ".pdf")
+#: bars drawn by the layers chart at most (the heaviest, in execution order)
+MAX_BARS = 80
+#: layer names are cut to this many characters on the axes
+MAX_LABEL = 28
+
+
+def plot(target: Report | Sequence[Report], kind: str = "layers", path: str | os.PathLike | None = None,
+         **options: Any) -> Figure:
+    """Draw ``kind`` (one of :data:`KINDS`) for a report or a list of reports.
+
+    ``"layers"`` and ``"roofline"`` take one report; ``"cumulative"`` and ``"latency"``
+    one or several (``names=`` labels them). ``options`` go to the chart function:
+    :func:`layers_chart`, :func:`cumulative_chart`, :func:`latency_chart`,
+    :func:`roofline_chart`.
+
+    >>> fig = plot(report, "cumulative", path="cumulative.svg")   # doctest: +SKIP
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown plot kind '{kind}'; choose one of {', '.join(KINDS)}")
+    if path is not None:
+        _suffix(path)                                  # before drawing, not after
+    reports = [target] if isinstance(target, Report) else list(target)
+    if not reports:
+        raise ValueError("nothing to plot: no reports given")
+    if kind in ("layers", "roofline"):
+        if len(reports) != 1:
+            raise ValueError(f"the {kind} chart draws one report, not {len(reports)}")
+        chart = layers_chart if kind == "layers" else roofline_chart
+        return chart(reports[0], path=path, **options)
+    chart = cumulative_chart if kind == "cumulative" else latency_chart
+    return chart(reports, path=path, **options)
+
+
+def layers_chart(report: Report, *, max_layers: int = MAX_BARS,
+                 path: str | os.PathLike | None = None) -> Figure:
+    """Bars per layer, in execution order: FLOPs, parameters and output (activation)
+    bytes. A model with more than ``max_layers`` layers shows its ``max_layers`` heaviest
+    by FLOPs (still in execution order). Layers that could not be costed are drawn at
+    zero FLOPs, and the title counts them.
+
+    >>> fig = layers_chart(report, max_layers=30, path="layers.png")   # doctest: +SKIP
+    """
+    layers = report.layers
+    if len(layers) > max_layers:
+        keep = {id(l) for l in report.top(max_layers)}
+        layers = [l for l in layers if id(l) in keep]
+    fig = _figure(figsize=(min(16.0, max(6.0, 0.22 * len(layers) + 2)), 7.5))
+    axes = fig.subplots(3, 1, sharex=True)
+    x = list(range(len(layers)))
+    panels = (("FLOPs", [l.flops or 0 for l in layers], "tab:blue"),
+              ("parameters", [l.params for l in layers], "tab:green"),
+              ("output bytes", [l.output_bytes or 0 for l in layers], "tab:orange"))
+    for ax, (label, values, color) in zip(axes, panels):
+        ax.bar(x, values, color=color, width=0.8)
+        ax.set_ylabel(label)
+        ax.yaxis.set_major_formatter(_eng())
+        ax.grid(axis="y", alpha=0.3)
+    uncosted = sum(l.flops is None for l in layers)
+    shown = f"{len(layers)} heaviest of {len(report.layers):,} layers" if len(layers) < len(report.layers) \
+        else f"{len(layers):,} layers"
+    axes[0].set_title(f"{report.model.name}: {shown} by FLOPs, parameters and output memory"
+                      + (f" ({uncosted} not costed)" if uncosted else ""))
+    axes[-1].set_xticks(x)
+    axes[-1].set_xticklabels([_label(l.name) for l in layers], rotation=90,
+                             fontsize=max(4, min(8, int(400 / max(len(layers), 1)))))
+    axes[-1].set_xlabel("layer (execution order)")
+    fig.tight_layout()
+    return _finish(fig, path)
+
+
+def cumulative_chart(reports: Report | Sequence[Report], *, names: Sequence[str] | None = None,
+                     path: str | os.PathLike | None = None) -> Figure:
+    """Cumulative FLOPs and parameters against depth (layer index in execution order),
+    one line per report: where in the network the work and the weights are.
+
+    >>> fig = cumulative_chart([r18, r50], names=["ResNet-18", "ResNet-50"])   # doctest: +SKIP
+    """
+    reports = [reports] if isinstance(reports, Report) else list(reports)
+    labels = _names(reports, names)
+    fig = _figure(figsize=(8.0, 6.0))
+    top, bottom = fig.subplots(2, 1, sharex=True)
+    for report, label in zip(reports, labels):
+        flops = _running([l.flops or 0 for l in report.layers])
+        params = _running([l.params for l in report.layers])
+        depth = list(range(1, len(report.layers) + 1))
+        top.step(depth, flops, where="post", label=label)
+        bottom.step(depth, params, where="post", label=label)
+    top.set_ylabel("cumulative FLOPs")
+    bottom.set_ylabel("cumulative parameters")
+    bottom.set_xlabel("depth (layers in execution order)")
+    for ax in (top, bottom):
+        ax.yaxis.set_major_formatter(_eng())
+        ax.grid(alpha=0.3)
+        ax.set_ylim(bottom=0)
+    top.legend(loc="upper left")
+    top.set_title("cumulative FLOPs and parameters by depth")
+    fig.tight_layout()
+    return _finish(fig, path)
+
+
+def latency_chart(reports: Report | Sequence[Report], *, names: Sequence[str] | None = None,
+                  path: str | os.PathLike | None = None) -> Figure:
+    """Measured latency against FLOPs.
+
+    For several reports (each with a ``latency``, e.g. from ``flopscope.bench``): one
+    point per model at (FLOPs, p50), with a bar up to p90. For one report whose latency
+    has a per-layer profile: one point per timed layer at (FLOPs its time covers, mean
+    ms). Reports without latency are left out; none with latency is an error.
+
+    >>> r = flopscope.latency.bench_report("resnet18", per_layer=True)   # doctest: +SKIP
+    >>> fig = latency_chart(r)                                            # doctest: +SKIP
+    """
+    reports = [reports] if isinstance(reports, Report) else list(reports)
+    labels = _names(reports, names)
+    timed = [(r, n) for r, n in zip(reports, labels) if r.latency is not None]
+    if not timed:
+        raise FlopscopeError("no latency to plot: measure one first, e.g. "
+                             "flopscope.latency.bench_report(model) or report.latency = flopscope.bench(...)")
+    fig = _figure(figsize=(7.5, 5.0))
+    ax = fig.subplots()
+    per_layer = _layer_times(timed[0][0]) if len(timed) == 1 else []
+    if per_layer:
+        report, label = timed[0]
+        xs, ys, ops = zip(*per_layer)
+        for op in sorted(set(ops)):
+            chosen = [(x, y) for x, y, o in per_layer if o == op]
+            ax.scatter([c[0] for c in chosen], [c[1] for c in chosen], label=op, alpha=0.8, s=18)
+        ax.set_xscale("symlog", linthresh=max(1.0, min((x for x in xs if x > 0), default=1.0)))
+        ax.set_xlabel("FLOPs of the layer (with the layers fused into it)")
+        ax.set_ylabel("mean time per run (ms)")
+        ax.set_title(f"{label}: per-layer time against FLOPs ({report.latency.preset})")
+        ax.legend(fontsize=7, ncol=2)
+    else:
+        for report, label in timed:
+            lat = report.latency
+            flops = lat.flops if lat.flops is not None else report.totals.flops
+            ax.errorbar([flops], [lat.p50_ms], yerr=[[0.0], [max(lat.p90_ms - lat.p50_ms, 0.0)]],
+                        fmt="o", capsize=3)
+            ax.annotate(label, (flops, lat.p50_ms), textcoords="offset points", xytext=(5, 5), fontsize=8)
+        ax.set_xlabel("FLOPs per run")
+        ax.set_ylabel("latency p50 (ms), bar to p90")
+        presets = sorted({r.latency.preset for r, _ in timed})
+        ax.set_title(f"latency against FLOPs ({', '.join(presets)})")
+        ax.margins(x=0.15, y=0.1)                      # room for the labels
+        ax.set_xlim(left=0)
+        ax.set_ylim(bottom=0)
+    ax.xaxis.set_major_formatter(_eng())
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return _finish(fig, path)
+
+
+def roofline_chart(report: Report, *, peak_gflops: float | None = None, bandwidth_gbs: float | None = None,
+                   path: str | os.PathLike | None = None) -> Figure:
+    """Each layer on the roofline: arithmetic intensity (FLOPs per byte of traffic) on x,
+    GFLOP/s on y, under the roof ``min(peak, intensity × bandwidth)``.
+
+    The peaks are ``peak_gflops`` and ``bandwidth_gbs`` when given, else those measured
+    with the report's latency (``bench(..., roofline=True)``), else this host's, measured
+    now by ``flopscope.latency.roofline`` (about a second). Layers are drawn at their
+    measured GFLOP/s when the latency has per-layer times, otherwise at their attainable
+    GFLOP/s (on the roof); the whole model at its measured GFLOP/s when it has a latency.
+
+    >>> fig = roofline_chart(report, peak_gflops=200, bandwidth_gbs=20)   # doctest: +SKIP
+    """
+    peak, bandwidth, measured = _peaks(report, peak_gflops, bandwidth_gbs)
+    points = [(l.flops / l.traffic_bytes, l.flops, l.name) for l in report.layers
+              if l.flops and l.traffic_bytes]
+    if not points:
+        raise FlopscopeError(f"no layer of {report.model.name} has both FLOPs and memory traffic: "
+                             "nothing to place on a roofline")
+    ridge = peak / bandwidth
+    fig = _figure(figsize=(7.5, 5.0))
+    ax = fig.subplots()
+    lo = min(min(p[0] for p in points), ridge) / 4
+    hi = max(max(p[0] for p in points), ridge) * 4
+    xs = [lo * (hi / lo) ** (k / 200) for k in range(201)]
+    ax.plot(xs, [min(peak, x * bandwidth) for x in xs], color="black", linewidth=1.5,
+            label=f"roof: {peak:.0f} GFLOP/s, {bandwidth:.1f} GB/s")
+    ax.axvline(ridge, color="grey", linestyle=":", linewidth=1)
+    total = sum(p[1] for p in points)
+    sizes = [8 + 200 * p[1] / total for p in points]
+    if measured:
+        got = [(p[0], measured[p[2]], s) for p, s in zip(points, sizes) if p[2] in measured]
+        ax.scatter([g[0] for g in got], [g[1] for g in got], s=[g[2] for g in got], alpha=0.6,
+                   label="layers, measured")
+    else:
+        ax.scatter([p[0] for p in points], [min(peak, p[0] * bandwidth) for p in points], s=sizes,
+                   alpha=0.6, label="layers, attainable (not measured)")
+    t = report.totals
+    if report.latency is not None and t.traffic_bytes and report.latency.p50_ms:
+        flops = report.latency.flops if report.latency.flops is not None else t.flops
+        ax.scatter([flops / t.traffic_bytes], [flops / (report.latency.p50_ms / 1e3) / 1e9], marker="*",
+                   s=180, color="tab:red", label="whole model, measured p50")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("arithmetic intensity (FLOPs / byte)")
+    ax.set_ylabel("GFLOP/s")
+    ax.set_title(f"{report.model.name} on the roofline (ridge at {ridge:.1f} FLOPs/byte)")
+    ax.grid(which="both", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return _finish(fig, path)
+
+
+def save(fig: Figure, path: str | os.PathLike) -> None:
+    """Save ``fig`` as PNG, SVG or PDF, chosen by the suffix of ``path``.
+
+    >>> save(report.plot("layers"), "layers.svg")   # doctest: +SKIP
+    """
+    fig.savefig(path, format=_suffix(path)[1:], dpi=120, bbox_inches="tight")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _figure(figsize: tuple[float, float]) -> Figure:
+    """A new figure, closed in pyplot at once: the caller owns it, a notebook's inline
+    backend does not draw it a second time, and pyplot does not keep it alive."""
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure(figsize=figsize)
+    plt.close(fig)
+    return fig
+
+
+def _suffix(path: str | os.PathLike) -> str:
+    suffix = os.path.splitext(os.fspath(path))[1].lower()
+    if suffix not in FORMATS:
+        raise ValueError(f"cannot tell the image format of '{os.fspath(path)}': "
+                         f"give a path ending in {', '.join(FORMATS)}")
+    return suffix
+
+
+def _finish(fig: Figure, path: str | os.PathLike | None) -> Figure:
+    if path is not None:
+        save(fig, path)
+    return fig
+
+
+def _eng() -> Any:
+    from matplotlib.ticker import EngFormatter
+
+    return EngFormatter(sep="")
+
+
+def _label(name: str) -> str:
+    return name if len(name) <= MAX_LABEL else name[:MAX_LABEL - 1] + "…"
+
+
+def _running(values: list[int]) -> list[int]:
+    out, total = [], 0
+    for v in values:
+        total += v
+        out.append(total)
+    return out
+
+
+def _names(reports: list[Report], names: Sequence[str] | None) -> list[str]:
+    if names is None:
+        return [r.model.name for r in reports]
+    if len(names) != len(reports):
+        raise ValueError(f"{len(names)} names for {len(reports)} reports")
+    return list(names)
+
+
+def _layer_times(report: Report) -> list[tuple[int, float, str]]:
+    """(FLOPs, ms, op) of each timed layer of the report's per-layer profile."""
+    profile = report.latency.per_layer if report.latency is not None else None
+    rows = []
+    for row in (profile or {}).get("layers", []):
+        ms = row.get("time_ms")
+        flops = row.get("group_flops") if row.get("group_flops") is not None else row.get("flops")
+        if ms is not None and flops is not None:
+            rows.append((flops, ms, row.get("op", "?")))
+    return rows
+
+
+def _peaks(report: Report, peak_gflops: float | None,
+           bandwidth_gbs: float | None) -> tuple[float, float, dict[str, float]]:
+    """(peak GFLOP/s, bandwidth GB/s, measured GFLOP/s by layer name)."""
+    data = report.latency.roofline if report.latency is not None else None
+    measured = {row["name"]: row["achieved_gflops_per_s"] for row in (data or {}).get("layers", [])
+                if row.get("achieved_gflops_per_s")}
+    if data:
+        peak_gflops = peak_gflops or data.get("peak_gflops_per_s")
+        bandwidth_gbs = bandwidth_gbs or data.get("bandwidth_gb_per_s")
+    if not peak_gflops or not bandwidth_gbs:
+        try:
+            from flopscope.latency.roofline import host_peaks
+
+            peaks = host_peaks()
+        except ImportError as exc:
+            raise FlopscopeError("the roofline chart needs peak_gflops= and bandwidth_gbs=, or "
+                                 f"flopscope.latency.roofline to measure them ({exc})") from None
+        peak_gflops = peak_gflops or peaks.gflops_per_s
+        bandwidth_gbs = bandwidth_gbs or peaks.bandwidth_gb_per_s
+    if peak_gflops <= 0 or bandwidth_gbs <= 0:
+        raise ValueError(f"peaks must be positive (got {peak_gflops} GFLOP/s, {bandwidth_gbs} GB/s)")
+    return float(peak_gflops), float(bandwidth_gbs), measured

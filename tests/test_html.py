@@ -1,0 +1,104 @@
+"""The notebook display and the short summary (flopscope/render/html.py)."""
+
+from __future__ import annotations
+
+from flopscope.render.html import MAX_MODULES, TOP_LAYERS, summary, to_html
+from tests.fake_reports import latency, synthetic
+
+
+def test_html_of_5000_layers_stays_under_100_kb():
+    html = synthetic(5000)._repr_html_()
+    assert len(html.encode("utf-8")) < 100_000
+    assert html.count("<tr>") < TOP_LAYERS + MAX_MODULES + 40
+
+
+def test_html_of_5000_layers_stays_small_in_the_worst_case():
+    report = synthetic(5000)
+    for i, l in enumerate(report.layers):              # every layer its own module, long names
+        l.module = f"module_{i}_" + "m" * 200
+        l.name = f"layer_{i}_" + "n" * 200
+        l.output_shapes = [[1, 16, 8, 8]] * 50
+    report.coverage.unsupported = {f"custom.Op{i}": 1 for i in range(500)}
+    report.notes = ["n" * 5000] * 500
+    size = len(report._repr_html_().encode("utf-8"))
+    assert size < 100_000
+
+
+def test_html_size_does_not_grow_with_the_layer_count():
+    small, large = (len(to_html(synthetic(n))) for n in (50, 20_000))
+    assert large < small + 200                                 # only the counts get longer
+
+
+def test_html_has_totals_coverage_and_top_layers():
+    report = synthetic(40)
+    html = report._repr_html_()
+    assert f"{report.totals.macs:,}" in html and f"{report.totals.flops:,}" in html
+    assert "coverage 95.0% (38 of 40 nodes costed)" in html
+    assert "unsupported: com.example.Fancy x1" in html and "unresolved: Relu x1" in html
+    assert f"top {TOP_LAYERS} of 40 layers by FLOPs" in html
+    heaviest = report.top(1)[0].name
+    assert heaviest in html
+    assert "symbolic dim N bound to 1" in html
+    assert "convention: flopscope" in html
+
+
+def test_html_escapes_names():
+    report = synthetic(6, name="<b>model & co</b>")
+    report.layers[0].name = '<script>alert("x")</script>'
+    report.layers[0].flops = 10**9                             # the heaviest: shown
+    report.notes.append("<img src=x>")
+    html = report._repr_html_()
+    assert "<script>" not in html and "<img" not in html and "<b>model" not in html
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html
+    assert "&lt;b&gt;model &amp; co&lt;/b&gt;" in html
+
+
+def test_long_names_and_many_notes_are_cut():
+    report = synthetic(6)
+    report.layers[0].name = "x" * 10_000
+    report.layers[0].flops = 10**9
+    report.notes += [f"note {i}" for i in range(1000)]
+    html = report._repr_html_()
+    assert "x" * 100 not in html and "x" * 70 in html
+    assert "more note(s)" in html
+    assert len(html) < 30_000
+
+
+def test_html_of_an_empty_report():
+    report = synthetic(4)
+    report.layers = []
+    assert "top" not in to_html(report)
+
+
+def test_summary_is_a_few_lines():
+    report = synthetic(5000)
+    text = report.summary()
+    lines = text.splitlines()
+    assert lines[0] == "synthetic (onnx; x Nx16x8x8 float32)"
+    assert lines[1].startswith("MACs ") and "FLOPs" in lines[1] and "params" in lines[1]
+    assert "weights" in lines[2] and "peak activations 8 KiB" in lines[2]
+    assert lines[3] == ("coverage 99.9% (4,998 of 5,000 nodes costed); unsupported: com.example.Fancy x1; "
+                        "unresolved: Relu x1")
+    assert len(lines) == 4 and len(text) < 400
+
+
+def test_summary_with_latency():
+    report = synthetic(6)
+    report.latency = latency(1.5)
+    last = summary(report).splitlines()[-1]
+    assert last == "latency p50 1.500 ms, p90 1.800 ms (cpu, 2 thread(s), batch 1)"
+    assert "latency p50" in report._repr_html_()
+
+
+def test_ipython_plain_text_is_the_summary():
+    class Printer:
+        def __init__(self):
+            self.out = []
+
+        def text(self, s):
+            self.out.append(s)
+
+    p = Printer()
+    report = synthetic(5000)
+    report._repr_pretty_(p, False)
+    assert p.out == [report.summary()]
