@@ -102,3 +102,27 @@ def test_ipython_plain_text_is_the_summary():
     report = synthetic(5000)
     report._repr_pretty_(p, False)
     assert p.out == [report.summary()]
+
+
+def test_report_command_writes_a_standalone_page(tmp_path):
+    from flopscope.cli import main
+
+    out = tmp_path / "r.html"
+    assert main(["report", str(_tiny_onnx(tmp_path)), "--format", "html", "-o", str(out)]) == 0
+    page = out.read_text()
+    assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
+    assert "MACs" in page
+
+
+def _tiny_onnx(tmp_path):
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = numpy_helper.from_array(np.ones((4, 3, 3, 3), np.float32), "w")
+    graph = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["y"], kernel_shape=[3, 3])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [w])
+    path = tmp_path / "tiny.onnx"
+    onnx.save_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    return path

@@ -12,7 +12,7 @@ from flopscope.commands.common import (
     parse_input_shapes,
 )
 
-FORMATS = ("text", "markdown", "json", "csv")
+FORMATS = ("text", "markdown", "json", "csv", "html")
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-FORMATS = ("text", "markdown", "json", "csv")
+FORMATS = ("text", "markdown", "json", "csv", "html")
 
 
 def render(report: Any, fmt: str = "text", **options: Any) -> str:
@@ -26,4 +26,7 @@ def _renderer(fmt: str) -> Callable[..., str]:
     if fmt == "csv":
         from flopscope.render.csv import render_csv
         return render_csv
+    if fmt == "html":
+        from flopscope.render.html import render_html
+        return render_html
     raise ValueError(f"unknown format '{fmt}'; choose one of {', '.join(FORMATS)}")

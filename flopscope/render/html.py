@@ -16,6 +16,7 @@ coverage 100.0% (69 of 69 nodes costed)
 from __future__ import annotations
 
 from html import escape
+from typing import Any
 
 from flopscope.render.tables import align, layer_table, module_table, op_table, totals_table
 from flopscope.render.units import binary_bytes, shape, si
@@ -149,3 +150,11 @@ def _details(title: str, headers: list[str], rows: list[list[str]], limit: int) 
     if len(rows) > limit:
         shown = shown + [[f"… {len(rows) - limit:,} more"] + [""] * (len(headers) - 1)]
     return f"<details><summary>{escape(title)}</summary>{_table(headers, shown)}</details>"
+
+
+def render_html(report: Report, *, top: int | None = None, **_: Any) -> str:
+    """A standalone HTML page of the report's compact view (``flopscope report --format html``)."""
+    body = to_html(report, top=top or TOP_LAYERS)
+    title = escape(report.model.name)
+    return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>flopscope: {title}"
+            f"</title></head>\n<body>\n{body}\n</body></html>\n")
