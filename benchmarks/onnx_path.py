@@ -1,0 +1,132 @@
+"""ONNX path: process time and peak memory of `flopscope report` against onnx-tool and a
+bare `onnx.load`, in-process analysis time, and scale from 1k to 100k nodes and to a
+7-billion-parameter decoder whose weights are never written.
+
+All timings of one table come from one run of this script, each the best of ``--repeats``
+fresh processes (wall-clock seconds and peak RSS from /usr/bin/time). Models are written
+to ``benchmarks/.cache/`` (git-ignored) on first use. Writes
+``benchmarks/results/onnx_path.json``.
+
+    python benchmarks/onnx_path.py [--repeats 3] [--skip-vgg]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+CACHE = HERE / ".cache"
+PY = sys.executable
+
+
+def run(cmd: list[str], repeats: int) -> tuple[float, int]:
+    """Best wall time (s) and the peak RSS (KiB) of that run, over fresh processes."""
+    best = (float("inf"), 0)
+    for _ in range(repeats):
+        out = subprocess.run(["/usr/bin/time", "-f", "%e %M", *cmd], capture_output=True, text=True)
+        if out.returncode != 0:
+            raise SystemExit(f"failed: {' '.join(cmd)}\n{out.stderr[-2000:]}")
+        seconds, rss = out.stderr.strip().splitlines()[-1].split()
+        best = min(best, (float(seconds), int(rss)))
+    return best
+
+
+def ensure_models(skip_vgg: bool) -> dict[str, Path]:
+    CACHE.mkdir(exist_ok=True)
+    paths = {}
+    from flopscope.export import export_onnx
+    for name in ("resnet50",) + (() if skip_vgg else ("vgg16",)):
+        path = CACHE / f"{name}.onnx"
+        if not path.exists():
+            print(f"exporting {name} with weights...", file=sys.stderr)
+            export_onnx(name, None, path)
+        paths[name] = path
+    sys.path.insert(0, str(HERE))
+    import synthetic
+    import onnx
+    for n in (1_000, 10_000, 100_000):
+        path = CACHE / f"chain{n // 1000}k.onnx"
+        if not path.exists():
+            onnx.save_model(synthetic.chain(n), path)
+        paths[f"chain{n // 1000}k"] = path
+    decoder = CACHE / "decoder7b" / "model.onnx"
+    if not decoder.exists():
+        decoder.parent.mkdir(exist_ok=True)
+        onnx.save_model(synthetic.decoder(), decoder)   # weights.bin is never written
+    paths["decoder7b"] = decoder
+    return paths
+
+
+def in_process(path: Path, repeats: int) -> float:
+    """Analysis of an already loaded graph (ModelProto in memory), best of ``repeats``."""
+    code = (
+        "import time, onnx, flopscope\n"
+        f"m = onnx.load({str(path)!r})\n"
+        "flopscope.analyze(m)\n"
+        f"best = min((lambda t: (flopscope.analyze(m), time.perf_counter() - t)[1])(time.perf_counter())"
+        f" for _ in range({repeats}))\n"
+        "print(best)\n")
+    return float(subprocess.run([PY, "-c", code], capture_output=True, text=True, check=True).stdout)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--skip-vgg", action="store_true")
+    args = parser.parse_args()
+    paths = ensure_models(args.skip_vgg)
+    flopscope_cli = shutil.which("flopscope", path=str(Path(PY).parent)) or "flopscope"
+    rows = []
+    for name in ("resnet50", "vgg16"):
+        if name not in paths:
+            continue
+        path = str(paths[name])
+        size = os.path.getsize(path) / 2**20
+        load = run([PY, "-c", f"import onnx; onnx.load({path!r})"], args.repeats)
+        ours = run([flopscope_cli, "report", path, "--format", "json", "-o", "/dev/null"], args.repeats)
+        tool = run([PY, "-c", "import onnx_tool, contextlib, io\n"
+                    f"with contextlib.redirect_stdout(io.StringIO()): onnx_tool.model_profile({path!r})"],
+                   args.repeats)
+        rows.append({"model": name, "file_mib": round(size, 1), "onnx_load_s": load[0],
+                     "flopscope_s": ours[0], "onnx_tool_s": tool[0],
+                     "flopscope_rss_mib": ours[1] / 1024, "onnx_tool_rss_mib": tool[1] / 1024,
+                     "flopscope_vs_load": ours[0] / load[0], "onnx_tool_vs_flopscope": tool[0] / ours[0]})
+    analysis_ms = in_process(paths["resnet50"], 10) * 1e3
+    scale = []
+    for name in ("chain1k", "chain10k", "chain100k", "decoder7b"):
+        seconds, rss = run([flopscope_cli, "report", str(paths[name]), "--format", "json", "-o", "/dev/null"],
+                           args.repeats)
+        scale.append({"model": name, "seconds": seconds, "rss_mib": rss / 1024})
+    help_s = run([flopscope_cli, "--help"], args.repeats)[0]
+    machine = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+               "python": platform.python_version(), "date": time.strftime("%Y-%m-%d")}
+    print(f"machine: {machine}\n")
+    print("| model | file | onnx.load | flopscope report | onnx-tool | flopscope / load | onnx-tool / flopscope "
+          "| RSS flopscope | RSS onnx-tool |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['model']} | {r['file_mib']} MiB | {r['onnx_load_s']:.2f} s | {r['flopscope_s']:.2f} s | "
+              f"{r['onnx_tool_s']:.2f} s | {r['flopscope_vs_load']:.2f} | {r['onnx_tool_vs_flopscope']:.2f} | "
+              f"{r['flopscope_rss_mib']:.0f} MiB | {r['onnx_tool_rss_mib']:.0f} MiB |")
+    print(f"\nin-process analysis of a loaded ResNet-50 graph: {analysis_ms:.1f} ms")
+    print(f"`flopscope --help`: {help_s:.2f} s\n")
+    print("| graph | time | peak RSS |")
+    print("|---|---:|---:|")
+    for r in scale:
+        print(f"| {r['model']} | {r['seconds']:.2f} s | {r['rss_mib']:.0f} MiB |")
+    out = HERE / "results" / "onnx_path.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps({"machine": machine, "files": rows, "in_process_resnet50_ms": analysis_ms,
+                               "help_s": help_s, "scale": scale}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
