@@ -50,8 +50,8 @@ def ensure_models(skip_vgg: bool) -> dict[str, Path]:
             export_onnx(name, None, path)
         paths[name] = path
     sys.path.insert(0, str(HERE))
-    import synthetic
     import onnx
+    import synthetic
     for n in (1_000, 10_000, 100_000):
         path = CACHE / f"chain{n // 1000}k.onnx"
         if not path.exists():
@@ -102,8 +102,8 @@ def main() -> None:
     analysis_ms = in_process(paths["resnet50"], 10) * 1e3
     scale = []
     for name in ("chain1k", "chain10k", "chain100k", "decoder7b"):
-        seconds, rss = run([flopscope_cli, "report", str(paths[name]), "--format", "json", "-o", "/dev/null"],
-                           args.repeats)
+        command = [flopscope_cli, "report", str(paths[name]), "--format", "json", "-o", "/dev/null"]
+        seconds, rss = run(command, args.repeats)
         scale.append({"model": name, "seconds": seconds, "rss_mib": rss / 1024})
     help_s = run([flopscope_cli, "--help"], args.repeats)[0]
     machine = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
@@ -124,8 +124,9 @@ def main() -> None:
         print(f"| {r['model']} | {r['seconds']:.2f} s | {r['rss_mib']:.0f} MiB |")
     out = HERE / "results" / "onnx_path.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({"machine": machine, "files": rows, "in_process_resnet50_ms": analysis_ms,
-                               "help_s": help_s, "scale": scale}, indent=2) + "\n")
+    results = {"machine": machine, "files": rows, "in_process_resnet50_ms": analysis_ms,
+               "help_s": help_s, "scale": scale}
+    out.write_text(json.dumps(results, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -58,7 +58,8 @@ def payload_free(model: onnx.ModelProto) -> onnx.ModelProto:
     def clear(t: TensorProto) -> None:
         for field in ("float_data", "int32_data", "int64_data", "raw_data", "double_data", "uint64_data"):
             value = getattr(t, field)
-            size = len(value) if field == "raw_data" else len(value) * (8 if "64" in field or "double" in field else 4)
+            width = 8 if "64" in field or "double" in field else 4
+            size = len(value) if field == "raw_data" else len(value) * width
             if size > PAYLOAD_LIMIT:
                 t.ClearField(field)
 
