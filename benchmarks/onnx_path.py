@@ -109,13 +109,14 @@ def main() -> None:
     machine = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
                "python": platform.python_version(), "date": time.strftime("%Y-%m-%d")}
     print(f"machine: {machine}\n")
-    print("| model | file | onnx.load | flopscope report | onnx-tool | flopscope / load | onnx-tool / flopscope "
-          "| RSS flopscope | RSS onnx-tool |")
+    print("| model | file | onnx.load | flopscope report | onnx-tool | flopscope / load "
+          "| onnx-tool / flopscope | RSS flopscope | RSS onnx-tool |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(f"| {r['model']} | {r['file_mib']} MiB | {r['onnx_load_s']:.2f} s | {r['flopscope_s']:.2f} s | "
-              f"{r['onnx_tool_s']:.2f} s | {r['flopscope_vs_load']:.2f} | {r['onnx_tool_vs_flopscope']:.2f} | "
-              f"{r['flopscope_rss_mib']:.0f} MiB | {r['onnx_tool_rss_mib']:.0f} MiB |")
+              f"{r['onnx_tool_s']:.2f} s | {r['flopscope_vs_load']:.2f} | "
+              f"{r['onnx_tool_vs_flopscope']:.2f} | {r['flopscope_rss_mib']:.0f} MiB | "
+              f"{r['onnx_tool_rss_mib']:.0f} MiB |")
     print(f"\nin-process analysis of a loaded ResNet-50 graph: {analysis_ms:.1f} ms")
     print(f"`flopscope --help`: {help_s:.2f} s\n")
     print("| graph | time | peak RSS |")
