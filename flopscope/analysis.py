@@ -46,10 +46,14 @@ def cost_node(node: Node) -> _Costed:
         return _Costed(None, None, UNRESOLVED, str(exc))
     except RuleError as exc:
         return _Costed(None, None, UNRESOLVED, str(exc))
-    except (KeyError, IndexError, TypeError, ValueError, ZeroDivisionError) as exc:
+    except (KeyError, IndexError, TypeError, ValueError, ArithmeticError) as exc:
         return _Costed(None, None, UNRESOLVED,
                        f"{node.op} '{node.name}': attributes or shapes do not fit the op "
                        f"({type(exc).__name__}: {exc})")
+    if cost.macs < 0 or cost.flops < 0:     # a negative pad or size slipped through: never report it
+        return _Costed(None, None, UNRESOLVED,
+                       f"{node.op} '{node.name}': shapes or attributes give a negative cost "
+                       f"({cost.macs} MACs, {cost.flops} FLOPs)")
     return _Costed(cost.macs, cost.flops, OK)
 
 
@@ -156,18 +160,17 @@ def _resolve_alternatives(graph: LayerGraph, costs: list[_Costed], repeats: list
     Inner Ifs are decided first, so an outer branch is weighed with its inner choice.
     """
     notes = []
+    by_if: dict[str, dict[str, list[int]]] = {}     # one pass: linear in nodes x nesting depth
+    for i, node in enumerate(graph.nodes):
+        for tag in node.branch:
+            name, _, branch = tag.rpartition(":")
+            by_if.setdefault(name, {}).setdefault(branch, []).append(i)
     for if_name in sorted(graph.alternatives, key=lambda n: -n.count("/")):
-        weight: dict[str, int] = {}
-        members: dict[str, list[int]] = {}
-        for i, node in enumerate(graph.nodes):
-            for tag in node.branch:
-                name, _, branch = tag.rpartition(":")
-                if name == if_name:
-                    members.setdefault(branch, []).append(i)
-                    c = costs[i]
-                    weight[branch] = weight.get(branch, 0) + (c.flops or 0) * repeats[i]
+        members = by_if.get(if_name, {})
         if len(members) < 2:
             continue
+        weight = {branch: sum((costs[i].flops or 0) * repeats[i] for i in idx)
+                  for branch, idx in members.items()}
         keep = max(members, key=lambda b: (weight[b], b == "then_branch"))
         for branch, idx in members.items():
             if branch != keep:

@@ -54,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FlopscopeError as exc:
         if debug:
             raise
-        print(f"flopscope: error: {exc}", file=sys.stderr)
+        print(f"flopscope: error: {_one_line(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("flopscope: interrupted", file=sys.stderr)
@@ -64,10 +64,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug or an input nobody foresaw: still one line, exit 2
         if debug:
             raise
-        message = " ".join(str(exc).split())[:300]
-        print(f"flopscope: error: {type(exc).__name__}: {message} (rerun with --debug for "
-              "the traceback)", file=sys.stderr)
+        print(f"flopscope: error: {type(exc).__name__}: {_one_line(str(exc), 300)} (rerun with "
+              "--debug for the traceback)", file=sys.stderr)
         return 2
+
+
+def _one_line(message: str, limit: int = 2000) -> str:
+    """An error message as one line of bounded length, whatever user code or a hostile
+    file put in it (newlines, megabytes)."""
+    text = " ".join(message.split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -5,6 +5,11 @@ inference runs on a payload-stripped copy, in which every large constant becomes
 graph input. Small constants (shapes, axes, scales) keep their values so that inference
 and the rules can use them. Symbolic input dims are bound from the caller or to 1, and
 the report says so.
+
+Files nobody reviewed are expected: whatever is wrong with one (not protobuf, past the
+2 GiB protobuf limit, names that are not UTF-8, external data pointing outside the
+model's folder, negative or out-of-range sizes, a graph the checker refuses) becomes one
+:class:`FlopscopeError` line; sizes that inference cannot give stay unknown, never guessed.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import onnx
 from onnx import AttributeProto, GraphProto, ModelProto, NodeProto, TensorProto, helper
 
 from flopscope.errors import FlopscopeError
+from flopscope.frontends.external import check_external_data
 from flopscope.graph import FLOAT_DTYPES, LayerGraph, Node, Param, Tensor
 
 #: constants with at most this many elements keep their payload in the stripped copy
@@ -30,6 +36,10 @@ SMALL_CONSTANT = 1024
 VALUE_LIMIT = 64
 #: a Loop trip count this large is an exporter's "no limit" (INT32_MAX / INT64_MAX), not a count
 UNBOUNDED_TRIPS = 2**31 - 1
+#: ONNX sizes are int64
+INT64_MAX = 2**63 - 1
+#: protobuf cannot parse a message of 2 GiB or more: larger models keep weights outside
+PROTOBUF_LIMIT = 2**31
 
 _DTYPE_NAMES = {"FLOAT": "float32", "DOUBLE": "float64"}
 _DTYPE_ALIASES = {"float": "float32", "double": "float64", "half": "float16", "long": "int64",
@@ -59,6 +69,8 @@ def read_model(path: str | os.PathLike[str]) -> ModelProto:
         raise FlopscopeError(f"{p}: no such file")
     if p.is_dir():
         raise FlopscopeError(f"{p}: is a directory, not an ONNX file")
+    if not p.is_file():                 # a FIFO or a device would block or never end
+        raise FlopscopeError(f"{p}: is not a regular file")
     if p.suffix.lower() in (".pt", ".pth", ".pkl", ".ckpt", ".bin"):
         raise FlopscopeError(
             f"{p}: looks like a pickled PyTorch checkpoint, which flopscope never unpickles; "
@@ -69,6 +81,11 @@ def read_model(path: str | os.PathLike[str]) -> ModelProto:
         raise FlopscopeError(f"{p}: cannot read ({exc.strerror})") from None
     if size == 0:
         raise FlopscopeError(f"{p}: is empty, not an ONNX model")
+    if size >= PROTOBUF_LIMIT:
+        raise FlopscopeError(
+            f"{p}: {size:,} bytes is past protobuf's 2 GiB limit, so no ONNX reader can parse it; "
+            "save the weights as external data (onnx.save_model(..., save_as_external_data=True)) "
+            "and analyse the small .onnx file that remains")
     try:
         model = onnx.load_model(str(p), load_external_data=False)
     except OSError as exc:
@@ -85,6 +102,48 @@ def _check_is_model(model: ModelProto, where: str) -> None:
         raise FlopscopeError(f"{where}: not an ONNX model (no graph or IR version)")
     if not model.graph.node:
         raise FlopscopeError(f"{where}: the ONNX graph has no nodes")
+    _check_text(model, where)
+
+
+def _check_text(model: ModelProto, where: str) -> None:
+    """Refuse a model whose names are not UTF-8: protobuf hands such fields over as bytes,
+    which every later step would trip over. One pass, a few field reads per node."""
+    texts: list[Any] = [o.domain for o in model.opset_import]
+    graphs = [model.graph]
+    bodies = [f.node for f in model.functions]
+    for f in model.functions:
+        texts += (f.name, f.domain)
+        texts += f.input
+        texts += f.output
+    while graphs or bodies:
+        if graphs:
+            g = graphs.pop()
+            texts.append(g.name)
+            for vi in (*g.input, *g.output, *g.value_info):
+                texts.append(vi.name)
+                texts += [d.dim_param for d in vi.type.tensor_type.shape.dim]
+            for t in g.initializer:
+                texts.append(t.name)
+                texts += [e.value for e in t.external_data]
+            texts += [sp.values.name for sp in g.sparse_initializer]
+            nodes = g.node
+        else:
+            nodes = bodies.pop()
+        for node in nodes:
+            texts += (node.name, node.op_type, node.domain)
+            texts += node.input
+            texts += node.output
+            for a in node.attribute:
+                texts.append(a.name)
+                if a.type == AttributeProto.GRAPH:
+                    graphs.append(a.g)
+                elif a.type == AttributeProto.GRAPHS:
+                    graphs.extend(a.graphs)
+            for prop in node.metadata_props:
+                texts += (prop.key, prop.value)
+        if set(map(type, texts)) - {str}:
+            raise FlopscopeError(f"{where}: not a valid ONNX file (a name or string field is not UTF-8)")
+        texts.clear()
 
 
 def _one_line(exc: BaseException) -> str:
@@ -141,8 +200,16 @@ class _Constants:
     moved: set[str] = field(default_factory=set)
 
 
+def _dims(dims: Any, name: str) -> tuple[int, ...]:
+    """A constant tensor's dims, refused when one is negative (its size would be a lie)."""
+    shape = tuple(int(d) for d in dims)
+    if any(d < 0 for d in shape):
+        raise FlopscopeError(f"invalid ONNX graph (tensor '{name}' has a negative dimension: {shape})")
+    return shape
+
+
 def _tensor_meta(t: TensorProto) -> tuple[tuple[int, ...], str]:
-    return tuple(int(d) for d in t.dims), dtype_name(t.data_type)
+    return _dims(t.dims, t.name), dtype_name(t.data_type)
 
 
 def _has_payload(t: TensorProto) -> bool:
@@ -207,7 +274,7 @@ def _strip_graph(src: GraphProto, dst: GraphProto, moved: list, consts: _Constan
             moved.append((t.name, tuple(t.dims), t.data_type))
     for sparse in src.sparse_initializer:   # counted at their dense shape
         name, elem = sparse.values.name, sparse.values.data_type
-        consts.meta[name] = (tuple(int(d) for d in sparse.dims), dtype_name(elem))
+        consts.meta[name] = (_dims(sparse.dims, name), dtype_name(elem))
         moved.append((name, tuple(sparse.dims), elem))
     for node in src.node:
         domains.add(node.domain)
@@ -248,7 +315,7 @@ def _large_constant(node: NodeProto) -> tuple[tuple[int, ...], int] | None:
         return None
     for a in node.attribute:
         if a.name == "value" and a.type == AttributeProto.TENSOR:
-            shape, elem = tuple(a.t.dims), a.t.data_type
+            shape, elem = _dims(a.t.dims, node.output[0]), a.t.data_type
         elif a.name == "value_floats":
             shape, elem = (len(a.floats),), TensorProto.FLOAT
         elif a.name == "value_ints":
@@ -370,6 +437,8 @@ def _bind_inputs(graph: GraphProto, real_inputs: list[str], input_shapes: InputS
         for n in resolved:
             if type(n) is not int or n < 0:
                 raise FlopscopeError(f"input '{name}': dimension {n!r} is not a size")
+            if n > INT64_MAX:
+                raise FlopscopeError(f"input '{name}': dimension {n} is past ONNX's 64-bit sizes")
         shape = vi.type.tensor_type.shape
         shape.ClearField("dim")
         for n in resolved:
@@ -440,6 +509,8 @@ def _infer(stripped: ModelProto, where: str, shapes_given: bool, notes: list[str
     the inferred ones; failing that, inference runs leniently and says where it stopped."""
     try:
         onnx.checker.check_model(stripped)
+    except UnicodeDecodeError:          # the checker quotes a name that is not UTF-8
+        raise FlopscopeError(f"{where}: invalid ONNX graph (a name or string is not valid UTF-8)") from None
     except onnx.checker.ValidationError as exc:
         message = _one_line(exc)
         if "is deprecated in domain_version" not in message:
@@ -472,8 +543,11 @@ def _infer(stripped: ModelProto, where: str, shapes_given: bool, notes: list[str
 
 
 def _infer_shapes(model: ModelProto, strict: bool) -> ModelProto:
-    return onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=strict,
-                                             data_prop=True)
+    try:
+        return onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=strict,
+                                                 data_prop=True)
+    except UnicodeDecodeError:          # an error message quoting a name that is not UTF-8
+        raise onnx.shape_inference.InferenceError("a name or string is not valid UTF-8") from None
 
 
 def _value_infos(graph: GraphProto, symbols: Mapping[str, int]) -> dict[str, Tensor]:
@@ -483,8 +557,10 @@ def _value_infos(graph: GraphProto, symbols: Mapping[str, int]) -> dict[str, Ten
         t = vi.type
         if t.HasField("tensor_type"):
             dims = _dims_of(vi)
+            # a negative size is inference overflowing on absurd dims: unknown, not a size
             shape = None if dims is None else tuple(
-                d if type(d) is int else symbols.get(d, d) if d is not None else "?" for d in dims)
+                (d if d >= 0 else "?") if type(d) is int else symbols.get(d, d) if d is not None
+                else "?" for d in dims)
             table[vi.name] = Tensor(vi.name, shape, dtype_name(t.tensor_type.elem_type))
         elif t.HasField("sequence_type"):
             table[vi.name] = Tensor(vi.name, None, "sequence")
@@ -540,12 +616,15 @@ class _Walk:
     notes: list[str] = field(default_factory=list)
     alternatives: dict[str, tuple[str, ...]] = field(default_factory=dict)
     constant_outputs: dict[str, tuple[tuple[int, ...] | None, str]] = field(default_factory=dict)
+    #: per base name, the last suffix handed out (linear time however many nodes share it)
+    suffixes: dict[str, int] = field(default_factory=dict)
 
     def unique(self, name: str) -> str:
-        base, k = name, 1
+        base, k = name, self.suffixes.get(name, 1)
         while name in self.names:
             k += 1
             name = f"{base}#{k}"
+        self.suffixes[base] = k
         self.names.add(name)
         return name
 
@@ -585,9 +664,10 @@ def _constant_node_output(node: NodeProto,
             return (len(v),), elem, v if len(v) <= VALUE_LIMIT else None
     for a in node.attribute:
         if a.name == "value":
-            return tuple(a.t.dims), dtype_name(a.t.data_type), _small_value(a.t)
+            return _dims(a.t.dims, node.output[0]), dtype_name(a.t.data_type), _small_value(a.t)
         if a.name == "sparse_value":
-            return tuple(a.sparse_tensor.dims), dtype_name(a.sparse_tensor.values.data_type), None
+            return (_dims(a.sparse_tensor.dims, node.output[0]),
+                    dtype_name(a.sparse_tensor.values.data_type), None)
     return None, "unknown", None
 
 
@@ -623,7 +703,7 @@ def _walk(graph: GraphProto, inferred: GraphProto, scope: list[dict[str, Tensor]
         if out_names and out_names[0] in w.consts.moved:
             inferred_proto = None                   # replaced by an input in the copy
         else:
-            inferred_proto = next(inferred_nodes)
+            inferred_proto = next(inferred_nodes, None)
         if is_default and proto.op_type == "ConstantOfShape" and in_names \
                 and in_names[0] in w.consts.meta:
             out = lookup(out_names[0])
@@ -714,9 +794,11 @@ def load(source: str | os.PathLike[str] | ModelProto, *, input_shapes: InputShap
         where = name or source.graph.name or "model"
         _check_is_model(source, where)
         model = source
+        check_external_data(model, where=where)             # no folder: the locations' form
     else:
         where = str(source)
         model = read_model(source)
+        check_external_data(model, source, require_files=False)   # never opened, still checked
         name = name or Path(source).stem
     opsets = _opsets(model, where)
     if model.functions:
@@ -729,7 +811,10 @@ def load(source: str | os.PathLike[str] | ModelProto, *, input_shapes: InputShap
 
     consts = _Constants()
     notes: list[str] = []
-    stripped = _stripped_copy(model, consts)
+    try:
+        stripped = _stripped_copy(model, consts)
+    except FlopscopeError as exc:                   # a negative dim in a constant
+        raise FlopscopeError(f"{where}: {exc}") from None
     init_names = set(_initializer_names(model.graph))
     real_inputs = [vi.name for vi in model.graph.input if vi.name not in init_names]
     shapes = dict(input_shapes or {})

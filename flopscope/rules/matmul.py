@@ -20,6 +20,9 @@ def gemm(node: Node) -> Cost:
     if len(a) != 2:
         raise RuleError(f"Gemm '{node.name}': A must be 2-D, got {a}")
     k = a[0] if node.attr("transA", 0) else a[1]
+    b = node.inputs[1] if len(node.inputs) > 1 else None
+    if b is not None and b.static and len(b.shape) == 2:     # type: ignore[arg-type]
+        _same_k(node, k, b.shape[1] if node.attr("transB", 0) else b.shape[0])  # type: ignore[index]
     m, n = node.out_shape(0)
     outputs = m * n
     flops = max(2 * k - 1, 0) * outputs
@@ -38,8 +41,18 @@ def matmul(node: Node) -> Cost:
     if not a:
         raise RuleError(f"MatMul '{node.name}': scalar operand")
     k = a[-1]
+    b = node.inputs[1] if len(node.inputs) > 1 else None
+    if b is not None and b.static and b.shape:
+        _same_k(node, k, b.shape[-2] if len(b.shape) > 1 else b.shape[0])  # type: ignore[index]
     outputs = node.out_numel()
     return Cost(macs=k * outputs, flops=max(2 * k - 1, 0) * outputs)
+
+
+def _same_k(node: Node, k_a: int, k_b: int) -> None:
+    """A and B must agree on the summed dim: a model where they do not cannot run, and
+    costing it from A alone would report a number for it."""
+    if k_a != k_b:
+        raise RuleError(f"{node.op} '{node.name}': A's inner dim {k_a} does not match B's {k_b}")
 
 
 def _einsum_terms(equation: str, shapes: list[tuple[int, ...]]) -> tuple[list[str], str, dict[str, int]]:

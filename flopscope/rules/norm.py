@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from math import prod
 
-from flopscope.graph import Node
+from flopscope.graph import Node, RuleError
 from flopscope.rules.constants import per_element
 from flopscope.rules.registry import Cost, rule
 
@@ -79,11 +79,21 @@ def lrn(node: Node) -> Cost:
     """
     x = node.shape(0)
     size = node.attr("size")
+    if size < 1:
+        raise RuleError(f"LRN '{node.name}': size {size} must be >= 1")
     channels = x[1]
     lo, hi = (size - 1) // 2, (size - 1) - (size - 1) // 2
-    per_position = sum(2 * (min(channels - 1, c + hi) - max(0, c - lo) + 1) + 3
-                       for c in range(channels))
+    # sum of w_c over c = sum over offsets d in [-lo, hi] of the channels c with c + d
+    # in range: max(0, C - |d|). In closed form, so a huge C or size costs no time.
+    windows = _offset_overlap(channels, hi) + _offset_overlap(channels, lo) - channels
+    per_position = 2 * windows + 3 * channels
     return Cost(flops=per_position * (prod(x) // channels if channels else 0))
+
+
+def _offset_overlap(channels: int, n: int) -> int:
+    """sum of max(0, channels - d) for d in 0..n."""
+    m = min(n, channels - 1)
+    return (m + 1) * channels - m * (m + 1) // 2 if m >= 0 else 0
 
 
 @rule("LpNormalization")

@@ -31,6 +31,8 @@ def _recurrent(node: Node, gates: int,
         raise RuleError(f"{node.op} '{node.name}': X {x} and W {w} must be 3-D")
     steps, batch = (x[1], x[0]) if node.attr("layout", 0) else (x[0], x[1])
     dirs, i = w[0], x[2]
+    if dirs not in (1, 2):                          # and never a loop over a hostile size
+        raise RuleError(f"{node.op} '{node.name}': W {w} has {dirs} directions, not 1 or 2")
     h = node.attr("hidden_size") or w[1] // gates
     gh = gates * h
     per_step = (2 * i - 1) * gh + (2 * h - 1) * gh + gh
