@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
 
     report = analyze(args.model, input_shapes=parse_input_shapes(args.input_shape),
                      dims=parse_dims(args.dim), convention=args.convention)
-    emit(render_json(report), args.output)
+    emit(render_json(report), args.output, [args.model])
     if report.coverage.unsupported:
         listing = ", ".join(f"{op} x{n}" for op, n in sorted(report.coverage.unsupported.items()))
         print(f"flopscope: note: unsupported ops are not counted in this baseline ({listing}); "

@@ -50,5 +50,5 @@ def run(args: argparse.Namespace) -> int:
     else:
         from flopscope.latency.render import render_latency
         text = render_latency(report, args.format)
-    emit(text, args.output)
+    emit(text, args.output, [args.model])
     return 0

@@ -71,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
         raise FlopscopeError("check needs --budget FILE or --baseline FILE (see 'flopscope check --help')")
     if not args.budget and not args.model:
         raise FlopscopeError("--baseline compares one model: give MODEL")
+    given = [path for path in (args.model, args.baseline, args.budget) if path]
     tolerance = None if args.tolerance is None else parse_tolerance(args.tolerance, "--tolerance")
     common = {"strict": args.strict, "allow_model_change": args.allow_model_change,
               "measure": not args.no_latency}
@@ -106,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
         for error in r.errors:
             print(f"flopscope: error: {r.model}: {error}", file=sys.stderr)
     if args.junit:
-        emit(render_junit(results), args.junit)
+        emit(render_junit(results), args.junit, given)
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if step_summary:
         try:
@@ -115,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         except OSError as exc:
             print(f"flopscope: warning: cannot write $GITHUB_STEP_SUMMARY ({step_summary}): "
                   f"{exc.strerror or exc}", file=sys.stderr)
-    emit(render_gate(results, args.format), args.output)
+    emit(render_gate(results, args.format), args.output, given)
     return exit_code(results)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -60,9 +61,15 @@ def add_model_options(p: argparse.ArgumentParser, model: bool = True) -> None:
                    help="bind a symbolic dimension, e.g. N=8 (repeatable)")
 
 
-def emit(text: str, output: str | None) -> None:
-    """Write ``text`` to ``output`` (a path) or stdout."""
+def emit(text: str, output: str | None, inputs: Sequence[str] = ()) -> None:
+    """Write ``text`` to ``output`` (a path) or stdout. An ``output`` that is one of the
+    command's ``inputs`` (the model, a baseline) is refused: the tool never overwrites
+    what it was given."""
     if output:
+        for given in inputs:
+            if _same_file(output, given):
+                raise FlopscopeError(f"-o {output} is the input {given}; flopscope never overwrites "
+                                     "what it reads")
         try:
             with open(output, "w", encoding="utf-8") as f:
                 f.write(text)
@@ -70,6 +77,13 @@ def emit(text: str, output: str | None) -> None:
             raise FlopscopeError(f"cannot write {output}: {exc.strerror or exc}") from None
     else:
         sys.stdout.write(text)
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):
+        return False
 
 
 def non_negative(flag: str, value: int | None) -> None:

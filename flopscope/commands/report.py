@@ -35,5 +35,5 @@ def run(args: argparse.Namespace) -> int:
     non_negative("--top", args.top)
     report = analyze(args.model, input_shapes=parse_input_shapes(args.input_shape),
                      dims=parse_dims(args.dim), convention=args.convention)
-    emit(render(report, args.format, depth=args.depth, top=args.top), args.output)
+    emit(render(report, args.format, depth=args.depth, top=args.top), args.output, [args.model])
     return 0

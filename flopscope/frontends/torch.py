@@ -45,29 +45,41 @@ def dtype_name(dtype: torch.dtype) -> str:
 
 
 def load_factory(spec: str) -> Any:
-    """Call ``path/to/file.py:factory`` and return what it returns (user code runs)."""
+    """Call ``path/to/file.py:factory`` and return what it returns.
+
+    This runs the user's code, by design. Nothing is written beside the file (no
+    ``__pycache__``), and an exception or ``sys.exit`` in it becomes a one-line error.
+    """
     path_text, _, factory = spec.rpartition(":")
     path = Path(path_text)
     if not path.is_file():
         raise FlopscopeError(f"{path}: no such file (model spec '{spec}')")
     module_name = f"_flopscope_user_{abs(hash(str(path.resolve())))}"
+    bytecode = sys.dont_write_bytecode
     try:
         module_spec = importlib.util.spec_from_file_location(module_name, path)
         module = importlib.util.module_from_spec(module_spec)  # type: ignore[arg-type]
         sys.path.insert(0, str(path.parent.resolve()))
+        sys.dont_write_bytecode = True
         try:
             module_spec.loader.exec_module(module)  # type: ignore[union-attr]
         finally:
+            sys.dont_write_bytecode = bytecode
             sys.path.pop(0)
-    except Exception as exc:
-        raise FlopscopeError(f"{path}: importing it raised {type(exc).__name__}: {exc}") from None
+    except (Exception, SystemExit) as exc:
+        raise FlopscopeError(f"{path}: importing it raised {_one_line(exc)}") from None
     fn = getattr(module, factory, None)
     if fn is None:
         raise FlopscopeError(f"{path} has no '{factory}'")
     try:
         return fn() if callable(fn) and not isinstance(fn, torch.nn.Module) else fn
-    except Exception as exc:
-        raise FlopscopeError(f"{spec}: the factory raised {type(exc).__name__}: {exc}") from None
+    except (Exception, SystemExit) as exc:
+        raise FlopscopeError(f"{spec}: the factory raised {_one_line(exc)}") from None
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
 
 
 def resolve(model: Any, weights: bool = True) -> tuple[torch.nn.Module, Any, str]:

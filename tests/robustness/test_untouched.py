@@ -77,9 +77,6 @@ def test_a_refused_hostile_model_is_left_as_it_was(models, scratch):
     assert snapshot(models) == before and list(scratch.iterdir()) == []
 
 
-@pytest.mark.xfail(strict=True, reason="flopscope/frontends/torch.py load_factory imports the user's "
-                   "file with bytecode caching on, which writes __pycache__/ beside it; it should "
-                   "set sys.dont_write_bytecode while it runs exec_module")
 def test_a_factory_file_is_left_as_it_was(tmp_path, scratch, monkeypatch):
     pytest.importorskip("torch")
     monkeypatch.setattr(sys, "dont_write_bytecode", False)      # as on a machine without PYTHON*
@@ -89,3 +86,27 @@ def test_a_factory_file_is_left_as_it_was(tmp_path, scratch, monkeypatch):
     before = snapshot(folder)
     assert run_cli("report", folder / "net.py:make", limit=60).code == 0
     assert snapshot(folder) == before
+
+
+def test_output_cannot_overwrite_the_model(tmp_path):
+    from flopscope.cli import main
+
+    models = tmp_path / "models"
+    models.mkdir()
+    path = models / "m.onnx"
+    onnx.save_model(conv_relu_gemm(), path)
+    before = snapshot(models)
+    assert main(["report", str(path), "-o", str(path)]) == 2
+    assert snapshot(models) == before
+
+
+def test_a_factory_that_exits_or_prints_lines_fails_in_one_line(tmp_path, capsys):
+    pytest.importorskip("torch")
+    from flopscope.cli import main
+
+    (tmp_path / "bad.py").write_text("import sys\n\ndef make():\n    sys.exit(3)\n\n"
+                                     "def noisy():\n    raise ValueError('first line\\nsecond line')\n")
+    assert main(["report", f"{tmp_path / 'bad.py'}:make", "--input-shape", "1x4"]) == 2
+    assert main(["report", f"{tmp_path / 'bad.py'}:noisy", "--input-shape", "1x4"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "SystemExit" in err[0] and "first line second line" in err[1]
