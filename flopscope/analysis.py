@@ -79,11 +79,15 @@ def build_report(graph: LayerGraph, convention: str = "flopscope",
     activation_bytes = traffic_total = 0
     for node, c, repeat in zip(graph.nodes, costs, repeats):
         params = 0
-        for t in node.inputs:
-            if t is not None and t.name in graph.params and t.name not in seen_params:
-                seen_params.add(t.name)
-                if not graph.params[t.name].buffer:
-                    params += graph.params[t.name].numel
+        # a parameter belongs to the first layer that computes with it, not to an Identity
+        # that merely passes it on under another name (its outputs are constants too)
+        passes_on = bool(node.outputs) and all(t is None or t.name in constants for t in node.outputs)
+        for t in () if passes_on else node.inputs:
+            param = graph.params.get(t.name) if t is not None else None
+            if param is not None and param.name not in seen_params:
+                seen_params.add(param.name)
+                if not param.buffer:
+                    params += param.numel
         out_bytes = _sum_bytes(node.outputs)
         read = _sum_bytes({t.name: t for t in node.inputs if t is not None}.values())
         traffic = None if out_bytes is None or read is None else (read + out_bytes) * repeat
@@ -119,8 +123,9 @@ def build_report(graph: LayerGraph, convention: str = "flopscope",
         listing = ", ".join(f"{op} x{n}" for op, n in sorted(coverage.unresolved.items()))
         notes.append(f"ops whose shapes or constants could not be resolved, not counted: {listing}")
 
-    params = [p for p in graph.params.values() if not p.buffer]
-    buffers = [p for p in graph.params.values() if p.buffer]
+    distinct = {p.name: p for p in graph.params.values()}.values()   # aliases map to one Param
+    params = [p for p in distinct if not p.buffer]
+    buffers = [p for p in distinct if p.buffer]
     known = bool(params) and all(p.trainable is not None for p in params)
     trainable = sum(p.numel for p in params if p.trainable) if known else None
     totals = Totals(

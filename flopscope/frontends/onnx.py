@@ -27,9 +27,12 @@ import onnx
 from onnx import AttributeProto, GraphProto, ModelProto, NodeProto, TensorProto, helper
 
 from flopscope.errors import FlopscopeError
+from flopscope.frontends import protoscan
 from flopscope.frontends.external import check_external_data
 from flopscope.graph import FLOAT_DTYPES, LayerGraph, Node, Param, Tensor
 
+#: files larger than this are read without their large tensor payloads (protoscan)
+SCAN_SIZE = 16 * 2**20
 #: constants with at most this many elements keep their payload in the stripped copy
 SMALL_CONSTANT = 1024
 #: and at most this many are handed to rules as values
@@ -87,10 +90,15 @@ def read_model(path: str | os.PathLike[str]) -> ModelProto:
             "save the weights as external data (onnx.save_model(..., save_as_external_data=True)) "
             "and analyse the small .onnx file that remains")
     try:
-        model = onnx.load_model(str(p), load_external_data=False)
+        if size > SCAN_SIZE:   # mostly weights: read the graph around them, never the payloads
+            data, _ = protoscan.read_without_payloads(p)
+            model = ModelProto()
+            model.ParseFromString(data)
+        else:
+            model = onnx.load_model(str(p), load_external_data=False)
     except OSError as exc:
         raise FlopscopeError(f"{p}: cannot read ({exc.strerror or exc})") from None
-    except Exception as exc:  # protobuf's DecodeError and friends
+    except Exception as exc:  # protobuf's DecodeError, protoscan's WireError and friends
         raise FlopscopeError(f"{p}: not a valid ONNX file (protobuf parse failed: "
                              f"{_one_line(exc) or type(exc).__name__})") from None
     _check_is_model(model, str(p))
@@ -198,6 +206,8 @@ class _Constants:
     values: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     #: outputs of Constant nodes that the stripped copy turned into graph inputs
     moved: set[str] = field(default_factory=set)
+    #: Identity outputs of constants -> the constant they pass on
+    aliases: dict[str, str] = field(default_factory=dict)
 
 
 def _dims(dims: Any, name: str) -> tuple[int, ...]:
@@ -542,6 +552,49 @@ def _infer(stripped: ModelProto, where: str, shapes_given: bool, notes: list[str
         raise FlopscopeError(f"{where}: shape inference failed ({_one_line(exc)})") from None
 
 
+def _fold_shape_arithmetic(stripped: ModelProto, inferred: ModelProto, notes: list[str]) -> ModelProto:
+    """While top-level outputs lack a static shape, fold the shape arithmetic that
+    inference could not follow (see :mod:`flopscope.frontends.fold`) and infer again."""
+    def unknown(graph: GraphProto) -> bool:
+        known = {vi.name for vi in (*graph.value_info, *graph.input, *graph.output)
+                 if (dims := _dims_of(vi)) is not None and all(type(d) is int for d in dims)}
+        return any(o and o not in known for n in graph.node for o in n.output
+                   if n.op_type not in _DATA_DEPENDENT)
+
+    if not unknown(inferred.graph):
+        return inferred
+    from flopscope.frontends import fold
+
+    values = {t.name: onnx.numpy_helper.to_array(t) for t in stripped.graph.initializer
+              if prod(t.dims) <= fold.MAX_ELEMENTS and _has_payload(t)}
+    for node in stripped.graph.node:
+        if node.op_type == "Constant" and node.output and node.attribute \
+                and node.attribute[0].name == "value" and prod(node.attribute[0].t.dims) <= fold.MAX_ELEMENTS:
+            values[node.output[0]] = onnx.numpy_helper.to_array(node.attribute[0].t)
+    total = 0
+    for _ in range(8):
+        shapes = {vi.name: tuple(dims) for vi in (*inferred.graph.value_info, *inferred.graph.input)
+                  if (dims := _dims_of(vi)) is not None and all(type(d) is int and d >= 0 for d in dims)}
+        count = fold.fold(stripped.graph, shapes, values)
+        if not count:
+            break
+        total += count
+        try:
+            inferred = _infer_shapes(stripped, strict=False)
+        except Exception:
+            break
+        if not unknown(inferred.graph):
+            break
+    if total:
+        notes.append(f"{total} shape computation(s) folded to constants so that the shapes after "
+                     "them are known")
+    return inferred
+
+
+#: ops whose output shape depends on tensor values: unknown shapes there are expected
+_DATA_DEPENDENT = frozenset({"NonZero", "Unique", "NonMaxSuppression", "Compress", "TopK"})
+
+
 def _infer_shapes(model: ModelProto, strict: bool) -> ModelProto:
     try:
         return onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=strict,
@@ -711,6 +764,12 @@ def _walk(graph: GraphProto, inferred: GraphProto, scope: list[dict[str, Tensor]
                 w.consts.meta[out_names[0]] = (out.shape, out.dtype)  # type: ignore[assignment]
 
         meta, known = w.consts.meta, w.consts.values
+        if is_default and proto.op_type == "Identity" and in_names and in_names[0] in meta \
+                and out_names:   # exporters share equal weights through Identity nodes
+            w.consts.aliases[out_names[0]] = w.consts.aliases.get(in_names[0], in_names[0])
+            meta[out_names[0]] = meta[in_names[0]]
+            if in_names[0] in known:
+                known[out_names[0]] = known[in_names[0]]
         inputs = tuple(lookup(n) if n else None for n in in_names)
         outputs = tuple(lookup(n) if n else None for n in out_names)
         weights = frozenset(i for i, n in enumerate(in_names) if n in meta)
@@ -829,14 +888,18 @@ def load(source: str | os.PathLike[str] | ModelProto, *, input_shapes: InputShap
         del stripped.graph.value_info[:]
     _loosen_outputs(stripped.graph, binding.resized)
     inferred = _infer(stripped, where, bool(shapes), notes)
+    inferred = _fold_shape_arithmetic(stripped, inferred, notes)
 
     w = _Walk(opsets=opsets, consts=consts, symbols=binding.symbols, notes=notes)
     top = _walk(model.graph, inferred.graph, [], w, "", "", 1, ())
 
     params: dict[str, Param] = {}
     for tensor_name, (shape, dtype) in consts.meta.items():
-        if dtype in FLOAT_DTYPES and tensor_name in w.consumed:
+        if dtype in FLOAT_DTYPES and tensor_name in w.consumed and tensor_name not in consts.aliases:
             params[tensor_name] = Param(tensor_name, tuple(shape), dtype)
+    for alias, root in consts.aliases.items():
+        if root in params:
+            params[alias] = params[root]
     unused = sum(1 for n in init_names if n not in w.consumed)
     if unused:
         notes.append(f"{unused} initializer(s) not used by any node: not counted")

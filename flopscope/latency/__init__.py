@@ -10,7 +10,18 @@ onnxruntime and numpy are imported when a measurement starts, not with this pack
 
 from __future__ import annotations
 
-from flopscope.latency.harness import bench, bench_report
-from flopscope.latency.presets import PRESETS, Preset
+from typing import Any
+
+_LAZY = {"bench": "harness", "bench_report": "harness", "PRESETS": "presets", "Preset": "presets"}
 
 __all__ = ["PRESETS", "Preset", "bench", "bench_report"]
+
+
+def __getattr__(name: str) -> Any:
+    # the CLI reads the preset names at start-up: that must not import the harness (numpy)
+    if name in _LAZY:
+        import importlib
+        value = getattr(importlib.import_module(f"flopscope.latency.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'flopscope.latency' has no attribute '{name}'")
