@@ -81,7 +81,8 @@ def build_report(graph: LayerGraph, convention: str = "flopscope",
         params = 0
         # a parameter belongs to the first layer that computes with it, not to an Identity
         # that merely passes it on under another name (its outputs are constants too)
-        passes_on = bool(node.outputs) and all(t is None or t.name in constants for t in node.outputs)
+        outputs_constant = all(t is None or t.name in constants for t in node.outputs)
+        passes_on = bool(node.outputs) and outputs_constant
         for t in () if passes_on else node.inputs:
             param = graph.params.get(t.name) if t is not None else None
             if param is not None and param.name not in seen_params:
@@ -91,7 +92,7 @@ def build_report(graph: LayerGraph, convention: str = "flopscope",
         out_bytes = _sum_bytes(node.outputs)
         read = _sum_bytes({t.name: t for t in node.inputs if t is not None}.values())
         traffic = None if out_bytes is None or read is None else (read + out_bytes) * repeat
-        if node.op != "Constant" and not all(t is None or t.name in constants for t in node.outputs):
+        if node.op != "Constant" and not outputs_constant:
             activation_bytes += out_bytes or 0
         traffic_total += traffic or 0
         status, reason = c.status, c.reason

@@ -90,8 +90,13 @@ def read_model(path: str | os.PathLike[str]) -> ModelProto:
             "save the weights as external data (onnx.save_model(..., save_as_external_data=True)) "
             "and analyse the small .onnx file that remains")
     try:
+        data = None
         if size > SCAN_SIZE:   # mostly weights: read the graph around them, never the payloads
-            data, _ = protoscan.read_without_payloads(p)
+            try:
+                data, _ = protoscan.read_without_payloads(p)
+            except protoscan.NotWorthIt:   # many small tensors: protobuf's parser is faster
+                data = None
+        if data is not None:
             model = ModelProto()
             model.ParseFromString(data)
         else:
@@ -552,17 +557,20 @@ def _infer(stripped: ModelProto, where: str, shapes_given: bool, notes: list[str
         raise FlopscopeError(f"{where}: shape inference failed ({_one_line(exc)})") from None
 
 
-def _fold_shape_arithmetic(stripped: ModelProto, inferred: ModelProto, notes: list[str]) -> ModelProto:
-    """While top-level outputs lack a static shape, fold the shape arithmetic that
-    inference could not follow (see :mod:`flopscope.frontends.fold`) and infer again."""
-    def unknown(graph: GraphProto) -> bool:
-        known = {vi.name for vi in (*graph.value_info, *graph.input, *graph.output)
-                 if (dims := _dims_of(vi)) is not None and all(type(d) is int for d in dims)}
-        return any(o and o not in known for n in graph.node for o in n.output
-                   if n.op_type not in _DATA_DEPENDENT)
+def _unknown_shapes(graph: GraphProto, table: Mapping[str, Tensor]) -> bool:
+    """True when a top-level node output (not of a data-dependent op) has no static shape."""
+    return any(o and (o not in table or not table[o].static)
+               for n in graph.node if n.op_type not in _DATA_DEPENDENT for o in n.output)
 
-    if not unknown(inferred.graph):
-        return inferred
+
+def _fold_shape_arithmetic(stripped: ModelProto, inferred: ModelProto, symbols: Mapping[str, int],
+                           notes: list[str]) -> tuple[ModelProto, dict[str, Tensor]]:
+    """While top-level outputs lack a static shape, fold the shape arithmetic that
+    inference could not follow (see :mod:`flopscope.frontends.fold`) and infer again.
+    Returns the inferred model and its top-level tensor table."""
+    table = _value_infos(inferred.graph, symbols)
+    if not _unknown_shapes(inferred.graph, table):
+        return inferred, table
     from flopscope.frontends import fold
 
     values = {t.name: onnx.numpy_helper.to_array(t) for t in stripped.graph.initializer
@@ -573,9 +581,8 @@ def _fold_shape_arithmetic(stripped: ModelProto, inferred: ModelProto, notes: li
             values[node.output[0]] = onnx.numpy_helper.to_array(node.attribute[0].t)
     total = 0
     for _ in range(8):
-        shapes = {vi.name: tuple(dims) for vi in (*inferred.graph.value_info, *inferred.graph.input)
-                  if (dims := _dims_of(vi)) is not None and all(type(d) is int and d >= 0 for d in dims)}
-        count = fold.fold(stripped.graph, shapes, values)
+        shapes = {name: t.shape for name, t in table.items() if t.static}
+        count = fold.fold(stripped.graph, shapes, values)  # type: ignore[arg-type]
         if not count:
             break
         total += count
@@ -583,12 +590,13 @@ def _fold_shape_arithmetic(stripped: ModelProto, inferred: ModelProto, notes: li
             inferred = _infer_shapes(stripped, strict=False)
         except Exception:
             break
-        if not unknown(inferred.graph):
+        table = _value_infos(inferred.graph, symbols)
+        if not _unknown_shapes(inferred.graph, table):
             break
     if total:
         notes.append(f"{total} shape computation(s) folded to constants so that the shapes after "
                      "them are known")
-    return inferred
+    return inferred, table
 
 
 #: ops whose output shape depends on tensor values: unknown shapes there are expected
@@ -636,8 +644,15 @@ def module_from_name(name: str) -> str:
     parts = [p for p in _SCOPE_SPLIT.split(name) if p]
     if len(parts) < 2 or not name.startswith("/"):
         return ""
+    return _module_of_scope(tuple(parts[:-1]))
+
+
+@lru_cache(maxsize=65536)
+def _module_of_scope(scope: tuple[str, ...]) -> str:
+    """The module path of a node name's scope components; nodes of one module share it,
+    so it is worked out once per module."""
     path = ""
-    for part in parts[:-1]:
+    for part in scope:
         if path and part.startswith(path + "."):
             path = part
         elif path:
@@ -701,8 +716,25 @@ def _attrs(node: NodeProto, opset: int) -> tuple[dict[str, Any], list[tuple[str,
             values[a.name] = tuple(("tensor", tuple(t.dims), dtype_name(t.data_type))
                                    for t in a.tensors)
         else:
-            values[a.name] = _plain(helper.get_attribute_value(a))
+            values[a.name] = _simple_attribute(a)
     return values, graphs
+
+
+_A = AttributeProto
+#: plain attribute types -> their value as Python data (helper.get_attribute_value, faster)
+_SIMPLE: dict[int, Any] = {
+    _A.INT: lambda a: a.i,
+    _A.FLOAT: lambda a: a.f,
+    _A.STRING: lambda a: a.s.decode("utf-8", "replace"),
+    _A.INTS: lambda a: tuple(a.ints),
+    _A.FLOATS: lambda a: tuple(a.floats),
+    _A.STRINGS: lambda a: tuple(s.decode("utf-8", "replace") for s in a.strings),
+}
+
+
+def _simple_attribute(a: AttributeProto) -> Any:
+    convert = _SIMPLE.get(a.type)
+    return convert(a) if convert is not None else _plain(helper.get_attribute_value(a))
 
 
 def _constant_node_output(node: NodeProto,
@@ -725,10 +757,11 @@ def _constant_node_output(node: NodeProto,
 
 
 def _walk(graph: GraphProto, inferred: GraphProto, scope: list[dict[str, Tensor]], w: _Walk,
-          prefix: str, module: str, repeat: int, branch: tuple[str, ...]) -> dict[str, Tensor]:
+          prefix: str, module: str, repeat: int, branch: tuple[str, ...],
+          table: dict[str, Tensor] | None = None) -> dict[str, Tensor]:
     """Append ``graph``'s nodes (subgraphs first, then their node) to ``w.nodes``; return the
-    graph's own table of tensors."""
-    table = _value_infos(inferred, w.symbols)
+    graph's own table of tensors (``table``: the inferred graph's, when already made)."""
+    table = _value_infos(inferred, w.symbols) if table is None else table
     for init_name in _initializer_names(graph):
         shape, dtype = w.consts.meta[init_name]
         table[init_name] = Tensor(init_name, shape, dtype)
@@ -888,10 +921,10 @@ def load(source: str | os.PathLike[str] | ModelProto, *, input_shapes: InputShap
         del stripped.graph.value_info[:]
     _loosen_outputs(stripped.graph, binding.resized)
     inferred = _infer(stripped, where, bool(shapes), notes)
-    inferred = _fold_shape_arithmetic(stripped, inferred, notes)
+    inferred, table = _fold_shape_arithmetic(stripped, inferred, binding.symbols, notes)
 
     w = _Walk(opsets=opsets, consts=consts, symbols=binding.symbols, notes=notes)
-    top = _walk(model.graph, inferred.graph, [], w, "", "", 1, ())
+    top = _walk(model.graph, inferred.graph, [], w, "", "", 1, (), table)
 
     params: dict[str, Param] = {}
     for tensor_name, (shape, dtype) in consts.meta.items():

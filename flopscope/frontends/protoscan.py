@@ -38,6 +38,15 @@ class WireError(ValueError):
     """The bytes are not a well-formed protobuf message."""
 
 
+class NotWorthIt(Exception):  # noqa: N818 (a signal, not an error)
+    """The file is many small tensors, not a few large ones: walking it field by field in
+    Python would be slower than protobuf's own parser reading everything."""
+
+
+#: after this many fields of one graph, give up unless most bytes seen were skipped
+_PATIENCE = 20_000
+
+
 def _varint(buf: memoryview, pos: int, end: int) -> tuple[int, int]:
     value = shift = 0
     while True:
@@ -110,7 +119,10 @@ def _strip(buf: memoryview, start: int, end: int, kind: str, out: bytearray) -> 
     return the number of payload bytes dropped."""
     dropped = 0
     embedded = _SCHEMA.get(kind, {})
-    for number, wire, field_start, key_end, payload, field_end in _fields(buf, start, end):
+    for count, (number, wire, field_start, key_end, payload, field_end) in enumerate(
+            _fields(buf, start, end)):
+        if count == _PATIENCE and kind == "graph" and 2 * dropped < field_start - start:
+            raise NotWorthIt
         if wire == _LEN and kind == "tensor" and number in _TENSOR_DATA \
                 and field_end - payload > PAYLOAD_LIMIT:
             dropped += field_end - payload
