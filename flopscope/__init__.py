@@ -18,7 +18,6 @@ _LAZY = {
     "load_graph": ("flopscope.analysis", "load_graph"),
     "Report": ("flopscope.report", "Report"),
     "FlopscopeError": ("flopscope.errors", "FlopscopeError"),
-    "render": ("flopscope.render", "render"),
     "export_onnx": ("flopscope.export", "export_onnx"),
     "bench": ("flopscope.latency", "bench"),
     "compare": ("flopscope.comparison", "compare"),

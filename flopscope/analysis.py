@@ -210,7 +210,13 @@ def is_onnx_source(model: Any) -> bool:
 
 def load_graph(model: Any, inputs: Any = None, *, input_shapes: Mapping[str, Any] | None = None,
                dims: Mapping[str, int] | None = None, name: str | None = None) -> LayerGraph:
-    """Turn any supported model into a :class:`LayerGraph` (see :func:`analyze`)."""
+    """Turn any supported model into a :class:`LayerGraph` (see :func:`analyze`): the
+    frontend step alone, before any rule runs.
+
+    >>> graph = flopscope.load_graph("resnet18")         # doctest: +SKIP
+    >>> [(n.op, n.module) for n in graph.nodes][:2]       # doctest: +SKIP
+    [('Conv', 'conv1'), ('BatchNormalization', 'bn1')]
+    """
     if is_onnx_source(model):
         from flopscope.frontends import onnx as onnx_frontend
         shapes = dict(input_shapes or {})

@@ -36,7 +36,11 @@ OK, UNSUPPORTED, UNRESOLVED, NOT_TAKEN = "ok", "unsupported", "unresolved", "not
 
 @dataclass
 class InputInfo:
-    """A model input as analysed: its bound shape and dtype."""
+    """A model input as analysed: its bound shape and dtype.
+
+    >>> report.model.inputs[0]                    # doctest: +SKIP
+    InputInfo(name='x', shape=[1, 3, 224, 224], dtype='float32')
+    """
 
     name: str
     shape: list[int | str]
@@ -45,7 +49,11 @@ class InputInfo:
 
 @dataclass
 class ModelInfo:
-    """Which model a report describes."""
+    """Which model a report describes: its name, ``"onnx"`` or ``"torch"``, its inputs.
+
+    >>> report.model.source                       # doctest: +SKIP
+    'torch'
+    """
 
     name: str
     source: str
@@ -54,7 +62,15 @@ class ModelInfo:
 
 @dataclass
 class Totals:
-    """Whole-model figures. Integers are exact; bytes are storage bytes."""
+    """Whole-model figures. Integers are exact; bytes are storage bytes.
+
+    ``trainable_params``/``frozen_params`` are known for PyTorch models only (None for
+    ONNX); buffers (BatchNorm running statistics) are counted apart from parameters.
+
+    >>> t = flopscope.analyze("resnet18").totals  # doctest: +SKIP
+    >>> t.macs, t.params, t.peak_activation_bytes  # doctest: +SKIP
+    (1814073344, 11689512, 6422528)
+    """
 
     macs: int = 0
     flops: int = 0
@@ -71,7 +87,11 @@ class Totals:
 
 @dataclass
 class Coverage:
-    """How many nodes were costed; unsupported and unresolved ones by op type."""
+    """How many nodes were costed; unsupported and unresolved ones by op type.
+
+    >>> Coverage(nodes=4, costed=3, unsupported={"com.example.Foo": 1}).percent
+    75.0
+    """
 
     nodes: int = 0
     costed: int = 0
@@ -80,11 +100,20 @@ class Coverage:
 
     @property
     def percent(self) -> float:
-        """Share of nodes costed, 0..100."""
+        """Share of nodes costed, 0..100.
+
+        >>> Coverage(nodes=8, costed=8).percent
+        100.0
+        """
         return 100.0 * self.costed / self.nodes if self.nodes else 100.0
 
     @property
     def complete(self) -> bool:
+        """True when no node was left uncosted.
+
+        >>> Coverage(nodes=2, costed=1, unresolved={"Reshape": 1}).complete
+        False
+        """
         return not self.unsupported and not self.unresolved
 
 
@@ -93,6 +122,10 @@ class Layer:
     """One node of the graph and what it costs (cost × repeat).
 
     ``macs``/``flops`` are None when the node could not be costed (``status`` says why).
+
+    >>> conv = report.top(1)[0]                     # doctest: +SKIP
+    >>> conv.name, conv.module, conv.macs           # doctest: +SKIP
+    ('layer1/Conv', 'layer1.0.conv1', 115605504)
     """
 
     name: str
@@ -111,7 +144,12 @@ class Layer:
 
 @dataclass
 class Latency:
-    """Measured latency of one configuration (see ``flopscope.latency``)."""
+    """Measured latency of one configuration (see ``flopscope.latency``).
+
+    >>> lat = flopscope.bench("resnet18", preset="cpu")   # doctest: +SKIP
+    >>> lat.p50_ms, lat.p90_ms, lat.gflops_per_s          # doctest: +SKIP
+    (19.2, 19.9, 189.2)
+    """
 
     preset: str
     provider: str
@@ -141,7 +179,11 @@ class Latency:
 
 @dataclass
 class ModuleRow:
-    """A rollup of layers under one module path."""
+    """A rollup of layers under one module path (see :meth:`Report.by_module`).
+
+    >>> [(r.module, r.macs) for r in report.by_module(1)][:2]   # doctest: +SKIP
+    [('', 1814073344), ('conv1', 118013952)]
+    """
 
     module: str
     depth: int
@@ -153,7 +195,11 @@ class ModuleRow:
 
 @dataclass
 class OpRow:
-    """A rollup of layers of one op type."""
+    """A rollup of layers of one op type (see :meth:`Report.by_op_type`).
+
+    >>> report.by_op_type()[0].op                   # doctest: +SKIP
+    'Conv'
+    """
 
     op: str
     count: int
@@ -184,7 +230,11 @@ class Report:
 
     def by_module(self, depth: int = 1) -> list[ModuleRow]:
         """Per-module totals down to ``depth`` levels of the module path, in first-seen
-        order, parents before children (``""`` is the whole model)."""
+        order, parents before children (``""`` is the whole model).
+
+        >>> for row in report.by_module(2):             # doctest: +SKIP
+        ...     print(row.depth * "  " + (row.module or "(model)"), row.macs)
+        """
         rows: dict[str, ModuleRow] = {"": ModuleRow("", 0, 0, 0, 0, 0)}
         for layer in self.layers:
             parts = layer.module.split(".") if layer.module else []
@@ -200,7 +250,11 @@ class Report:
         return _tree_order(list(rows.values()))
 
     def by_op_type(self) -> list[OpRow]:
-        """Per-op-type totals, heaviest FLOPs first."""
+        """Per-op-type totals, heaviest FLOPs first.
+
+        >>> {row.op: row.count for row in report.by_op_type()}   # doctest: +SKIP
+        {'Conv': 20, 'BatchNormalization': 20, ...}
+        """
         rows: dict[str, OpRow] = {}
         for layer in self.layers:
             row = rows.setdefault(layer.op, OpRow(layer.op, 0, 0, 0, 0))
@@ -212,18 +266,29 @@ class Report:
         return sorted(rows.values(), key=lambda r: (-r.flops, -r.macs, r.op))
 
     def top(self, k: int, key: str = "flops") -> list[Layer]:
-        """The ``k`` heaviest layers by ``key`` (``flops``, ``macs``, ``params``...)."""
+        """The ``k`` heaviest layers by ``key`` (``flops``, ``macs``, ``params``...).
+
+        >>> [layer.name for layer in report.top(3, key="params")]   # doctest: +SKIP
+        """
         return sorted(self.layers, key=lambda l: -(getattr(l, key) or 0))[:k]
 
     @property
     def unsupported(self) -> dict[str, int]:
-        """Op types without a cost rule, with their node counts."""
+        """Op types without a cost rule, with their node counts.
+
+        >>> report.unsupported                          # doctest: +SKIP
+        {'com.microsoft.FusedConv': 3}
+        """
         return dict(self.coverage.unsupported)
 
     # ----------------------------------------------------------------- JSON
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON contract of DESIGN.md, as plain Python data."""
+        """The JSON contract of DESIGN.md, as plain Python data.
+
+        >>> report.to_dict()["totals"]["macs"]          # doctest: +SKIP
+        1814073344
+        """
         totals = asdict(self.totals)
         coverage = asdict(self.coverage)
         coverage["percent"] = round(self.coverage.percent, 4)
@@ -240,12 +305,19 @@ class Report:
         }
 
     def to_json(self, indent: int | None = None) -> str:
-        """The report as a JSON string (see :meth:`to_dict`)."""
+        """The report as a JSON string (see :meth:`to_dict`).
+
+        >>> Path("baseline.json").write_text(report.to_json(indent=2))   # doctest: +SKIP
+        """
         return json.dumps(self.to_dict(), indent=indent)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Report:
-        """Rebuild a Report from :meth:`to_dict` output (a saved JSON report)."""
+        """Rebuild a Report from :meth:`to_dict` output (a saved JSON report).
+
+        >>> Report.from_dict(report.to_dict()) == report   # doctest: +SKIP
+        True
+        """
         if not isinstance(data, dict) or data.get("schema") != SCHEMA:
             raise ValueError(f"not a flopscope report (schema {data.get('schema')!r}, "
                              f"expected {SCHEMA!r})" if isinstance(data, dict)
@@ -265,7 +337,10 @@ class Report:
 
     @classmethod
     def from_json(cls, text: str) -> Report:
-        """Rebuild a Report from :meth:`to_json` output."""
+        """Rebuild a Report from :meth:`to_json` output.
+
+        >>> old = Report.from_json(Path("baseline.json").read_text())   # doctest: +SKIP
+        """
         return cls.from_dict(json.loads(text))
 
     # ----------------------------------------------------------------- notebook

@@ -43,6 +43,10 @@ def assert_within_budget(model: Any, inputs: Any = None, *, max_macs: int | str 
     or a percentage string (``"1%"``); ``strict`` also fails when the model got lighter
     than the baseline beyond the tolerance. Returns the
     :class:`~flopscope.gate.GateResult` when the model passes.
+
+    >>> def test_detector_stays_small():                      # in a team's test suite
+    ...     assert_within_budget("detector.onnx", max_macs="2.5G", max_params=12_000_000,
+    ...                          baseline="baselines/detector.json", tolerance="1%")
     """
     from flopscope.budget import LatencyLimit, parse_count, parse_tolerance
     from flopscope.gate import run_check

@@ -9,7 +9,12 @@ FORMATS = ("text", "markdown", "json", "csv", "html")
 
 
 def render(report: Any, fmt: str = "text", **options: Any) -> str:
-    """Render ``report`` as ``fmt`` (one of :data:`FORMATS`)."""
+    """Render ``report`` as ``fmt`` (one of :data:`FORMATS`); ``depth`` and ``top`` as on
+    the command line.
+
+    >>> from flopscope.render import render
+    >>> print(render(report, "markdown", top=5))              # doctest: +SKIP
+    """
     return _renderer(fmt)(report, **options)
 
 
