@@ -83,6 +83,10 @@ def main() -> None:
     parser.add_argument("--skip-vgg", action="store_true")
     args = parser.parse_args()
     paths = ensure_models(args.skip_vgg)
+    # byte-compile flopscope as a regular (non-editable) pip install does, so that each
+    # fresh process does not recompile it (the peers are installed compiled)
+    root = HERE.parent
+    subprocess.run([PY, "-m", "compileall", "-q", str(root / "flopscope"), str(root / "models")], check=True)
     flopscope_cli = shutil.which("flopscope", path=str(Path(PY).parent)) or "flopscope"
     rows = []
     for name in ("resnet50", "vgg16"):
