@@ -599,6 +599,10 @@ def _fold_shape_arithmetic(stripped: ModelProto, inferred: ModelProto, symbols: 
     return inferred, table
 
 
+#: quantised ops -> the inputs that hold their (integer) weights when constant
+_QUANTISED_WEIGHTS = {"ConvInteger": (1,), "QLinearConv": (3,), "MatMulInteger": (0, 1),
+                      "QLinearMatMul": (0, 3), "DequantizeLinear": (0,)}
+
 #: ops whose output shape depends on tensor values: unknown shapes there are expected
 _DATA_DEPENDENT = frozenset({"NonZero", "Unique", "NonMaxSuppression", "Compress", "TopK"})
 
@@ -930,6 +934,13 @@ def load(source: str | os.PathLike[str] | ModelProto, *, input_shapes: InputShap
     for tensor_name, (shape, dtype) in consts.meta.items():
         if dtype in FLOAT_DTYPES and tensor_name in w.consumed and tensor_name not in consts.aliases:
             params[tensor_name] = Param(tensor_name, tuple(shape), dtype)
+    for node in w.nodes:        # quantised weights are parameters too, though integers
+        for i in _QUANTISED_WEIGHTS.get(node.qualified_op, ()):
+            t = node.inputs[i] if i < len(node.inputs) else None
+            if t is not None and t.name in consts.meta and t.name not in params \
+                    and t.name not in consts.aliases:
+                shape, dtype = consts.meta[t.name]
+                params[t.name] = Param(t.name, tuple(shape), dtype)
     for alias, root in consts.aliases.items():
         if root in params:
             params[alias] = params[root]

@@ -1,10 +1,12 @@
-"""Dense products: Gemm (Linear), MatMul with broadcast batch dims, Einsum."""
+"""Dense products: Gemm (Linear), MatMul with broadcast batch dims, Einsum, and the
+quantised MatMulInteger and QLinearMatMul."""
 
 from __future__ import annotations
 
 from math import prod
 
 from flopscope.graph import Node, RuleError
+from flopscope.rules.constants import per_element
 from flopscope.rules.registry import Cost, rule
 
 
@@ -34,18 +36,39 @@ def gemm(node: Node) -> Cost:
     return Cost(macs=k * outputs, flops=flops)
 
 
+def _matmul(node: Node, a_index: int, b_index: int) -> tuple[int, int]:
+    """(K, outputs) of a numpy-style matmul of inputs ``a_index`` and ``b_index``."""
+    a = node.shape(a_index)
+    if not a:
+        raise RuleError(f"{node.op} '{node.name}': scalar operand")
+    k = a[-1]
+    b = node.inputs[b_index] if len(node.inputs) > b_index else None
+    if b is not None and b.static and b.shape:
+        _same_k(node, k, b.shape[-2] if len(b.shape) > 1 else b.shape[0])  # type: ignore[index]
+    return k, node.out_numel()
+
+
 @rule("MatMul", dot_product=True)
 def matmul(node: Node) -> Cost:
     """numpy matmul: MACs = batch·M·N·K over the broadcast batch dims; FLOPs = (2K−1) per output."""
-    a = node.shape(0)
-    if not a:
-        raise RuleError(f"MatMul '{node.name}': scalar operand")
-    k = a[-1]
-    b = node.inputs[1] if len(node.inputs) > 1 else None
-    if b is not None and b.static and b.shape:
-        _same_k(node, k, b.shape[-2] if len(b.shape) > 1 else b.shape[0])  # type: ignore[index]
-    outputs = node.out_numel()
+    k, outputs = _matmul(node, 0, 1)
     return Cost(macs=k * outputs, flops=max(2 * k - 1, 0) * outputs)
+
+
+@rule("MatMulInteger", dot_product=True)
+def matmul_integer(node: Node) -> Cost:
+    """Integer matmul (a, b, zero points): MatMul's MACs and 2K−1 operations per output."""
+    k, outputs = _matmul(node, 0, 1)
+    return Cost(macs=k * outputs, flops=max(2 * k - 1, 0) * outputs)
+
+
+@rule("QLinearMatMul", dot_product=True)
+def qlinear_matmul(node: Node) -> Cost:
+    """Quantised matmul (a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp): MatMul's MACs,
+    2K−1 per output, then requantisation priced as QuantizeLinear per output."""
+    k, outputs = _matmul(node, 0, 3)
+    return Cost(macs=k * outputs,
+                flops=(max(2 * k - 1, 0) + per_element("QuantizeLinear")) * outputs)
 
 
 def _same_k(node: Node, k_a: int, k_b: int) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+from onnx import TensorProto
 
 from tests.builders import cost, layer, run, weight
 
@@ -147,3 +149,32 @@ def test_conv_transpose_1d():
     assert row.output_shapes == [[1, 2, 12]]
     assert row.macs == 4 * 10 * 2 * 3
     assert row.flops == 2 * 4 * 10 * 2 * 3
+
+
+def _int8(*shape):
+    return np.ones(shape, dtype=np.int8)
+
+
+def _scalar(value, dtype):
+    return np.array(value, dtype=dtype)
+
+
+def test_conv_integer_costs_like_conv_and_counts_its_int8_weight():
+    report = run("ConvInteger", {"x": ((1, 8, 10, 10), TensorProto.UINT8), "w": _int8(16, 8, 3, 3)},
+                 attrs={"pads": [1, 1, 1, 1]}, opset=10)
+    row = layer(report, "ConvInteger")
+    n, outputs = 8 * 3 * 3, 1 * 16 * 10 * 10
+    assert (row.macs, row.flops) == (n * outputs, (2 * n - 1) * outputs)
+    assert row.params == report.totals.params == 16 * 8 * 9     # int8 weights are parameters
+    assert report.totals.param_bytes == 16 * 8 * 9                # one byte each
+
+
+def test_qlinear_conv_adds_bias_and_requantisation():
+    row = cost("QLinearConv", {
+        "x": ((1, 4, 6, 6), TensorProto.UINT8), "xs": _scalar(0.1, np.float32),
+        "xz": _scalar(0, np.uint8), "w": _int8(8, 2, 3, 3), "ws": _scalar(0.2, np.float32),
+        "wz": _scalar(0, np.int8), "ys": _scalar(0.3, np.float32), "yz": _scalar(0, np.uint8),
+        "b": np.zeros(8, np.int32)}, attrs={"group": 2}, opset=10)
+    n, outputs = 2 * 3 * 3, 8 * 4 * 4
+    assert row.macs == n * outputs
+    assert row.flops == (2 * n - 1) * outputs + outputs + 5 * outputs   # bias, QuantizeLinear's 5

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+from onnx import TensorProto
 
-from tests.builders import cost, weight
+from tests.builders import cost, layer, run, weight
 
 # ------------------------------------------------------------------------------ Gemm
 
@@ -197,3 +199,20 @@ def test_einsum_outer_product_multiplies_only():
 def test_einsum_dot_product():
     row = cost("Einsum", {"a": (6,), "b": (6,)}, attrs={"equation": "i,i->"})
     assert (row.macs, row.flops) == (6, 2 * 6 - 1)
+
+
+def test_matmul_integer_and_qlinear_matmul():
+    report = run("MatMulInteger", {"a": ((3, 5, 16), TensorProto.UINT8),
+                                   "b": np.ones((16, 4), np.int8)}, opset=10)
+    row = layer(report, "MatMulInteger")
+    assert (row.macs, row.flops) == (3 * 5 * 4 * 16, 3 * 5 * 4 * 31)
+    assert report.totals.params == 64
+    def scalar(value, dtype):
+        return np.array(value, dtype=dtype)
+
+    q = run("QLinearMatMul", {"a": ((2, 16), TensorProto.UINT8), "as": scalar(0.1, np.float32),
+                              "az": scalar(0, np.uint8), "b": np.ones((16, 4), np.uint8),
+                              "bs": scalar(0.1, np.float32), "bz": scalar(0, np.uint8),
+                              "ys": scalar(0.1, np.float32), "yz": scalar(0, np.uint8)}, opset=10)
+    row = layer(q, "QLinearMatMul")
+    assert (row.macs, row.flops) == (2 * 4 * 16, 2 * 4 * (31 + 5))

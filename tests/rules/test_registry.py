@@ -19,6 +19,7 @@ from tests.builders import cost, layer, model_of, run, single_node, weight
 SUPPORTED = {
     # conv.py, matmul.py, attention.py, recurrent.py: the dot-product ops
     "Conv", "ConvTranspose", "Gemm", "MatMul", "Einsum", "Attention", "RNN", "GRU", "LSTM",
+    "ConvInteger", "QLinearConv", "MatMulInteger", "QLinearMatMul",
     # activation.py
     "Relu", "LeakyRelu", "PRelu", "ThresholdedRelu", "Elu", "Celu", "Selu", "Sigmoid",
     "HardSigmoid", "HardSwish", "Swish", "Tanh", "Softplus", "Softsign", "Mish", "Shrink",
@@ -53,7 +54,8 @@ SUPPORTED = {
     "Resize", "Upsample",
 }
 
-DOT_PRODUCT = {"Conv", "ConvTranspose", "Gemm", "MatMul", "Einsum", "Attention", "RNN", "GRU", "LSTM"}
+DOT_PRODUCT = {"Conv", "ConvTranspose", "Gemm", "MatMul", "Einsum", "Attention", "RNN", "GRU", "LSTM",
+               "ConvInteger", "QLinearConv", "MatMulInteger", "QLinearMatMul"}
 
 
 @pytest.fixture
@@ -72,7 +74,7 @@ def test_supported_ops_is_exactly_the_list():
     assert ops == sorted(ops)
     assert set(ops) == SUPPORTED, (f"new: {sorted(set(ops) - SUPPORTED)}, "
                                    f"gone: {sorted(SUPPORTED - set(ops))}")
-    assert len(ops) == len(SUPPORTED) == 158
+    assert len(ops) == len(SUPPORTED) == 162
 
 
 def test_every_supported_op_is_exercised_by_a_rule_test():
