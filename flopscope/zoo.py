@@ -169,24 +169,30 @@ def _folding(name: str) -> tuple[int, int]:
     return bn, biases if bn else 0
 
 
+def _param_note(torch_params: int, onnx_params: int, bn: int, biases: int) -> str:
+    """Why the exported file holds a different number of parameters, term by term."""
+    text = f"the exported ONNX file holds {onnx_params:,} parameters, PyTorch {torch_params:,}"
+    folded = torch_params - bn + biases
+    if bn:
+        text += (f": folding BatchNorm into the convolutions removes {bn:,} BatchNorm parameters "
+                 f"and adds {biases:,} convolution biases ({folded:,})")
+    rest = folded - onnx_params
+    if rest > 0:
+        text += (f"{';' if bn else ':'} the exporter stores identical constant tensors once "
+                 f"(untrained weights repeat: zero biases, identity-initialised kernels), "
+                 f"{rest:,} fewer")
+    elif rest < 0:
+        text += f"; {-rest:,} more in the file than folding explains"
+    return text
+
+
 def _row(spec: Any, report: Report, onnx_report: Report | None, notes: list[str],
          folding: tuple[int, int]) -> ZooRow:
     t = report.totals
     if onnx_report is not None and onnx_report.totals.macs != t.macs:
         notes.append(f"ONNX export counts {onnx_report.totals.macs:,} MACs, PyTorch {t.macs:,}")
     if onnx_report is not None and onnx_report.totals.params != t.params:
-        bn, biases = folding
-        folded = t.params - bn + biases
-        text = (f"the exported ONNX file holds {onnx_report.totals.params:,} parameters, PyTorch "
-                f"{t.params:,}: folding BatchNorm into the convolutions removes {bn:,} BatchNorm "
-                f"parameters and adds {biases:,} convolution biases ({folded:,})")
-        rest = folded - onnx_report.totals.params
-        if rest > 0:
-            text += (f"; the exporter stores identical constant tensors once (untrained weights: "
-                     f"equal folded biases), {rest:,} fewer")
-        elif rest < 0:
-            text += f"; {-rest:,} more in the file than folding explains"
-        notes.append(text)
+        notes.append(_param_note(t.params, onnx_report.totals.params, *folding))
     return ZooRow(
         name=spec.name, description=spec.description, input_shape=list(spec.input_shape),
         params=t.params, macs=t.macs, flops=t.flops, param_bytes=t.param_bytes,
@@ -259,7 +265,8 @@ def to_markdown(zoo: Zoo, plots: Sequence[str] = ()) -> str:
                        disable_numparse=True), "",
               "## PyTorch path vs ONNX path", "",
               "MACs of the PyTorch analysis and of the exported ONNX file must agree exactly; "
-              "parameters differ where the exporter folds BatchNorm into the convolutions.", "",
+              "parameters differ where the exporter folds BatchNorm into the convolutions and "
+              "stores identical constants once (see the notes).", "",
               tabulate(cross, ["model", "MACs (PyTorch)", "MACs (ONNX)", "equal", "params (PyTorch)",
                                "params (ONNX)"], tablefmt="github", disable_numparse=True), ""]
     notes = [(r.name, n) for r in zoo.rows for n in r.notes]
