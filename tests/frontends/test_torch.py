@@ -267,3 +267,56 @@ def test_input_errors():
         analyze(ConvBlock(), (1, 4, 8, 8))          # wrong channel count
     with pytest.raises(FlopscopeError, match="not arguments"):
         analyze(ConvBlock(), {"y": (1, 3, 8, 8)})
+
+
+class DecoderLayer(nn.Module):
+    """A LLaMA-shaped decoder layer: RMSNorm, causal attention, SwiGLU MLP."""
+
+    def __init__(self, d: int, heads: int, ffn: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.norm1, self.norm2 = nn.RMSNorm(d), nn.RMSNorm(d)
+        self.q, self.k, self.v, self.o = (nn.Linear(d, d, bias=False) for _ in range(4))
+        self.gate, self.up = nn.Linear(d, ffn, bias=False), nn.Linear(d, ffn, bias=False)
+        self.down = nn.Linear(ffn, d, bias=False)
+
+    def forward(self, x):
+        b, s, d = x.shape
+        h = self.norm1(x)
+        q, k, v = (t(h).view(b, s, self.heads, -1).transpose(1, 2) for t in (self.q, self.k, self.v))
+        a = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(b, s, d)
+        x = x + self.o(a)
+        h = self.norm2(x)
+        return x + self.down(F.silu(self.gate(h)) * self.up(h))
+
+
+class Decoder(nn.Module):
+    def __init__(self, layers=32, d=4096, heads=32, ffn=11008, vocab=32000) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(vocab, d)
+        self.layers = nn.ModuleList(DecoderLayer(d, heads, ffn) for _ in range(layers))
+        self.norm = nn.RMSNorm(d)
+        self.head = nn.Linear(d, vocab, bias=False)
+
+    def forward(self, ids):
+        x = self.embed(ids)
+        for layer in self.layers:
+            x = layer(x)
+        return self.head(self.norm(x))
+
+
+def test_7b_decoder_on_meta_is_analysed_without_its_weights():
+    import resource
+
+    with torch.device("meta"):
+        model = Decoder()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    report = analyze(model, [((1, 128), torch.int64)])
+    grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    d, ffn, vocab, s = 4096, 11008, 32000, 128
+    per_layer = 4 * d * d + 3 * d * ffn + 2 * d
+    assert report.totals.params == 32 * per_layer + 2 * vocab * d + d == 6_738_415_616
+    attention = 32 * (s * s * d * 2)                          # QKᵀ and PV over 32 heads
+    assert report.totals.macs == s * (32 * (4 * d * d + 3 * d * ffn) + d * vocab) + attention
+    assert grown_kib < 200 * 1024                              # 13.5 GB of weights never allocated
+    assert report.coverage.complete
