@@ -15,6 +15,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from flopscope.models.init import init_classifier_weights
+
 #: (expansion t, output channels c, repeats n, first stride s), the paper's Table 2
 INVERTED_RESIDUAL_SETTINGS = [
     (1, 16, 1, 1),
@@ -83,15 +85,7 @@ class MobileNetV2(nn.Module):
         features.append(conv_bn_relu6(in_channels, self.last_channel, kernel_size=1))
         self.features = nn.Sequential(*features)
         self.classifier = nn.Sequential(nn.Dropout(p=dropout), nn.Linear(self.last_channel, num_classes))
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out")
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.Linear):
-                nn.init.normal_(m.weight, 0, 0.01)
-                nn.init.zeros_(m.bias)
+        init_classifier_weights(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.features(x)
