@@ -25,6 +25,7 @@ from flopscope.report import (
 )
 from flopscope.rules import get_rule
 from flopscope.rules.constants import overridden
+from flopscope.spec import factory_spec
 
 
 @dataclass(slots=True)
@@ -197,7 +198,7 @@ def is_onnx_source(model: Any) -> bool:
     text = os.fspath(model)
     if text.lower().endswith(".onnx"):
         return True
-    if ":" in text and text.rpartition(":")[0].endswith(".py"):
+    if factory_spec(text) is not None:
         return False
     from flopscope.models.catalog import names
     if text in names():

@@ -46,6 +46,7 @@ from fractions import Fraction
 from typing import Any
 
 from flopscope.errors import FlopscopeError
+from flopscope.spec import factory_spec
 
 #: metric (a ``totals`` key of the JSON report) -> what it is, for messages and help
 METRICS = {
@@ -370,9 +371,9 @@ def _resolve_path(path: str, base_dir: str) -> str:
 def _resolve_model(spec: str, base_dir: str) -> str:
     """Relative .onnx paths and file.py:factory files are relative to the budget file;
     reference architecture names are left alone."""
-    file_part, colon, factory = spec.rpartition(":")
-    if colon and file_part.endswith(".py"):
-        return f"{_resolve_path(file_part, base_dir)}:{factory}"
+    factory = factory_spec(spec)
+    if factory is not None:
+        return f"{_resolve_path(factory[0], base_dir)}:{factory[1]}"
     if spec.lower().endswith(".onnx"):
         return _resolve_path(spec, base_dir)
     return spec
@@ -380,9 +381,9 @@ def _resolve_model(spec: str, base_dir: str) -> str:
 
 def _same_path(a: str, b: str) -> bool:
     def file_of(spec: str) -> str:
-        file_part, colon, factory = spec.rpartition(":")
-        if colon and file_part.endswith(".py"):
-            return f"{os.path.abspath(file_part)}:{factory}"
+        factory = factory_spec(spec)
+        if factory is not None:
+            return f"{os.path.abspath(factory[0])}:{factory[1]}"
         return os.path.abspath(spec)
 
     return file_of(a) == file_of(b)

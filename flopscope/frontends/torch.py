@@ -28,6 +28,7 @@ from torch.utils._pytree import tree_flatten
 from flopscope.errors import FlopscopeError
 from flopscope.frontends import aten
 from flopscope.graph import LayerGraph, Node, Param, Tensor
+from flopscope.spec import factory_spec
 
 OPSET = 23  # the ONNX semantics the recorded nodes follow (Softmax on one axis...)
 
@@ -50,7 +51,7 @@ def load_factory(spec: str) -> Any:
     This runs the user's code, by design. Nothing is written beside the file (no
     ``__pycache__``), and an exception or ``sys.exit`` in it becomes a one-line error.
     """
-    path_text, _, factory = spec.rpartition(":")
+    path_text, factory = factory_spec(spec) or (spec, "")
     path = Path(path_text)
     if not path.is_file():
         raise FlopscopeError(f"{path}: no such file (model spec '{spec}')")
@@ -90,7 +91,7 @@ def resolve(model: Any, weights: bool = True) -> tuple[torch.nn.Module, Any, str
         return model, None, type(model).__name__
     if isinstance(model, (str, os.PathLike)):
         text = os.fspath(model)
-        if ":" in text and text.rpartition(":")[0].endswith(".py"):
+        if factory_spec(text) is not None:
             made = load_factory(text)
             inputs = None
             if isinstance(made, tuple) and len(made) == 2 and isinstance(made[0], torch.nn.Module):
@@ -549,13 +550,11 @@ def _trace(module: torch.nn.Module, params: dict[str, Any], buffers: dict[str, A
                     out = module(*args, **kwargs)
             flat_out, _ = tree_flatten(out)
             graph_outputs = [t for t in (recorder.tensor(v) for v in flat_out) if t is not None]
-    except FlopscopeError as exc:
-        if how == "meta" and "device" in str(exc) and not on_meta:
-            raise _NeedsFake from None
-        raise
     except Exception as exc:
         if how == "meta" and "device" in str(exc) and not on_meta:
             raise _NeedsFake from None
+        if isinstance(exc, FlopscopeError):
+            raise
         message = " ".join(str(exc).split())[:300]
         raise FlopscopeError(f"{type(module).__name__}: forward() failed on the given input "
                              f"shapes ({type(exc).__name__}: {message})") from None
