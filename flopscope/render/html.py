@@ -75,7 +75,7 @@ def to_html(report: Report, *, top: int = TOP_LAYERS) -> str:
              f"<p>{escape(_coverage(report))}</p>"]
     if report.layers:
         heaviest = report.top(top)
-        headers, rows = layer_table(report, heaviest)
+        headers, rows = layer_table(heaviest)
         headers.append("FLOPs %")
         for layer, row in zip(heaviest, rows):
             row.append(_share(layer.flops or 0, t.flops))

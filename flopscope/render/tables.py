@@ -10,7 +10,7 @@ def _share(part: int, whole: int) -> str:
     return f"{100.0 * part / whole:.1f}%" if whole else "-"
 
 
-def layer_table(report: Report, layers: list[Layer]) -> tuple[list[str], list[list[str]]]:
+def layer_table(layers: list[Layer]) -> tuple[list[str], list[list[str]]]:
     with_module = any(l.module for l in layers)
     headers = ["layer", "op"] + (["module"] if with_module else []) + [
         "output shape", "MACs", "FLOPs", "params", "output", "traffic"]
@@ -100,7 +100,7 @@ def sections(report: Report, depth: int | None = None, top: int | None = None,
         out.append((f"by module (depth {depth})", *module_table(report, depth)))
     elif layers:
         chosen = report.top(top) if top else report.layers
-        out.append((f"top {top} layers by FLOPs" if top else "layers", *layer_table(report, chosen)))
+        out.append((f"top {top} layers by FLOPs" if top else "layers", *layer_table(chosen)))
     out.append(("by op type", *op_table(report)))
     out.append(("totals", [], totals_table(report)))
     return out
