@@ -15,9 +15,8 @@ import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
-from onnx import AttributeProto, GraphProto, ModelProto, TensorProto
-
 from flopscope.errors import FlopscopeError
+from flopscope.frontends.onnxcore import AttributeProto, GraphProto, ModelProto, TensorProto
 
 #: how much of a hostile location an error message quotes
 _QUOTE = 120

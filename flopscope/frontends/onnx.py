@@ -23,12 +23,10 @@ from math import prod
 from pathlib import Path
 from typing import Any
 
-import onnx
-from onnx import AttributeProto, GraphProto, ModelProto, NodeProto, TensorProto, helper
-
 from flopscope.errors import FlopscopeError
-from flopscope.frontends import protoscan
+from flopscope.frontends import onnxcore, protoscan
 from flopscope.frontends.external import check_external_data
+from flopscope.frontends.onnxcore import AttributeProto, GraphProto, ModelProto, NodeProto, TensorProto
 from flopscope.graph import FLOAT_DTYPES, LayerGraph, Node, Param, Tensor
 
 #: files larger than this are read without their large tensor payloads (protoscan)
@@ -96,11 +94,9 @@ def read_model(path: str | os.PathLike[str]) -> ModelProto:
                 data, _ = protoscan.read_without_payloads(p)
             except protoscan.NotWorthIt:   # many small tensors: protobuf's parser is faster
                 data = None
-        if data is not None:
-            model = ModelProto()
-            model.ParseFromString(data)
-        else:
-            model = onnx.load_model(str(p), load_external_data=False)
+        if data is None:
+            data = p.read_bytes()
+        model = onnxcore.parse_model(data)
     except OSError as exc:
         raise FlopscopeError(f"{p}: cannot read ({exc.strerror or exc})") from None
     except Exception as exc:  # protobuf's DecodeError, protoscan's WireError and friends
@@ -171,25 +167,21 @@ def _opsets(model: ModelProto, where: str) -> dict[str, int]:
     opsets: dict[str, int] = {}
     for entry in model.opset_import:
         opsets["" if entry.domain == "ai.onnx" else entry.domain] = entry.version
-    newest = onnx.defs.onnx_opset_version()
+    newest = onnxcore.newest_opset()
     default = opsets.get("")
     if default is not None and not 1 <= default <= newest:
         raise FlopscopeError(f"{where}: opset {default} is not one this onnx "
-                             f"({onnx.__version__}) knows (1..{newest}); upgrade onnx")
+                             f"({onnxcore.version()}) knows (1..{newest}); upgrade onnx")
     return opsets
 
 
 @lru_cache(maxsize=4096)
 def _schema_defaults(op: str, domain: str, version: int) -> tuple[tuple[str, Any], ...]:
     try:
-        schema = onnx.defs.get_schema(op, version, domain)
-    except onnx.defs.SchemaError:
+        defaults = onnxcore.schema_defaults(op, version, domain)
+    except onnxcore.SchemaError:
         return ()
-    defaults = []
-    for name, attr in schema.attributes.items():
-        if attr.default_value.type:
-            defaults.append((name, _plain(helper.get_attribute_value(attr.default_value))))
-    return tuple(defaults)
+    return tuple((name, _plain(onnxcore.attribute_value(a))) for name, a in defaults)
 
 
 def _plain(value: Any) -> Any:
@@ -240,7 +232,7 @@ def _small_value(t: TensorProto) -> tuple[Any, ...] | None:
     if prod(t.dims) > VALUE_LIMIT or not _has_payload(t):
         return None
     try:
-        return tuple(onnx.numpy_helper.to_array(t).ravel().tolist())
+        return onnxcore.tensor_values(t, prod(t.dims))
     except Exception:
         return None
 
@@ -266,12 +258,12 @@ def _stripped_copy(model: ModelProto, consts: _Constants) -> ModelProto:
     declared = {vi.name for vi in src.input}
     for name, shape, elem in moved:
         if name not in declared:
-            g.input.append(helper.make_tensor_value_info(name, elem, shape))
+            g.input.append(onnxcore.value_info(name, elem, shape))
             declared.add(name)
     g.value_info.extend(src.value_info)
     imported = {"" if o.domain == "ai.onnx" else o.domain for o in model.opset_import}
     for domain in sorted(domains - imported - {"ai.onnx"}):
-        out.opset_import.append(helper.make_opsetid(domain, 1))
+        out.opset_import.append(onnxcore.opset(domain, 1))
     return out
 
 
@@ -344,7 +336,7 @@ def _large_constant(node: NodeProto) -> tuple[tuple[int, ...], int] | None:
 # --------------------------------------------------------------------------- binding
 
 
-def _dims_of(vi: onnx.ValueInfoProto) -> list[int | str | None] | None:
+def _dims_of(vi: onnxcore.ValueInfoProto) -> list[int | str | None] | None:
     tt = vi.type.tensor_type
     if not vi.type.HasField("tensor_type") or not tt.HasField("shape"):
         return None
@@ -464,7 +456,7 @@ def _bind_inputs(graph: GraphProto, real_inputs: list[str], input_shapes: InputS
     return binding
 
 
-def _bind_dtype(vi: onnx.ValueInfoProto, name: str, dtype: str) -> None:
+def _bind_dtype(vi: onnxcore.ValueInfoProto, name: str, dtype: str) -> None:
     elem = _elem_type(dtype)
     if elem is None:
         raise FlopscopeError(f"input '{name}': unknown dtype '{dtype}'")
@@ -506,7 +498,7 @@ def _loosen_subgraphs(graph: GraphProto) -> None:
                 _loosen_subgraphs(sub)
 
 
-def _keep_rank_only(vi: onnx.ValueInfoProto) -> None:
+def _keep_rank_only(vi: onnxcore.ValueInfoProto) -> None:
     tt = vi.type.tensor_type
     if vi.type.HasField("tensor_type") and tt.HasField("shape"):
         rank = len(tt.shape.dim)
@@ -523,10 +515,10 @@ def _infer(stripped: ModelProto, where: str, shapes_given: bool, notes: list[str
     inference (an input edited to a new batch size, outputs left as they were) give way to
     the inferred ones; failing that, inference runs leniently and says where it stopped."""
     try:
-        onnx.checker.check_model(stripped)
+        onnxcore.check_model(stripped)
     except UnicodeDecodeError:          # the checker quotes a name that is not UTF-8
         raise FlopscopeError(f"{where}: invalid ONNX graph (a name or string is not valid UTF-8)") from None
-    except onnx.checker.ValidationError as exc:
+    except onnxcore.ValidationError as exc:
         message = _one_line(exc)
         if "is deprecated in domain_version" not in message:
             raise FlopscopeError(f"{where}: invalid ONNX graph ({message})") from None
@@ -534,7 +526,7 @@ def _infer(stripped: ModelProto, where: str, shapes_given: bool, notes: list[str
         notes.append(f"the graph uses a deprecated operator version ({message})")
     try:
         return _infer_shapes(stripped, strict=True)
-    except onnx.shape_inference.InferenceError as exc:
+    except onnxcore.InferenceError as exc:
         first = _one_line(exc)
     loose = ModelProto()
     loose.CopyFrom(stripped)
@@ -542,7 +534,7 @@ def _infer(stripped: ModelProto, where: str, shapes_given: bool, notes: list[str
     _loosen_outputs(loose.graph, resized=True)
     try:
         inferred = _infer_shapes(loose, strict=True)
-    except onnx.shape_inference.InferenceError:
+    except onnxcore.InferenceError:
         if shapes_given:
             raise FlopscopeError(f"{where}: the input shapes given do not fit the model "
                                  f"({first})") from None
@@ -571,14 +563,16 @@ def _fold_shape_arithmetic(stripped: ModelProto, inferred: ModelProto, symbols: 
     table = _value_infos(inferred.graph, symbols)
     if not _unknown_shapes(inferred.graph, table):
         return inferred, table
+    from onnx import numpy_helper
+
     from flopscope.frontends import fold
 
-    values = {t.name: onnx.numpy_helper.to_array(t) for t in stripped.graph.initializer
+    values = {t.name: numpy_helper.to_array(t) for t in stripped.graph.initializer
               if prod(t.dims) <= fold.MAX_ELEMENTS and _has_payload(t)}
     for node in stripped.graph.node:
         if node.op_type == "Constant" and node.output and node.attribute \
                 and node.attribute[0].name == "value" and prod(node.attribute[0].t.dims) <= fold.MAX_ELEMENTS:
-            values[node.output[0]] = onnx.numpy_helper.to_array(node.attribute[0].t)
+            values[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
     total = 0
     for _ in range(8):
         shapes = {name: t.shape for name, t in table.items() if t.static}
@@ -609,10 +603,9 @@ _DATA_DEPENDENT = frozenset({"NonZero", "Unique", "NonMaxSuppression", "Compress
 
 def _infer_shapes(model: ModelProto, strict: bool) -> ModelProto:
     try:
-        return onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=strict,
-                                                 data_prop=True)
+        return onnxcore.infer_shapes(model, strict=strict)
     except UnicodeDecodeError:          # an error message quoting a name that is not UTF-8
-        raise onnx.shape_inference.InferenceError("a name or string is not valid UTF-8") from None
+        raise onnxcore.InferenceError("a name or string is not valid UTF-8") from None
 
 
 def _value_infos(graph: GraphProto, symbols: Mapping[str, int]) -> dict[str, Tensor]:
@@ -738,7 +731,7 @@ _SIMPLE: dict[int, Any] = {
 
 def _simple_attribute(a: AttributeProto) -> Any:
     convert = _SIMPLE.get(a.type)
-    return convert(a) if convert is not None else _plain(helper.get_attribute_value(a))
+    return convert(a) if convert is not None else _plain(onnxcore.attribute_value(a))
 
 
 def _constant_node_output(node: NodeProto,
@@ -898,10 +891,8 @@ def load(source: str | os.PathLike[str] | ModelProto, *, input_shapes: InputShap
         name = name or Path(source).stem
     opsets = _opsets(model, where)
     if model.functions:
-        import onnx.inliner
-
         try:
-            model = onnx.inliner.inline_local_functions(model)
+            model = onnxcore.inline_local_functions(model)
         except Exception as exc:
             raise FlopscopeError(f"{where}: cannot inline local functions ({_one_line(exc)})") from None
 
