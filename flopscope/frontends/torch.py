@@ -18,6 +18,7 @@ import inspect
 import os
 import sys
 from collections.abc import Mapping
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from flopscope.spec import factory_spec
 OPSET = 23  # the ONNX semantics the recorded nodes follow (Softmax on one axis...)
 
 
+@cache
 def dtype_name(dtype: torch.dtype) -> str:
     """IR dtype name of a torch dtype (``torch.float32`` -> ``"float32"``)."""
     name = str(dtype).removeprefix("torch.")
@@ -210,6 +212,7 @@ class _Recorder(TorchDispatchMode):
         self.names = names            # id(tensor) -> IR tensor name
         self.constants = constants    # IR names of constants (params, buffers, literals)
         self.keep: list[Any] = []     # keeps tensors alive so ids stay unique
+        self.records: dict[int, Tensor] = {}   # id(tensor) -> its last IR record
         self.nodes: list[Node] = []
         self.module_stack: list[str] = [""]
         self.node_names: set[str] = set()
@@ -227,7 +230,11 @@ class _Recorder(TorchDispatchMode):
             self.names[key] = name
             self.constants.add(name)
             self.keep.append(value)
-        return Tensor(name, tuple(int(d) for d in value.shape), dtype_name(value.dtype))
+        record = self.records.get(key)
+        if record is None or record.name != name or record.shape != value.shape:
+            record = Tensor(name, tuple(int(d) for d in value.shape), dtype_name(value.dtype))
+            self.records[key] = record
+        return record
 
     def _new_name(self, stem: str) -> str:
         self.counter += 1
@@ -247,7 +254,9 @@ class _Recorder(TorchDispatchMode):
             if constant:
                 self.constants.add(name)
             self.names[id(value)] = name
-            result.append(Tensor(name, tuple(int(d) for d in value.shape), dtype_name(value.dtype)))
+            record = Tensor(name, tuple(int(d) for d in value.shape), dtype_name(value.dtype))
+            self.records[id(value)] = record
+            result.append(record)
         return result
 
     # ------------------------------------------------------------- dispatch
@@ -269,9 +278,9 @@ class _Recorder(TorchDispatchMode):
         name = packet[:-1] if packet.endswith("_") else packet   # in-place: relu_ -> relu
         if name in aten.IGNORED:
             return out
-        flat_in, _ = tree_flatten((args, kwargs))
+        flat_in = _leaves((args, kwargs))
         ir_inputs = [self.tensor(t) for t in flat_in if isinstance(t, torch.Tensor)]
-        flat_out, _ = tree_flatten(out)
+        flat_out = _leaves(out)
         if name in aten.FACTORIES or (not ir_inputs and name not in aten.HANDLERS):
             self._bind_outputs(flat_out, True, None)
             return out
@@ -312,6 +321,22 @@ class _Recorder(TorchDispatchMode):
             name=name, op=emit.op, inputs=tuple(emit.inputs), outputs=tuple(emit.outputs),
             attrs=emit.attrs, domain=domain, module=module, weights=weights,
             values=emit.values, opset=OPSET))
+
+
+def _leaves(value: Any, into: list[Any] | None = None) -> list[Any]:
+    """The leaves of an op's arguments or results, in order (ATen nests only tuples,
+    lists and dicts; torch's general pytree flattening costs a quarter of a trace)."""
+    if into is None:
+        into = []
+    if isinstance(value, (tuple, list)):
+        for v in value:
+            _leaves(v, into)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _leaves(v, into)
+    else:
+        into.append(value)
+    return into
 
 
 def _on_meta(args: tuple) -> bool:
@@ -548,7 +573,7 @@ def _trace(module: torch.nn.Module, params: dict[str, Any], buffers: dict[str, A
                                                      tie_weights=True, strict=False)
                 else:
                     out = module(*args, **kwargs)
-            flat_out, _ = tree_flatten(out)
+            flat_out, _ = tree_flatten(out)       # any pytree the model returns
             graph_outputs = [t for t in (recorder.tensor(v) for v in flat_out) if t is not None]
     except Exception as exc:
         if how == "meta" and "device" in str(exc) and not on_meta:
