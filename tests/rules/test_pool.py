@@ -81,3 +81,60 @@ def test_global_lp_pool():
 def test_global_pools_1d_and_3d():
     assert cost("GlobalAveragePool", {"x": (1, 4, 10)}).flops == 10 * 4
     assert cost("GlobalMaxPool", {"x": (1, 4, 2, 3, 5)}).flops == (30 - 1) * 4
+
+
+# ------------------------------------------------- adaptive pooling (PyTorch frontend only)
+# ONNX has no adaptive pooling: exporters write global pooling for a 1x1 output and a plain
+# window where the sizes divide, and refuse the rest. The PyTorch frontend emits
+# AdaptiveAveragePool / AdaptiveMaxPool there, with PyTorch's overlapping windows.
+
+
+def _torch_window_lengths(size: int, out: int) -> list[int]:
+    """Each output's window length along one axis, as PyTorch's kernel uses it: output i
+    of the pooled one-hot e_j is 1/L_i when j lies in window i."""
+    torch = pytest.importorskip("torch")
+    hits = torch.stack([torch.nn.functional.adaptive_avg_pool1d(torch.eye(size)[j].view(1, 1, size), out)
+                        .view(out) for j in range(size)])
+    return [round(1 / float(col[col > 0].max())) for col in hits.T]
+
+
+def test_adaptive_windows_by_hand_and_as_pytorch_pools():
+    # 5 -> 3: windows [0, 2), [1, 4), [3, 5): lengths 2, 3, 2 (they overlap)
+    assert _torch_window_lengths(5, 3) == [2, 3, 2]
+    # 8 -> 7 (VGG's 7x7 head on a 256x256 image): seven windows of 2
+    assert _torch_window_lengths(8, 7) == [2] * 7
+    from flopscope.rules.pool import _adaptive_window_sum
+    for size, out in [(5, 3), (8, 7), (10, 4), (7, 5), (13, 6), (6, 4)]:
+        assert _adaptive_window_sum(size, out) == sum(_torch_window_lengths(size, out)), (size, out)
+
+
+@pytest.mark.parametrize("kind, op, flops", [
+    # 1x2x5x5 -> 3x3: window sizes 2,3,2 per axis, Σk = 7·7 = 49 per channel
+    ("Avg", "AdaptiveAveragePool", 2 * 49),               # k FLOPs per output
+    ("Max", "AdaptiveMaxPool", 2 * (49 - 9)),             # k−1 compares per output
+])
+def test_adaptive_pool_that_does_not_divide(kind, op, flops):
+    torch = pytest.importorskip("torch")
+    from flopscope.analysis import analyze
+    pool = getattr(torch.nn, f"Adaptive{kind}Pool2d")((3, 3))
+    report = analyze(pool, inputs=(1, 2, 5, 5))
+    (row,) = report.layers
+    assert (row.op, row.status, row.macs, row.flops) == (op, "ok", 0, flops)
+    assert row.output_shapes == [[1, 2, 3, 3]] and report.coverage.complete
+
+
+def test_adaptive_pool_that_divides_is_a_plain_window():
+    torch = pytest.importorskip("torch")
+    from flopscope.analysis import analyze
+    (row,) = analyze(torch.nn.AdaptiveAvgPool2d((3, 3)), inputs=(1, 2, 6, 6)).layers
+    assert (row.op, row.flops) == ("AveragePool", 2 * 9 * 4)    # 2x2 windows, 4 FLOPs each
+
+
+def test_vgg16_at_256_pixels_is_fully_costed():
+    """VGG's AdaptiveAvgPool2d((7, 7)) meets an 8x8 map at 256x256 input."""
+    pytest.importorskip("torch")
+    from flopscope.analysis import analyze
+    report = analyze("vgg16", inputs=(1, 3, 256, 256))
+    assert report.coverage.complete
+    (row,) = [r for r in report.layers if r.op.startswith("Adaptive")]
+    assert (row.op, row.flops) == ("AdaptiveAveragePool", 512 * 14 * 14)

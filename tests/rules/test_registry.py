@@ -33,6 +33,7 @@ SUPPORTED = {
     "QuantizeLinear", "Sum", "Max", "Min", "Mean",
     # pool.py
     "MaxPool", "AveragePool", "LpPool", "GlobalMaxPool", "GlobalAveragePool", "GlobalLpPool",
+    "AdaptiveAveragePool", "AdaptiveMaxPool",
     # norm.py
     "BatchNormalization", "LayerNormalization", "InstanceNormalization", "GroupNormalization",
     "RMSNormalization", "LRN", "LpNormalization",
@@ -74,7 +75,7 @@ def test_supported_ops_is_exactly_the_list():
     assert ops == sorted(ops)
     assert set(ops) == SUPPORTED, (f"new: {sorted(set(ops) - SUPPORTED)}, "
                                    f"gone: {sorted(SUPPORTED - set(ops))}")
-    assert len(ops) == len(SUPPORTED) == 162
+    assert len(ops) == len(SUPPORTED) == 164
 
 
 def test_every_supported_op_is_exercised_by_a_rule_test():
