@@ -5,6 +5,7 @@ from flopscope.rules import (  # noqa: F401  (registration by import)
     attention,
     conv,
     elementwise,
+    loss,
     matmul,
     movement,
     norm,
@@ -12,6 +13,8 @@ from flopscope.rules import (  # noqa: F401  (registration by import)
     recurrent,
     reduce,
     resize,
+    sampling,
+    spatial,
 )
 from flopscope.rules.registry import DOT_PRODUCT_OPS, Cost, get_rule, qualify, rule, supported_ops
 

@@ -7,6 +7,8 @@ first, and Mean one divide more.
 
 from __future__ import annotations
 
+from math import prod
+
 from flopscope.graph import Node
 from flopscope.rules.constants import per_element
 from flopscope.rules.registry import Cost, Rule, rule
@@ -31,6 +33,16 @@ elementwise(
     "And", "Or", "Xor", "BitShift", "BitwiseAnd", "BitwiseOr", "BitwiseXor",
     "Where", "DequantizeLinear", "QuantizeLinear",
 )
+
+
+@rule("DynamicQuantizeLinear")
+def dynamic_quantize_linear(node: Node) -> Cost:
+    """QuantizeLinear with its scale and zero point computed from the data, for n input
+    elements: the min and the max of x, 2(n−1) compares; the scale (max(0, ·),
+    min(0, ·), subtract, divide by qmax − qmin) 4; the zero point (divide, subtract from
+    qmin, saturate (min and max), round) 5; then QuantizeLinear's table price per element."""
+    n = prod(node.shape(0))
+    return Cost(flops=2 * max(n - 1, 0) + 4 + 5 + per_element("QuantizeLinear") * n)
 
 
 def _variadic(op: str, extra_per_element: int = 0) -> Rule:

@@ -1,5 +1,5 @@
-"""Dense products: Gemm (Linear), MatMul with broadcast batch dims, Einsum, and the
-quantised MatMulInteger and QLinearMatMul."""
+"""Dense products: Gemm (Linear), MatMul with broadcast batch dims, Einsum, the
+quantised MatMulInteger and QLinearMatMul, and Det (an LU factorisation)."""
 
 from __future__ import annotations
 
@@ -139,3 +139,37 @@ def einsum(node: Node) -> Cost:
         flops += max(2 * size(summed) - 1, 0) * size(kept)
         current = "".join(sorted(kept))
     return Cost(macs=macs, flops=flops)
+
+
+def _det_counts(n: int) -> tuple[int, int]:
+    """(MACs, FLOPs) of the determinant of one n×n matrix by LU with partial pivoting."""
+    if n <= 0:
+        return 0, 0  # the empty matrix: det = 1, a constant
+    macs = (n - 1) * n * (2 * n - 1) // 6           # Σ_{m=1}^{n−1} m² multiply-subtracts
+    flops = (2 * macs                               # each a multiply and a subtract
+             + n * (n - 1) // 2                     # Σ m divides by the pivot
+             + n * n - 1                            # Σ (m+1 abs + m compares) pivot search
+             + (n - 1)                              # product of the n diagonal entries
+             + 1)                                   # times the permutation's sign (±1)
+    return macs, flops
+
+
+@rule("Det", dot_product=True)
+def det(node: Node) -> Cost:
+    """Determinant of each n×n matrix of (…, n, n) by Gaussian elimination (LU) with
+    partial pivoting, as LAPACK getrf and Eigen's PartialPivLU do it.
+
+    Step k = 1…n−1 leaves m = n−k rows below the pivot: pick the pivot of largest
+    magnitude among m+1 (m+1 abs, m compares; the row swap is data movement), m
+    divides for the multipliers, and an m×m update aᵢⱼ −= lᵢ·uⱼ (m² multiply-adds).
+    Then n−1 multiplies for the diagonal product and one multiply by the sign of the
+    row permutation (its parity is integer work). Per matrix:
+    MACs = Σm² = (n−1)n(2n−1)/6 ≈ n³/3; FLOPs = 2·MACs + n(n−1)/2 + (n²−1) + (n−1) + 1.
+    Times the batch ∏(…). A 2×2 matrix: 1 MAC, 8 FLOPs.
+    """
+    x = node.shape(0)
+    if len(x) < 2 or x[-1] != x[-2]:
+        raise RuleError(f"Det '{node.name}': input {x} is not a batch of square matrices")
+    macs, flops = _det_counts(x[-1])
+    batch = prod(x[:-2])
+    return Cost(macs=batch * macs, flops=batch * flops)

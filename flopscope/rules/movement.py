@@ -29,20 +29,25 @@ def reshape(node: Node) -> Cost:
     "Cast", "CastLike", "Shape", "Size", "Constant", "ConstantOfShape", "Expand", "Tile",
     "Concat", "Split", "Slice", "Gather", "GatherElements", "GatherND", "Pad",
     "DepthToSpace", "SpaceToDepth", "EyeLike", "OneHot", "Trilu", "ReverseSequence",
-    "Compress", "MaxUnpool",
+    "Compress", "MaxUnpool", "BitCast",
     "If", "Loop", "Scan",
     "SequenceConstruct", "SequenceEmpty", "SequenceInsert", "SequenceAt", "SequenceErase",
     "SequenceLength", "SplitToSequence", "ConcatFromSequence",
     "Optional", "OptionalHasElement", "OptionalGetElement",
 )
 def data_movement(node: Node) -> Cost:
-    """Copies, views, layout changes, index selection, constants: no arithmetic."""
+    """Copies, views, layout changes, index selection, constants: no arithmetic.
+
+    BitCast reinterprets each element's bits as another type of the same width: 0 FLOPs."""
     return Cost()
 
 
-@rule("ScatterElements", "ScatterND")
+@rule("ScatterElements", "ScatterND", "Scatter")
 def scatter(node: Node) -> Cost:
-    """A plain scatter copies (0 FLOPs); with reduction add/mul/max/min, one FLOP per update."""
+    """A plain scatter copies (0 FLOPs); with reduction add/mul/max/min, one FLOP per update.
+
+    Scatter (opset 9–10) is the deprecated name of ScatterElements without a reduction:
+    the same copy, 0 FLOPs."""
     if node.attr("reduction", "none") == "none":
         return Cost()
     return Cost(flops=prod(node.shape(2)))

@@ -1,4 +1,4 @@
-"""Normalisations: batch, layer, group, instance, RMS, LRN, Lp.
+"""Normalisations: batch, layer, group, instance, RMS, mean-variance, LRN, Lp.
 
 Statistics over a group of r elements, from one-FLOP primitives:
 mean = r−1 adds + 1 divide (r); variance = r subtracts, r squares, r−1 adds, 1 divide
@@ -57,6 +57,25 @@ def group_norm(node: Node) -> Cost:
     x = node.shape(0)
     groups = node.attr("num_groups")
     return Cost(flops=_normalise(x[0] * groups, prod(x[1:]) // groups, 2))
+
+
+@rule("MeanVarianceNormalization")
+def mean_variance_norm(node: Node) -> Cost:
+    """(X − E[X]) / sqrt(E[(X − E[X])²]) over ``axes`` (default [0, 2, 3]), no scale, no bias.
+
+    Per group of r = ∏shape[axes] elements: mean (r), variance (3r), the eps add, sqrt and
+    reciprocal (3), normalise (r): 5r+3, as LayerNormalization without its affine step.
+    The spec's function adds eps (1e-9) to the std rather than to the variance: the
+    same count. Groups = elements / r.
+    """
+    x = node.shape(0)
+    axes = [int(a) for a in node.attr("axes", [0, 2, 3])]
+    norm = [a + len(x) if a < 0 else a for a in axes]
+    if any(not 0 <= a < len(x) for a in norm) or len(set(norm)) != len(norm):
+        raise RuleError(f"MeanVarianceNormalization '{node.name}': axes {axes} do not fit "
+                        f"rank {len(x)} (out of range or repeated)")
+    r = prod(x[a] for a in norm)
+    return Cost(flops=_normalise(prod(x) // r if r else 0, r, 0))
 
 
 @rule("RMSNormalization")

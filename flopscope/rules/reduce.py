@@ -1,4 +1,5 @@
-"""Reductions and selections along axes: Reduce*, ArgMax/ArgMin, TopK, CumSum, NonZero.
+"""Reductions and selections along axes: Reduce*, ArgMax/ArgMin, TopK, CumSum, CumProd,
+NonZero.
 
 The reduced extent r of a Reduce op is in_elements / out_elements, which holds with or
 without ``keepdims`` and whether the axes come as an attribute or an input.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from math import ceil, log2, prod
 
-from flopscope.graph import Node
+from flopscope.graph import Node, RuleError, ValueUnknown
 from flopscope.rules.registry import Cost, rule
 
 
@@ -58,13 +59,46 @@ def top_k(node: Node) -> Cost:
     return Cost(flops=rows * n * ceil(log2(k + 1)) if k else 0)
 
 
+def _running(node: Node) -> int:
+    """Operations of a running sum or product along ``axis``: per row of n, n−1; n−2
+    when ``exclusive``.
+
+    Inclusive: y₀ = x₀ (a copy), then yᵢ = yᵢ₋₁ ∘ xᵢ: n−1 operations. Exclusive: y₀ is
+    the identity (a constant) and y₁ = x₀ (a copy), then yᵢ = yᵢ₋₁ ∘ xᵢ₋₁: n−2 (0 for
+    n ≤ 2). ``reverse`` only runs the same recurrence from the other end. The count
+    depends on the axis only through n, so an axis that is not a known constant is no
+    obstacle when every dim has the same extent (a 1-D input above all).
+    """
+    shape = node.shape(0)
+    if not shape:
+        raise RuleError(f"{node.op} '{node.name}': input must have rank >= 1")
+    try:
+        (axis,) = node.value(1)
+    except ValueUnknown:
+        if len(set(shape)) != 1:
+            raise
+        axis = 0
+    axis = int(axis)
+    if not -len(shape) <= axis < len(shape):
+        raise RuleError(f"{node.op} '{node.name}': axis {axis} is out of range for rank {len(shape)}")
+    n = _axis_extent(node, axis)
+    rows = prod(shape) // n if n else 0
+    per_row = n - 2 if node.attr("exclusive", 0) else n - 1
+    return rows * max(per_row, 0)
+
+
 @rule("CumSum")
 def cum_sum(node: Node) -> Cost:
-    """Running sum along ``axis``: n−1 adds per row of n."""
-    (axis,) = node.value(1)
-    n = _axis_extent(node, int(axis))
-    total = prod(node.shape(0))
-    return Cost(flops=total - (total // n if n else 0))
+    """Running sum along ``axis``: n−1 adds per row of n, n−2 when ``exclusive`` (see
+    :func:`_running`)."""
+    return Cost(flops=_running(node))
+
+
+@rule("CumProd")
+def cum_prod(node: Node) -> Cost:
+    """Running product along ``axis``: n−1 multiplies per row of n, n−2 when
+    ``exclusive`` (see :func:`_running`)."""
+    return Cost(flops=_running(node))
 
 
 @rule("NonZero")

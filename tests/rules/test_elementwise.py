@@ -102,3 +102,10 @@ def test_variadic_counts_broadcast_outputs():
     assert row.flops == 2 * 3 * 4 * 5
     mean = cost("Mean", {"a": (3, 1, 5), "b": (4, 1), "c": (5,)})
     assert mean.flops == (2 + 1) * 3 * 4 * 5
+
+
+def test_dynamic_quantize_linear_prices_its_scale_and_zero_point():
+    row = cost("DynamicQuantizeLinear", {"x": (2, 3)}, outputs=["y", "y_scale", "y_zero_point"], opset=11)
+    assert [s for s in row.output_shapes] == [[2, 3], [], []]
+    # 6 elements: min and max 2 x 5 compares; scale 4; zero point 5; quantize 5 per element
+    assert (row.macs, row.flops) == (0, 2 * 5 + 4 + 5 + 5 * 6)

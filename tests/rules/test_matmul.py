@@ -216,3 +216,43 @@ def test_matmul_integer_and_qlinear_matmul():
                               "ys": scalar(0.1, np.float32), "yz": scalar(0, np.uint8)}, opset=10)
     row = layer(q, "QLinearMatMul")
     assert (row.macs, row.flops) == (2 * 4 * 16, 2 * 4 * (31 + 5))
+
+
+# ------------------------------------------------------------------------------- Det
+# LU with partial pivoting; step with m rows below the pivot: m+1 abs + m compares,
+# m divides, m*m multiply-subtracts; then n-1 diagonal multiplies and 1 sign multiply.
+
+
+def _det_by_hand(n):
+    macs = sum(m * m for m in range(1, n))
+    flops = sum((m + 1) + m + m + 2 * m * m for m in range(1, n)) + (n - 1) + 1
+    return macs, flops
+
+
+@pytest.mark.parametrize("shape, batch, n", [
+    ((2, 2), 1, 2),
+    ((3, 3), 1, 3),
+    ((4, 3, 3), 4, 3),
+    ((2, 5, 6, 6), 2 * 5, 6),
+    ((1, 1), 1, 1),
+])
+def test_det(shape, batch, n):
+    row = cost("Det", {"x": shape}, opset=22)
+    macs, flops = _det_by_hand(n)
+    assert (row.macs, row.flops) == (batch * macs, batch * flops)
+
+
+def test_det_closed_forms():
+    # 2x2: 2 abs + 1 compare, 1 divide, 1 multiply-subtract (2), 1 diagonal multiply, 1 sign
+    assert _det_by_hand(2) == (1, 2 + 1 + 1 + 2 + 1 + 1)
+    # 3x3: m=2: 3+2+2+8 = 15, m=1: 2+1+1+2 = 6, diagonal 2, sign 1 -> 24; MACs 4 + 1
+    row = cost("Det", {"x": (3, 3)}, opset=22)
+    assert (row.macs, row.flops) == (5, 15 + 6 + 2 + 1)
+
+
+@pytest.mark.parametrize("shape", [(3, 4), (5,), (2, 3, 2)])
+def test_det_of_non_square_input_is_refused(shape):
+    report = run("Det", {"x": shape}, opset=22)
+    row = layer(report, "Det")
+    assert row.status != "ok" and row.flops is None
+    assert "not a batch of square matrices" in row.reason

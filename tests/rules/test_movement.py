@@ -196,3 +196,26 @@ def test_a_chain_of_free_ops_costs_only_its_arithmetic():
     assert report.totals.macs == 0
     assert report.totals.flops == 6 * 4                # the Relu alone
     assert [r.flops for r in report.layers] == [0, 0, 24]
+
+
+# ---------------------------------------------------------------- Scatter and BitCast
+
+
+@pytest.mark.parametrize("axis", [None, 1])
+def test_scatter_deprecated_alias_is_a_plain_copy(axis):
+    # Scatter (opsets 9-10) = ScatterElements without a reduction: 0 FLOPs
+    attrs = {} if axis is None else {"axis": axis}
+    row = cost("Scatter", {"data": (3, 4), "idx": ((2, 4), I64), "updates": (2, 4)},
+               attrs=attrs, opset=10)
+    assert (row.macs, row.flops) == (0, 0)
+
+
+@pytest.mark.parametrize("shape, src, to", [
+    ((2, 3), F32, TensorProto.INT32),
+    ((4,), TensorProto.INT64, TensorProto.DOUBLE),
+    ((), F32, TensorProto.UINT32),
+])
+def test_bitcast_reinterprets_bits_for_free(shape, src, to):
+    row = cost("BitCast", {"x": (shape, src)}, attrs={"to": to}, opset=26)
+    assert row.output_shapes == [list(shape)]
+    assert (row.macs, row.flops) == (0, 0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.builders import cost, weight
+from tests.builders import cost, layer, run, weight
 
 
 def test_batch_norm_inference_is_scale_and_shift():
@@ -132,3 +132,35 @@ def test_lp_normalization(axis, p, vectors, per_vector):
     attrs = {k: v for k, v in (("axis", axis), ("p", p)) if v is not None}
     row = cost("LpNormalization", {"x": (2, 3, 4)}, attrs=attrs)
     assert (row.macs, row.flops) == (0, vectors * per_vector)
+
+
+# -------------------------------------------------------- MeanVarianceNormalization
+# per group of r: mean r, variance 3r, eps add + sqrt + reciprocal 3, normalise r: 5r + 3
+
+
+@pytest.mark.parametrize("axes, groups, r", [
+    (None, 3, 2 * 4 * 5),              # default [0, 2, 3]: one group per channel
+    ([0, 2, 3], 3, 2 * 4 * 5),
+    ([2, 3], 2 * 3, 4 * 5),            # instance-norm-like
+    ([1, 2, 3], 2, 3 * 4 * 5),         # layer-norm-like
+    ([-1], 2 * 3 * 4, 5),
+])
+@pytest.mark.parametrize("opset", [9, 13])
+def test_mean_variance_normalization(axes, groups, r, opset):
+    attrs = {} if axes is None else {"axes": axes}
+    row = cost("MeanVarianceNormalization", {"x": (2, 3, 4, 5)}, attrs=attrs, opset=opset)
+    assert (row.macs, row.flops) == (0, groups * (r + 3 * r + 3 + r))
+
+
+def test_mean_variance_normalization_default_axes_need_rank_4():
+    row = layer(run("MeanVarianceNormalization", {"x": (2, 3, 4)}, opset=13),
+                "MeanVarianceNormalization")
+    assert row.status != "ok" and row.flops is None
+    assert "axes [0, 2, 3] do not fit rank 3" in row.reason
+
+
+def test_mean_variance_normalization_repeated_axes_are_refused():
+    row = layer(run("MeanVarianceNormalization", {"x": (2, 3, 4, 5)}, attrs={"axes": [1, -3]},
+                    opset=13), "MeanVarianceNormalization")
+    assert row.status != "ok" and row.flops is None
+    assert "repeated" in row.reason

@@ -128,7 +128,10 @@ def test_cum_sum(axis, adds, scalar_axis):
 
 
 def test_cum_sum_exclusive_reverse_same_count():
+    # exclusive: y0 = 0, y1 = x0 (a copy), then one add each: 6 - 2 per row of 6
     row = cost("CumSum", {"x": (5, 6), "axis": ints(1)}, attrs={"exclusive": 1, "reverse": 1})
+    assert row.flops == 5 * (6 - 2)
+    row = cost("CumSum", {"x": (5, 6), "axis": ints(1)}, attrs={"reverse": 1})
     assert row.flops == 5 * (6 - 1)
 
 
@@ -142,3 +145,51 @@ def test_cum_sum_with_unknown_axis_is_unresolved():
 def test_non_zero_one_compare_per_input_element():
     row = cost("NonZero", {"x": (3, 4, 5)})
     assert (row.macs, row.flops) == (0, 3 * 4 * 5)
+
+
+# --------------------------------------------------------------------------- CumProd
+
+
+@pytest.mark.parametrize("axis, exclusive, reverse, multiplies", [
+    (0, 0, 0, 4 * (3 - 1)),           # 4 columns of 3: y0 = x0, then 2 multiplies each
+    (1, 0, 0, 3 * (4 - 1)),           # 3 rows of 4
+    (-1, 0, 1, 3 * (4 - 1)),          # reverse: the same recurrence from the other end
+    (1, 1, 0, 3 * (4 - 2)),           # exclusive: y0 = 1, y1 = x0, 2 multiplies per row
+    (1, 1, 1, 3 * (4 - 2)),
+    (0, 1, 0, 4 * (3 - 2)),
+])
+def test_cum_prod(axis, exclusive, reverse, multiplies):
+    row = cost("CumProd", {"x": (3, 4), "axis": ints(axis)},
+               attrs={"exclusive": exclusive, "reverse": reverse}, opset=26)
+    assert (row.macs, row.flops) == (0, multiplies)
+
+
+@pytest.mark.parametrize("n, exclusive, multiplies", [
+    (1, 0, 0), (1, 1, 0), (2, 1, 0), (2, 0, 1), (5, 1, 3),
+])
+def test_cum_prod_short_rows(n, exclusive, multiplies):
+    row = cost("CumProd", {"x": (n,), "axis": np.array(0, np.int64)},
+               attrs={"exclusive": exclusive}, opset=26)
+    assert row.flops == multiplies
+
+
+def test_cum_prod_unknown_axis_is_resolved_when_every_dim_is_the_same():
+    # 1-D: the axis can only be 0; 6 elements -> 5 multiplies
+    row = cost("CumProd", {"x": (6,), "axis": ((), TensorProto.INT64)}, opset=26)
+    assert row.flops == 6 - 1
+    # 3x3: whichever axis, 3 rows of 3 -> 3 * 2 multiplies
+    row = cost("CumProd", {"x": (3, 3), "axis": ((), TensorProto.INT64)}, opset=26)
+    assert row.flops == 3 * (3 - 1)
+
+
+def test_cum_prod_unknown_axis_on_uneven_dims_is_unresolved():
+    report = run("CumProd", {"x": (3, 4), "axis": ((), TensorProto.INT64)}, opset=26)
+    row = layer(report, "CumProd")
+    assert row.status == "unresolved" and row.flops is None
+
+
+def test_cum_prod_axis_out_of_range_is_refused():
+    report = run("CumProd", {"x": (3, 4), "axis": ints(2)}, opset=26)
+    row = layer(report, "CumProd")
+    assert row.status != "ok" and row.flops is None
+    assert "out of range" in row.reason
