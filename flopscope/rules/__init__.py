@@ -4,6 +4,7 @@ from flopscope.rules import (  # noqa: F401  (registration by import)
     activation,
     attention,
     conv,
+    decoder,
     elementwise,
     loss,
     matmul,

@@ -11,8 +11,16 @@ from flopscope.rules.registry import Cost, rule
 
 elementwise(
     "Relu", "LeakyRelu", "PRelu", "ThresholdedRelu", "Elu", "Celu", "Selu", "Sigmoid",
-    "HardSigmoid", "HardSwish", "Swish", "Tanh", "Softplus", "Softsign", "Mish", "Shrink",
+    "HardSigmoid", "HardSwish", "Tanh", "Softplus", "Softsign", "Mish", "Shrink",
 )
+
+
+@rule("Swish")
+def swish(node: Node) -> Cost:
+    """x·sigmoid(alpha·x): the table's Swish per element (sigmoid, multiply by x), and
+    one multiply more for alpha·x when alpha is not 1 (SiLU is alpha = 1)."""
+    scaled = node.attr("alpha", 1.0) != 1.0
+    return Cost(flops=(per_element("Swish") + scaled) * node.out_numel())
 
 
 @rule("Gelu")

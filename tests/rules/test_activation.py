@@ -126,3 +126,9 @@ def test_hardmax_rows(opset, axis, rows, n):
 def test_softmax_worked_example():
     # a classifier head: 1 x 1000, opset 13: 5*1000 - 2
     assert cost("Softmax", {"x": (1, 1000)}, opset=13).flops == 4998
+
+
+def test_swish_with_alpha_multiplies_once_more():
+    # x * sigmoid(alpha * x): sigmoid 4, multiply by x 1, and the alpha multiply
+    assert cost("Swish", {"x": SHAPE}, attrs={"alpha": 1.702}, opset=24).flops == (4 + 1 + 1) * N
+    assert cost("Swish", {"x": SHAPE}, attrs={"alpha": 1.0}, opset=24).flops == (4 + 1) * N

@@ -61,11 +61,13 @@ SUPPORTED = {
     "SoftmaxCrossEntropyLoss", "NegativeLogLikelihoodLoss",
     "RandomUniform", "RandomUniformLike", "RandomNormal", "RandomNormalLike", "Bernoulli",
     "Multinomial",
+    # decoder.py
+    "RotaryEmbedding", "SwiGLU", "TensorScatter", "LinearAttention", "CausalConvWithState",
 }
 
 DOT_PRODUCT = {"Conv", "ConvTranspose", "Gemm", "MatMul", "Einsum", "Attention", "RNN", "GRU", "LSTM",
                "ConvInteger", "QLinearConv", "MatMulInteger", "QLinearMatMul", "Det", "AffineGrid",
-               "DeformConv"}
+               "DeformConv", "LinearAttention", "CausalConvWithState"}
 
 
 @pytest.fixture
