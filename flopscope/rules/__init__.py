@@ -15,6 +15,7 @@ from flopscope.rules import (  # noqa: F401  (registration by import)
     reduce,
     resize,
     sampling,
+    signal,
     spatial,
 )
 from flopscope.rules.registry import DOT_PRODUCT_OPS, Cost, get_rule, qualify, rule, supported_ops

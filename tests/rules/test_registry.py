@@ -61,6 +61,8 @@ SUPPORTED = {
     "SoftmaxCrossEntropyLoss", "NegativeLogLikelihoodLoss",
     "RandomUniform", "RandomUniformLike", "RandomNormal", "RandomNormalLike", "Bernoulli",
     "Multinomial",
+    # signal.py
+    "DFT", "STFT", "HannWindow", "HammingWindow", "BlackmanWindow", "MelWeightMatrix",
     # decoder.py
     "RotaryEmbedding", "SwiGLU", "TensorScatter", "LinearAttention", "CausalConvWithState",
 }
