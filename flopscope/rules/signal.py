@@ -17,7 +17,6 @@ body), counted exactly per output element from one-FLOP primitives (cos is one F
 
 from __future__ import annotations
 
-from decimal import ROUND_CEILING, Decimal, localcontext
 from math import prod
 
 from flopscope.graph import Node, RuleError, ShapeUnknown, ValueUnknown
@@ -36,6 +35,8 @@ def _transform(n: int, real: bool) -> int:
     k = n.bit_length() - 1
     if n == 1 << k:                          # power of two: num·n·k/den is an integer
         return num * n * k // den
+    from decimal import ROUND_CEILING, Decimal, localcontext  # rarely needed: imported here
+
     prec = 40
     while True:  # log2 n is irrational: refine until the ceiling is certain (one pass in practice)
         with localcontext() as ctx:
