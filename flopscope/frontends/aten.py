@@ -274,6 +274,67 @@ def _cumsum(call: Call) -> list[Emit]:
     return [Emit("CumSum", [call.t("self"), axis], call.outputs, values={1: (int(call.args["dim"]),)})]
 
 
+@handles("cumprod")
+def _cumprod(call: Call) -> list[Emit]:
+    axis = Tensor("axis", (), "int64")
+    return [Emit("CumProd", [call.t("self"), axis], call.outputs, values={1: (int(call.args["dim"]),)})]
+
+
+@handles("_linalg_det", "linalg_det", "det")
+def _det(call: Call) -> list[Emit]:
+    """The determinant only; _linalg_det's LU factors and pivots are its by-products."""
+    return [Emit("Det", [call.first_tensor()], call.outputs[:1])]
+
+
+#: grid_sampler's integer enums -> GridSample's attribute strings
+_GRID_MODES = {0: "linear", 1: "nearest", 2: "cubic"}
+_GRID_PADDING = {0: "zeros", 1: "border", 2: "reflection"}
+
+
+@handles("grid_sampler_2d", "grid_sampler_3d", "grid_sampler")
+def _grid_sample(call: Call) -> list[Emit]:
+    attrs = {"mode": _GRID_MODES[int(call.args["interpolation_mode"])],
+             "padding_mode": _GRID_PADDING[int(call.args["padding_mode"])],
+             "align_corners": int(bool(call.args["align_corners"]))}
+    return [Emit("GridSample", [call.t("input"), call.t("grid")], call.outputs[:1], attrs)]
+
+
+@handles("affine_grid_generator")
+def _affine_grid(call: Call) -> list[Emit]:
+    size = Tensor("size", (len(call.args["size"]),), "int64")
+    return [Emit("AffineGrid", [call.t("theta"), size], call.outputs[:1],
+                 {"align_corners": int(bool(call.args["align_corners"]))},
+                 values={1: tuple(int(d) for d in call.args["size"])})]
+
+
+@handles("col2im")
+def _col2im(call: Call) -> list[Emit]:
+    """F.fold: ONNX's Col2Im with the image and block shapes as constant inputs."""
+    image, block = (tuple(int(d) for d in call.args[k]) for k in ("output_size", "kernel_size"))
+    padding = tuple(int(p) for p in call.args["padding"])
+    return [Emit("Col2Im", [call.t("self"), Tensor("image_shape", (len(image),), "int64"),
+                            Tensor("block_shape", (len(block),), "int64")], call.outputs,
+                 {"dilations": tuple(int(d) for d in call.args["dilation"]),
+                  "pads": padding + padding, "strides": tuple(int(d) for d in call.args["stride"])},
+                 values={1: image, 2: block})]
+
+
+#: nll_loss's reduction enum -> NegativeLogLikelihoodLoss's attribute
+_REDUCTIONS = {0: "none", 1: "mean", 2: "sum"}
+
+
+@handles("nll_loss_forward", "nll_loss2d_forward")
+def _nll_loss(call: Call) -> list[Emit]:
+    """PyTorch always compares each target with ignore_index (default −100), so it is
+    always set; the total-weight output is a by-product of the mean."""
+    inputs = [call.t("self"), call.t("target")]
+    if call.args.get("weight") is not None:
+        inputs.append(call.t("weight"))
+    return [Emit("NegativeLogLikelihoodLoss", inputs, call.outputs[:1],
+                 {"reduction": _REDUCTIONS[int(call.args["reduction"])],
+                  "ignore_index": int(call.args["ignore_index"])})]
+
+
 @handles("topk")
 def _topk(call: Call) -> list[Emit]:
     k = Tensor("k", (1,), "int64")

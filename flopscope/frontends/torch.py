@@ -526,7 +526,9 @@ def _trace(module: torch.nn.Module, params: dict[str, Any], buffers: dict[str, A
 
     names: dict[int, str] = {}
     constants: set[str] = set()
-    on_meta = all(t.device.type == "meta" for t in (*params.values(), *buffers.values()))
+    held = (*params.values(), *buffers.values())
+    # a model without weights is not "on meta": its own tensors (a captured constant) are real
+    on_meta = bool(held) and all(t.device.type == "meta" for t in held)
     state: dict[str, Any] = {}
     for kind in (params, buffers):
         for key, tensor in kind.items():

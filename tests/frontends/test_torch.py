@@ -320,3 +320,17 @@ def test_7b_decoder_on_meta_is_analysed_without_its_weights():
     assert report.totals.macs == s * (32 * (4 * d * d + 3 * d * ffn) + d * vocab) + attention
     assert grown_kib < 200 * 1024                              # 13.5 GB of weights never allocated
     assert report.coverage.complete
+
+
+def test_weightless_model_with_a_captured_cpu_tensor():
+    """No parameters does not mean "on the meta device": the model's own CPU constant
+    sends the trace to fake tensors instead of failing on a device mismatch."""
+    scale = torch.arange(1.0, 5.0)
+
+    class Scale(nn.Module):
+        def forward(self, x):
+            return x * scale + torch.ones(4)
+
+    report = analyze(Scale(), (2, 4))
+    assert report.coverage.complete
+    assert [(layer.op, layer.flops) for layer in report.layers] == [("Mul", 8), ("Add", 8)]

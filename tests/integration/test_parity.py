@@ -10,6 +10,7 @@ convolutions.
 
 from __future__ import annotations
 
+import warnings
 from math import prod
 
 import pytest
@@ -176,3 +177,48 @@ def test_submodule_called_twice_is_costed_twice_and_counted_once(tmp_path):
     conv_macs = 16 * 16 * 8 * 8 * 9
     assert onnx_report.totals.macs == 2 * conv_macs
     assert onnx_report.totals.params == 8 * 8 * 9 + 8      # one weight, used twice
+
+
+class _Op(nn.Module):
+    """One functional op as a module, its extra constant arguments kept inside."""
+
+    def __init__(self, fn) -> None:
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, *xs):
+        return self.fn(*xs)
+
+
+F = nn.functional
+_TARGET = torch.tensor([3, 0, 7, 9])
+
+
+@pytest.mark.parametrize("fn, shapes, onnx_op", [
+    (lambda x, g: F.grid_sample(x, g, align_corners=False), [(1, 3, 8, 8), (1, 5, 5, 2)], "GridSample"),
+    (lambda x, g: F.grid_sample(x, g, mode="nearest", padding_mode="border", align_corners=True),
+     [(1, 3, 8, 8), (1, 5, 5, 2)], "GridSample"),
+    (lambda x, g: F.grid_sample(x, g, mode="bicubic", padding_mode="reflection", align_corners=False),
+     [(2, 4, 6, 6), (2, 3, 7, 2)], "GridSample"),
+    # 5 x 3 blocks of 2x2 for 3 channels: (4 + 2 - 2) / 1 + 1 = 5, (5 + 2 - 2) // 2 + 1 = 3
+    (lambda x: F.fold(x, (4, 5), 2, padding=1, stride=(1, 2)), [(1, 12, 15)], "Col2Im"),
+    (lambda x: torch.linalg.det(x), [(4, 3, 3)], "Det"),
+    (lambda x: F.cross_entropy(x, _TARGET), [(4, 10)], "SoftmaxCrossEntropyLoss"),
+    (lambda x: F.nll_loss(x, _TARGET, reduction="sum"), [(4, 10)], "NegativeLogLikelihoodLoss"),
+], ids=["grid_sample", "grid_sample_nearest", "grid_sample_bicubic", "fold", "det", "cross_entropy",
+        "nll_loss"])
+def test_functional_ops_agree_with_their_onnx_export(fn, shapes, onnx_op, tmp_path):
+    """The ATen calls the PyTorch path maps onto newer ONNX ops cost what the exported op
+    costs (F.cross_entropy is log_softmax + nll_loss in ATen, one op in ONNX)."""
+    module = _Op(fn)
+    inputs = tuple(torch.rand(s) for s in shapes)
+    path = tmp_path / "m.onnx"
+    with warnings.catch_warnings():              # the TorchScript exporter's deprecation notices
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(module, inputs, str(path), opset_version=20, dynamo=False)
+    torch_report, onnx_report = analyze(module, inputs), analyze(path)
+    assert onnx_op in {layer.op for layer in onnx_report.layers}
+    assert torch_report.coverage.complete and onnx_report.coverage.complete, (
+        torch_report.layers, onnx_report.layers)
+    assert (onnx_report.totals.macs, onnx_report.totals.flops) == (
+        torch_report.totals.macs, torch_report.totals.flops)
