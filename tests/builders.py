@@ -8,6 +8,7 @@ array entries; outputs get no declared shape, so ONNX shape inference fills them
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -85,3 +86,13 @@ def cost(op: str, inputs: Mapping[str, InputSpec], outputs: Sequence[str] = ("y"
     row = layer(run(op, inputs, outputs, attrs, opset, **analyze_kwargs), op)
     assert row.status == "ok", f"{op}: {row.status} ({row.reason})"
     return row
+
+
+def set_location(path: Path, location: str) -> None:
+    """Rewrite every external-data location of the model at ``path`` (data file left alone)."""
+    model = onnx.load(str(path), load_external_data=False)
+    for t in model.graph.initializer:
+        for entry in t.external_data:
+            if entry.key == "location":
+                entry.value = location
+    onnx.save(model, str(path))

@@ -61,13 +61,3 @@ def with_external_data(folder: Path, location: str = "net.data") -> Path:
     onnx.save(conv_bn_relu_model(), str(path), save_as_external_data=True,
               all_tensors_to_one_file=True, location=location, size_threshold=0)
     return path
-
-
-def set_location(path: Path, location: str) -> None:
-    """Rewrite every external-data location of the model at ``path`` (file left alone)."""
-    model = onnx.load(str(path), load_external_data=False)
-    for t in model.graph.initializer:
-        for entry in t.external_data:
-            if entry.key == "location":
-                entry.value = location
-    onnx.save(model, str(path))

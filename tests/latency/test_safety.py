@@ -10,7 +10,8 @@ import pytest
 from flopscope.errors import FlopscopeError
 from flopscope.latency import bench
 from flopscope.latency.safety import check_external_data, external_locations
-from tests.latency.nets import set_location, with_external_data
+from tests.builders import set_location
+from tests.latency.nets import with_external_data
 
 
 def _load(path):

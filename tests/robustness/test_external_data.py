@@ -16,6 +16,7 @@ from onnx import TensorProto, helper, numpy_helper
 from flopscope.analysis import analyze
 from flopscope.errors import FlopscopeError
 from flopscope.frontends import external
+from tests.builders import set_location
 from tests.robustness.helpers import (
     assert_clean,
     assert_refused,
@@ -27,16 +28,6 @@ from tests.robustness.helpers import (
 
 needs_symlinks = pytest.mark.skipif(not hasattr(os, "symlink"), reason="no symbolic links")
 needs_fifos = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes")
-
-
-def relocate(path: Path, location: str) -> None:
-    """Point every external tensor of the model at ``path`` to ``location``."""
-    m = onnx.load(str(path), load_external_data=False)
-    for t in m.graph.initializer:
-        for entry in t.external_data:
-            if entry.key == "location":
-                entry.value = location
-    path.write_bytes(m.SerializeToString())
 
 
 @pytest.fixture
@@ -57,12 +48,12 @@ def ext(tmp_path) -> Path:
     ("", "names no location"),
 ])
 def test_locations_outside_the_folder_are_refused(ext, location, why):
-    relocate(ext, location)
+    set_location(ext, location)
     assert_refused(run_cli("report", ext), "external data location", why, "outside the model's folder")
 
 
 def test_a_long_hostile_location_is_quoted_short(ext):
-    relocate(ext, "../" * 10_000 + "etc/passwd")
+    set_location(ext, "../" * 10_000 + "etc/passwd")
     outcome = run_cli("report", ext)
     assert_refused(outcome, "climbs out")
     assert len(outcome.line) < 600
@@ -81,7 +72,7 @@ def test_a_symlinked_folder_leading_out_is_refused(ext, tmp_path):
     (tmp_path / "elsewhere").mkdir()
     (ext.parent / "weights.bin").rename(tmp_path / "elsewhere" / "weights.bin")
     os.symlink(tmp_path / "elsewhere", ext.parent / "sub")
-    relocate(ext, "sub/weights.bin")
+    set_location(ext, "sub/weights.bin")
     assert_refused(run_cli("report", ext), "symbolic link")
 
 
@@ -107,7 +98,7 @@ def test_symlinks_inside_the_folder_and_to_the_model_are_fine(ext, tmp_path):
 def test_a_subfolder_location_is_fine(ext):
     (ext.parent / "sub").mkdir()
     (ext.parent / "weights.bin").rename(ext.parent / "sub" / "weights.bin")
-    relocate(ext, "sub/weights.bin")
+    set_location(ext, "sub/weights.bin")
     assert run_cli("report", ext).code == 0
 
 
@@ -124,7 +115,7 @@ def test_external_data_inside_the_folder_is_never_opened(ext):
 @needs_fifos
 def test_a_refused_location_is_never_opened(ext, tmp_path):
     os.mkfifo(tmp_path / "trap.bin")
-    relocate(ext, "../trap.bin")
+    set_location(ext, "../trap.bin")
     assert_refused(run_cli("report", ext, limit=5), "climbs out")
 
 
