@@ -268,16 +268,11 @@ def _norm(call: Call) -> list[Emit]:
     return [Emit(op, [call.t("self")], call.outputs)]
 
 
-@handles("cumsum")
-def _cumsum(call: Call) -> list[Emit]:
+@handles("cumsum", "cumprod")
+def _cumulative(call: Call) -> list[Emit]:
     axis = Tensor("axis", (), "int64")
-    return [Emit("CumSum", [call.t("self"), axis], call.outputs, values={1: (int(call.args["dim"]),)})]
-
-
-@handles("cumprod")
-def _cumprod(call: Call) -> list[Emit]:
-    axis = Tensor("axis", (), "int64")
-    return [Emit("CumProd", [call.t("self"), axis], call.outputs, values={1: (int(call.args["dim"]),)})]
+    op = "CumSum" if call.name == "cumsum" else "CumProd"
+    return [Emit(op, [call.t("self"), axis], call.outputs, values={1: (int(call.args["dim"]),)})]
 
 
 @handles("_linalg_det", "linalg_det", "det")

@@ -232,8 +232,13 @@ class _Recorder(TorchDispatchMode):
             self.keep.append(value)
         record = self.records.get(key)
         if record is None or record.name != name or record.shape != value.shape:
-            record = Tensor(name, tuple(int(d) for d in value.shape), dtype_name(value.dtype))
-            self.records[key] = record
+            record = self._record(value, name)
+        return record
+
+    def _record(self, value: Any, name: str) -> Tensor:
+        """A new IR record of ``value`` under ``name``, kept as its latest."""
+        record = Tensor(name, tuple(int(d) for d in value.shape), dtype_name(value.dtype))
+        self.records[id(value)] = record
         return record
 
     def _new_name(self, stem: str) -> str:
@@ -254,9 +259,7 @@ class _Recorder(TorchDispatchMode):
             if constant:
                 self.constants.add(name)
             self.names[id(value)] = name
-            record = Tensor(name, tuple(int(d) for d in value.shape), dtype_name(value.dtype))
-            self.records[id(value)] = record
-            result.append(record)
+            result.append(self._record(value, name))
         return result
 
     # ------------------------------------------------------------- dispatch

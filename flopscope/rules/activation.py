@@ -61,11 +61,15 @@ def softmax(node: Node) -> Cost:
     return Cost(flops=rows * max(5 * n - 2, 0))
 
 
+def log_softmax_flops(rows: int, n: int) -> int:
+    """max (n−1), subtract (n), exp (n), sum (n−1), log (1), subtract (n): 5n−1 per row."""
+    return rows * max(5 * n - 1, 0)
+
+
 @rule("LogSoftmax")
 def log_softmax(node: Node) -> Cost:
     """max (n−1), subtract (n), exp (n), sum (n−1), log (1), subtract (n): 5n−1 per row."""
-    rows, n = softmax_rows(node)
-    return Cost(flops=rows * max(5 * n - 1, 0))
+    return Cost(flops=log_softmax_flops(*softmax_rows(node)))
 
 
 @rule("Hardmax")

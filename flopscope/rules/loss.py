@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from math import prod
 
-from flopscope.graph import Node, RuleError, Tensor
-from flopscope.rules.activation import log_softmax
+from flopscope.graph import Node, RuleError
+from flopscope.rules.activation import log_softmax_flops
 from flopscope.rules.registry import Cost, rule
 
 
@@ -73,7 +73,4 @@ def softmax_cross_entropy_loss(node: Node) -> Cost:
     """LogSoftmax over the C classes of each sample (5C−1, the LogSoftmax rule), then
     NegativeLogLikelihoodLoss's count on it. The ``log_prob`` output is free."""
     samples, classes = _samples(node)
-    rows = Node(f"{node.name}/log_softmax", "LogSoftmax",
-                (Tensor("scores", (samples, classes), "float32"),), (None,),
-                attrs={"axis": 1}, opset=13)
-    return Cost(flops=log_softmax(rows).flops + _picked_loss(node, samples))
+    return Cost(flops=log_softmax_flops(samples, classes) + _picked_loss(node, samples))

@@ -214,8 +214,9 @@ def deform_conv(node: Node) -> Cost:
     flops = (2 * n - 1) * outputs + (outputs if node.has_input(3) else 0)
     positions = x[0] * offset_group * taps * prod(out)
     values = x[0] * x[1] * taps * prod(out)
-    flops += positions * (4 * r + 2**r * (r - 1))
-    flops += values * (2 ** (r + 1) - 1 + (1 if masked else 0))
+    weights, blend = _location_and_blend("linear", r)
+    flops += positions * (r + weights)               # the offset add per axis, then the weights
+    flops += values * (blend + (1 if masked else 0))
     return Cost(macs=n * outputs, flops=flops)
 
 

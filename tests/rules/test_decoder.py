@@ -148,22 +148,17 @@ def test_linear_attention_gated_delta_gqa(past):
                          + n * (dv * (2 * dk - 1) + 2 * dv))  # delta correction
 
 
-def test_linear_attention_gated_without_decay_is_refused():
-    row = layer(run("LinearAttention", {"q": (1, 2, 8), "k": (1, 2, 8), "v": (1, 2, 8)},
-                    outputs=["y", "state"],
-                    attrs={"q_num_heads": 2, "kv_num_heads": 2, "update_rule": "gated"},
+@pytest.mark.parametrize("width, heads, rule, reason", [
+    (8, (2, 2), "gated", "needs the decay input"),
+    (12, (3, 2), "linear", "positive multiple"),          # 3 query heads on 2 key/value heads
+], ids=["gated_without_decay", "heads_that_do_not_divide"])
+def test_linear_attention_refusals(width, heads, rule, reason):
+    shape = (1, 2, width)
+    row = layer(run("LinearAttention", {"q": shape, "k": shape, "v": shape}, outputs=["y", "state"],
+                    attrs={"q_num_heads": heads[0], "kv_num_heads": heads[1], "update_rule": rule},
                     opset=27), "LinearAttention")
     assert row.status != "ok" and row.flops is None
-    assert "needs the decay input" in row.reason
-
-
-def test_linear_attention_heads_that_do_not_divide_are_refused():
-    row = layer(run("LinearAttention", {"q": (1, 2, 12), "k": (1, 2, 12), "v": (1, 2, 12)},
-                    outputs=["y", "state"],
-                    attrs={"q_num_heads": 3, "kv_num_heads": 2, "update_rule": "linear"},
-                    opset=27), "LinearAttention")
-    assert row.status != "ok" and row.flops is None
-    assert "positive multiple" in row.reason
+    assert reason in row.reason
 
 
 # -------------------------------------------------------------- CausalConvWithState
