@@ -1,7 +1,5 @@
 """``python -m flopscope`` runs the CLI."""
 
-import sys
+from flopscope.cli import console
 
-from flopscope.cli import main
-
-sys.exit(main())
+console()

@@ -51,9 +51,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help(sys.stderr)
             return 2
         command = importlib.import_module(f"flopscope.commands.{COMMANDS[args.command]}")
-        # a short-lived process building one large, acyclic object graph: the cyclic garbage
-        # collector would spend a quarter of a 100k-node analysis finding nothing to free
-        gc.disable()
         return command.run(args)
     except FlopscopeError as exc:
         if debug:
@@ -80,5 +77,15 @@ def _one_line(message: str, limit: int = 2000) -> str:
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
-if __name__ == "__main__":  # pragma: no cover
+def console() -> NoReturn:
+    """The console entry point (``flopscope`` and ``python -m flopscope``): :func:`main` in a
+    short-lived process. Such a process builds one large, acyclic object graph, so the cyclic
+    garbage collector would spend a quarter of a 100k-node analysis finding nothing to free:
+    it is switched off here, for this process only, never by :func:`main`, which tests and
+    other programs call in-process."""
+    gc.disable()
     sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    console()

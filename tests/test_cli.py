@@ -281,3 +281,23 @@ def test_onnx_report_does_not_import_torch_pandas_numpy_or_the_onnx_package(ligh
     assert "google.protobuf.descriptor_pool" in imported             # the check sees imports
     top = {name.split(".")[0] for name in imported}
     assert not top & {"torch", "pandas", "numpy"} and "onnx" not in imported
+
+
+def test_main_leaves_the_garbage_collector_alone(capsys):
+    """Only the console entry point switches the cyclic collector off: main() runs
+    in-process in tests, notebooks and other programs, which keep their collector."""
+    import gc
+
+    assert gc.isenabled()
+    assert main(["report", "resnet18", "--format", "json"]) == 0
+    assert gc.isenabled()
+
+
+def test_console_entry_point_disables_gc_in_its_own_process():
+    import subprocess
+    import sys
+
+    code = ("import gc, sys; from flopscope import cli; cli.main = lambda: print(gc.isenabled()) or 0; "
+            "cli.console()")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert out.stdout.strip() == "False" and out.returncode == 0
