@@ -136,7 +136,7 @@ def minimal_p50_ms(path: Path, threads: int, iterations: int) -> float:
 
 
 def harness_p50_ms(path: Path, threads: int, iterations: int) -> float:
-    return flopscope.bench(path, preset="cpu", threads=threads, iterations=iterations, progress=False).p50_ms
+    return flopscope.bench(path, preset="cpu", threads=threads, iterations=iterations).p50_ms
 
 
 # --------------------------------------------------------------------------- a quiet machine

@@ -12,7 +12,6 @@ import csv
 import io
 import json
 import platform
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -146,8 +145,8 @@ def run_zoo(names: Sequence[str] | None = None, presets: Sequence[str] = ("cpu",
                 for preset in runnable:
                     say(f"{name}: timing ({preset})")
                     row.latency[preset] = bench(path, preset=preset, time_budget_s=time_budget_s,
-                                                warmup_budget_s=warmup_budget_s, progress=False,
-                                                report=report)
+                                                warmup_budget_s=warmup_budget_s, report=onnx_report,
+                                                flops=report.totals.flops)
                 path.unlink()
             rows.append(row)
     return Zoo(rows=rows, presets=runnable, machine=machine_info(), skipped_presets=skipped)
@@ -358,7 +357,3 @@ def write(zoo: Zoo, out: str | Path) -> list[Path]:
     for name, text in files.items():
         (folder / name).write_text(text, encoding="utf-8")
     return [folder / n for n in (*files, *plots)]
-
-
-def log_to_stderr(message: str) -> None:
-    print(f"flopscope zoo: {message}", file=sys.stderr, flush=True)

@@ -37,13 +37,20 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from flopscope.latency.harness import bench_report
+    from flopscope.commands.progress import progress_bar
+    from flopscope.latency.benchmark import bench_report
 
-    report = bench_report(args.model, preset=args.preset, threads=args.threads,
-                          iterations=args.iterations, time_budget_s=args.time_budget,
-                          batch=args.batch, progress=False if args.no_progress else None,
-                          input_shapes=parse_input_shapes(args.input_shape), dims=parse_dims(args.dim),
-                          per_layer=args.per_layer, roofline=args.roofline)
+    bar = progress_bar(False if args.no_progress else None)
+    try:
+        report = bench_report(args.model, preset=args.preset, threads=args.threads,
+                              iterations=args.iterations, time_budget_s=args.time_budget,
+                              batch=args.batch, progress=bar.update if bar is not None else None,
+                              input_shapes=parse_input_shapes(args.input_shape),
+                              dims=parse_dims(args.dim), per_layer=args.per_layer,
+                              roofline=args.roofline)
+    finally:
+        if bar is not None:
+            bar.close()
     if args.format == "json":
         from flopscope.render import render
         text = render(report, "json")

@@ -22,6 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from flopscope import zoo
+    from flopscope.commands.progress import log_lines
     from flopscope.errors import FlopscopeError
 
     presets = [p.strip() for p in args.presets.split(",") if p.strip() and p.strip() != "none"]
@@ -30,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
         raise FlopscopeError("--time-budget must be > 0 seconds")
     names = [n.strip() for n in args.models.split(",") if n.strip()] if args.models else None
     result = zoo.run_zoo(names, presets, time_budget_s=budget,
-                         log=None if args.quiet else zoo.log_to_stderr)
+                         log=None if args.quiet else log_lines("flopscope zoo"))
     for path in zoo.write(result, args.out):
         print(path)
     return 0

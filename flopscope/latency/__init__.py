@@ -1,5 +1,6 @@
-"""The latency harness: ONNX Runtime sessions from named presets, a measurement protocol
-for noisy machines, per-layer times from ORT's profiler and a roofline view.
+"""The latency harness: ONNX Runtime sessions from named presets (``session``), a
+measurement protocol for noisy machines (``measure``, ``stats``), bench orchestration
+(``benchmark``), per-layer times from ORT's profiler (``profile``) and a roofline view.
 
 >>> import flopscope
 >>> lat = flopscope.bench("model.onnx", preset="cpu", iterations=100)   # doctest: +SKIP
@@ -12,13 +13,13 @@ from __future__ import annotations
 
 from typing import Any
 
-_LAZY = {"bench": "harness", "bench_report": "harness", "PRESETS": "presets", "Preset": "presets"}
+_LAZY = {"bench": "benchmark", "bench_report": "benchmark", "PRESETS": "presets", "Preset": "presets"}
 
 __all__ = ["PRESETS", "Preset", "bench", "bench_report"]
 
 
 def __getattr__(name: str) -> Any:
-    # the CLI reads the preset names at start-up: that must not import the harness (numpy)
+    # the CLI reads the preset names at start-up: that must not import the measurement (numpy)
     if name in _LAZY:
         import importlib
         value = getattr(importlib.import_module(f"flopscope.latency.{_LAZY[name]}"), name)

@@ -48,6 +48,10 @@ class Preset:
     pin: bool = False                # pin the calling thread (and ORT's threads) to `threads` cores
     fixed_shapes: bool = False       # turn bound symbolic dims into free-dimension overrides
     io_binding: bool = False         # inputs and outputs live on the device
+    device: str = "cpu"              # where the model runs: "cpu" or "cuda" (ORT's device type)
+    note: str = ""                   # a note every measurement under this preset carries
+    missing_hint: str = ""           # what to install when this onnxruntime lacks the provider
+    fallback_hint: str = ""          # why the provider may fail to start although installed
 
     def resolve_threads(self, requested: int | None) -> int:
         """The intra-op thread count for a run, checked against the preset's limits."""
@@ -109,8 +113,15 @@ PRESETS: dict[str, Preset] = {
     "cpu": Preset("cpu", CPU_PROVIDER, "cpu"),
     "mobile": Preset("mobile", CPU_PROVIDER, "mobile-like (x86 kernels)", threads=1, max_threads=4,
                      optimization="basic", sequential=True, spinning=False, pin=True,
-                     fixed_shapes=True),
-    "gpu": Preset("gpu", CUDA_PROVIDER, "gpu", io_binding=True),
+                     fixed_shapes=True,
+                     note="mobile-like: a desktop CPU restricted to mobile settings; x86 kernels, "
+                          "not a phone's"),
+    "gpu": Preset("gpu", CUDA_PROVIDER, "gpu", io_binding=True, device="cuda",
+                  missing_hint="install onnxruntime-gpu (pip uninstall onnxruntime && pip install "
+                               "onnxruntime-gpu) on a machine with an NVIDIA GPU and driver",
+                  fallback_hint="no usable NVIDIA GPU, or the CUDA 12 / cuDNN 9 libraries that "
+                                "onnxruntime-gpu loads are missing: pip install "
+                                "'onnxruntime-gpu[cuda,cudnn]'"),
 }
 
 
@@ -128,19 +139,15 @@ def get_preset(name: str | Preset) -> Preset:
 
 
 def check_provider(preset: Preset) -> None:
-    """Raise FlopscopeError, naming what to install, when ONNX Runtime lacks the provider."""
+    """Raise FlopscopeError, naming what to install (the preset's ``missing_hint``), when
+    ONNX Runtime lacks the preset's provider."""
     import onnxruntime as ort
 
     if preset.provider in ort.get_available_providers():
         return
-    if preset.provider == CUDA_PROVIDER:
-        raise FlopscopeError(
-            f"preset {preset.name} needs CUDAExecutionProvider, which the installed "
-            f"{_ort_distribution()} {ort.__version__} does not provide: install onnxruntime-gpu "
-            "(pip uninstall onnxruntime && pip install onnxruntime-gpu) on a machine with an "
-            "NVIDIA GPU and driver")
-    raise FlopscopeError(f"preset {preset.name} needs {preset.provider}, which onnxruntime "
-                         f"{ort.__version__} does not provide")
+    hint = f": {preset.missing_hint}" if preset.missing_hint else ""
+    raise FlopscopeError(f"preset {preset.name} needs {preset.provider}, which the installed "
+                         f"{_ort_distribution()} {ort.__version__} does not provide{hint}")
 
 
 def check_session(session: Any, preset: Preset) -> None:
@@ -148,9 +155,7 @@ def check_session(session: Any, preset: Preset) -> None:
     CPU with only a warning when a provider cannot be created)."""
     used = session.get_providers()
     if preset.provider not in used:
-        hint = (" (no usable NVIDIA GPU, or the CUDA 12 / cuDNN 9 libraries that onnxruntime-gpu "
-                "loads are missing: pip install 'onnxruntime-gpu[cuda,cudnn]')"
-                if preset.provider == CUDA_PROVIDER else "")
+        hint = f" ({preset.fallback_hint})" if preset.fallback_hint else ""
         raise FlopscopeError(f"preset {preset.name}: ONNX Runtime could not create "
                              f"{preset.provider}{hint}; it would run on {', '.join(used)}, and "
                              "flopscope does not report those numbers as "

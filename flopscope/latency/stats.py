@@ -1,6 +1,6 @@
 """Statistics of the measurement protocol: pure functions of lists of timings.
 
-Timings may be in any unit (the harness records integer nanoseconds); every result is
+Timings may be in any unit (the measurement records integer nanoseconds); every result is
 in the unit of its input, except :func:`throughput_per_s` and :func:`gflops_per_s`,
 which take seconds.
 """
@@ -106,8 +106,10 @@ def warmed_up(times: Sequence[float], *, window: int = WARMUP_WINDOW,
     full windows, and the median of the last ``window`` runs within ``tolerance``
     (relative) of the median of the ``window`` runs before them.
 
-    The harness calls it after each window of runs; :func:`stable_after` applies the
-    same rule to a whole recorded series.
+    :func:`flopscope.latency.measure.warm_up` calls it after each window of runs.
+
+    >>> warmed_up([100] * 5 + [101] * 5)
+    True
     """
     if window < 1:
         raise ValueError("window must be >= 1")
@@ -117,20 +119,6 @@ def warmed_up(times: Sequence[float], *, window: int = WARMUP_WINDOW,
     last = median(times[n - window:])
     previous = median(times[n - 2 * window:n - window])
     return abs(last - previous) <= tolerance * abs(previous)
-
-
-def stable_after(times: Sequence[float], *, window: int = WARMUP_WINDOW,
-                 tolerance: float = WARMUP_TOLERANCE, min_runs: int = WARMUP_MIN_RUNS) -> int | None:
-    """How many of ``times`` the warm-up would have run before stopping, checking at the
-    end of each window as the harness does, or None if the rule never holds.
-
-    >>> stable_after([50, 40, 30, 20, 10] + [5] * 10)
-    15
-    """
-    for n in range(window, len(times) + 1, window):
-        if warmed_up(times[:n], window=window, tolerance=tolerance, min_runs=min_runs):
-            return n
-    return None
 
 
 def throughput_per_s(batch: int, seconds_per_run: float) -> float:
@@ -144,8 +132,3 @@ def gflops_per_s(flops: int | None, seconds_per_run: float) -> float | None:
         return None
     return flops / seconds_per_run / 1e9
 
-
-def relative_spread(values: Sequence[float]) -> float:
-    """(max - min) / median: how far repeated measurements of one figure disagree."""
-    mid = median(values)
-    return (max(values) - min(values)) / mid if mid else 0.0

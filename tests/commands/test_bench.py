@@ -114,3 +114,12 @@ def test_gpu_preset_without_onnxruntime_gpu_exits_2(net):
     lines = done.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("flopscope: error: ")
     assert "onnxruntime-gpu" in lines[0] and "CUDAExecutionProvider" in lines[0]
+
+
+def test_the_progress_bar_is_the_clis_on_a_terminal(capsys, net, monkeypatch):
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    code, out, err = cli(capsys, "bench", net, "--iterations", 3)
+    assert code == 0 and out.startswith("net: latency")
+    assert err.startswith("\r") and "measure" in err and err.endswith("\r") and "\n" not in err
+    code, _, err = cli(capsys, "bench", net, "--iterations", 3, "--no-progress")
+    assert code == 0 and err == ""

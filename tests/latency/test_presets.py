@@ -1,4 +1,5 @@
-"""Presets: session options read back from live sessions, CPU pinning, the gpu error path."""
+"""Presets: what differs between them is in their attributes (never in a test of their
+name), their session options, CPU pinning, the gpu error path."""
 
 from __future__ import annotations
 
@@ -10,16 +11,13 @@ import pytest
 
 from flopscope.errors import FlopscopeError
 from flopscope.latency import PRESETS, bench, presets
-from flopscope.latency.harness import make_runner, open_session, random_inputs, read_settings
-from flopscope.report import InputInfo
+from flopscope.latency.presets import CPU_PROVIDER, Preset
 from tests.latency.nets import conv_bn_relu
 
 needs_affinity = pytest.mark.skipif(not hasattr(os, "sched_setaffinity"),
                                     reason="no CPU affinity calls on this OS")
 no_cuda = pytest.mark.skipif("CUDAExecutionProvider" in ort.get_available_providers(),
                              reason="this onnxruntime has CUDA")
-
-X = [InputInfo("x", [1, 3, 8, 8], "float32")]
 
 
 def test_presets_are_named_and_frozen():
@@ -32,23 +30,33 @@ def test_presets_are_named_and_frozen():
         presets.get_preset("tpu")
 
 
+def test_what_differs_between_presets_is_in_their_attributes():
+    cpu, mobile, gpu = PRESETS["cpu"], PRESETS["mobile"], PRESETS["gpu"]
+    assert (cpu.provider, cpu.device, cpu.io_binding, cpu.pin, cpu.note) == \
+        (CPU_PROVIDER, "cpu", False, False, "")
+    assert (mobile.device, mobile.optimization, mobile.pin, mobile.spinning, mobile.fixed_shapes) == \
+        ("cpu", "basic", True, False, True)
+    assert mobile.note.startswith("mobile-like") and not mobile.missing_hint
+    assert (gpu.provider, gpu.device, gpu.io_binding) == ("CUDAExecutionProvider", "cuda", True)
+    assert "onnxruntime-gpu" in gpu.missing_hint and "cuDNN" in gpu.fallback_hint
+
+
 @needs_affinity
-def test_mobile_session_reads_back_one_sequential_unspinning_basic_thread(tmp_path):
-    path = conv_bn_relu(tmp_path)
-    before = os.sched_getaffinity(0)
-    with open_session(path, "mobile", None, random_inputs(X), free_dims={"N": 1}) as live:
-        inside = os.sched_getaffinity(0)
-        so = live.session.get_session_options()
-        assert so.intra_op_num_threads == 1
-        assert so.execution_mode == ort.ExecutionMode.ORT_SEQUENTIAL
-        assert int(so.graph_optimization_level) <= int(ort.GraphOptimizationLevel.ORT_ENABLE_BASIC)
-        assert so.get_session_config_entry("session.intra_op.allow_spinning") == "0"
-        assert so.get_session_config_entry("session.inter_op.allow_spinning") == "0"
-        assert live.session.get_inputs()[0].shape == [1, 3, 8, 8]     # N fixed for the session
-        live.run()
-    assert len(inside) == 1
-    assert sorted(inside) == live.affinity
-    assert os.sched_getaffinity(0) == before
+def test_a_renamed_preset_runs_as_its_attributes_say(tmp_path):
+    phone = dataclasses.replace(PRESETS["mobile"], name="phone")
+    lat = bench(conv_bn_relu(tmp_path), preset=phone, iterations=2, warmup_budget_s=0.0)
+    assert lat.preset == "phone" and lat.threads == 1
+    assert len(lat.settings["affinity"]) == 1 and lat.settings["intra_op_allow_spinning"] == "0"
+    assert lat.settings["free_dimension_overrides"] == {"N": 1}
+    assert PRESETS["mobile"].note in lat.notes
+
+
+def test_a_missing_provider_is_explained_by_the_presets_hint():
+    npu = Preset("npu", "NoSuchExecutionProvider", "npu", missing_hint="install the npu package")
+    with pytest.raises(FlopscopeError, match="needs NoSuchExecutionProvider.*: install the npu package"):
+        presets.check_provider(npu)
+    with pytest.raises(FlopscopeError, match="does not provide$"):
+        presets.check_provider(dataclasses.replace(npu, missing_hint=""))
 
 
 @needs_affinity
@@ -127,64 +135,11 @@ class _FakeSession:
 
 
 def test_silent_cpu_fallback_is_an_error():
-    with pytest.raises(FlopscopeError, match="CUDAExecutionProvider"):
+    with pytest.raises(FlopscopeError, match="CUDAExecutionProvider .no usable NVIDIA GPU"):
         presets.check_session(_FakeSession(["CPUExecutionProvider"]), PRESETS["gpu"])
+    npu = Preset("npu", "NpuExecutionProvider", "npu", fallback_hint="the npu driver is missing")
+    with pytest.raises(FlopscopeError, match=r"NpuExecutionProvider \(the npu driver is missing\)"):
+        presets.check_session(_FakeSession(["CPUExecutionProvider"]), npu)
     presets.check_session(_FakeSession(["CUDAExecutionProvider", "CPUExecutionProvider"]), PRESETS["gpu"])
 
 
-@no_cuda
-def test_gpu_session_that_falls_back_to_cpu_is_refused(tmp_path, monkeypatch):
-    """ORT itself only warns when CUDA cannot be created; the harness must refuse."""
-    available = ort.get_available_providers()
-    monkeypatch.setattr(ort, "get_available_providers", lambda: [*available, "CUDAExecutionProvider"])
-    with pytest.warns(UserWarning), pytest.raises(FlopscopeError, match="could not create"):
-        with open_session(conv_bn_relu(tmp_path), "gpu", 1):
-            pass
-
-
-def test_gpu_runner_binds_inputs_and_outputs_on_the_device(monkeypatch):
-    calls = []
-
-    class Binding:
-        def bind_ortvalue_input(self, name, value):
-            calls.append(("input", name, value))
-
-        def bind_output(self, name, device_type, device_id):
-            calls.append(("output", name, device_type, device_id))
-
-        def synchronize_inputs(self):
-            calls.append(("sync",))
-
-    class Output:
-        name = "y"
-
-    class Session:
-        def io_binding(self):
-            return Binding()
-
-        def get_outputs(self):
-            return [Output()]
-
-        def run_with_iobinding(self, binding):
-            calls.append(("run", type(binding).__name__))
-
-    class OrtValue:
-        @staticmethod
-        def ortvalue_from_numpy(array, device_type, device_id):
-            return ("device", array.shape, device_type, device_id)
-
-    monkeypatch.setattr(ort, "OrtValue", OrtValue)
-    run, keep = make_runner(Session(), random_inputs(X), PRESETS["gpu"])
-    run()
-    assert calls == [("input", "x", ("device", (1, 3, 8, 8), "cuda", 0)),
-                     ("output", "y", "cuda", 0), ("sync",), ("run", "Binding")]
-    assert keep                                          # device buffers held for the session
-
-
-def test_settings_readback_of_cpu_session(tmp_path):
-    with open_session(conv_bn_relu(tmp_path), "cpu", 1, random_inputs(X)) as live:
-        settings = read_settings(live, PRESETS["cpu"], {})
-    assert settings["intra_op_num_threads"] == 1
-    assert settings["intra_op_allow_spinning"] == "1"
-    assert settings["affinity"] is None
-    assert settings["providers"] == ["CPUExecutionProvider"]

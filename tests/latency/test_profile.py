@@ -9,7 +9,7 @@ import pytest
 
 from flopscope.analysis import build_report, load_graph
 from flopscope.frontends.onnx import read_model
-from flopscope.latency.harness import profile_layers, random_inputs
+from flopscope.latency.benchmark import profile_layers
 from flopscope.latency.presets import CPU_PROVIDER, Preset
 from flopscope.latency.profile import (
     FOLDED,
@@ -22,6 +22,7 @@ from flopscope.latency.profile import (
     node_times,
     op_family,
 )
+from flopscope.latency.session import random_inputs
 from tests.latency.nets import BN_FLOPS, CONV_FLOPS, RELU_FLOPS, conv_bn_relu
 
 # --------------------------------------------------------------------------- events

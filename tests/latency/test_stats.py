@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import math
 
 import numpy as np
 import pytest
 
-from flopscope.errors import FlopscopeError
 from flopscope.latency import stats
-from flopscope.latency.harness import MIN_RUNS, ProgressBar, Protocol, timed_runs, warm_up
 
 
 def test_percentile_by_hand():
@@ -66,14 +63,13 @@ def test_warm_up_needs_ten_runs_even_when_flat():
     assert not stats.warmed_up(flat[:5])
     assert not stats.warmed_up(flat[:9])
     assert stats.warmed_up(flat[:10])
-    assert stats.stable_after(flat) == 10
 
 
 def test_warm_up_stops_when_medians_settle():
     # a cold start falling to a plateau; window medians 70, 22, 20, 20
     times = [90, 80, 70, 60, 50, 30, 25, 22, 21, 20] + [20, 20.5, 19.8, 20.1, 20] * 2
-    assert stats.stable_after(times) == 20       # 22 vs 70 at 10 runs, 20 vs 22 (9%) at 15
-    assert not stats.warmed_up(times[:15])
+    assert not stats.warmed_up(times[:10])     # 22 vs 70
+    assert not stats.warmed_up(times[:15])     # 20 vs 22: 9%
     assert stats.warmed_up(times[:20])
 
 
@@ -87,14 +83,17 @@ def test_warm_up_tolerance_boundary():
 
 def test_warm_up_never_settles_on_alternating_windows():
     times = ([100.0] * 5 + [110.0] * 5) * 4
-    assert stats.stable_after(times) is None
+    assert not any(stats.warmed_up(times[:n]) for n in range(1, len(times) + 1))
 
 
 def test_warm_up_window_and_minimum_are_parameters():
     times = [50, 40, 30, 10, 10, 10, 10, 10, 10, 10]
-    assert stats.stable_after(times, window=3, min_runs=6) == 9   # medians 40 vs 10 at 6, 10 vs 10 at 9
-    assert stats.stable_after(times, window=2, min_runs=4) == 8   # [10,10] vs [30,10] at 6 (20)
-    assert stats.stable_after(times, window=2, min_runs=10) == 10
+    assert not stats.warmed_up(times[:6], window=3, min_runs=6)    # medians 40 vs 10
+    assert stats.warmed_up(times[:9], window=3, min_runs=6)        # 10 vs 10
+    assert not stats.warmed_up(times[:6], window=2, min_runs=4)    # [10,10] vs [30,10] (20)
+    assert stats.warmed_up(times[:8], window=2, min_runs=4)
+    assert not stats.warmed_up(times[:8], window=2, min_runs=10)   # settled, but 8 < 10 runs
+    assert stats.warmed_up(times[:10], window=2, min_runs=10)
 
 
 def test_throughput_and_gflops():
@@ -102,48 +101,3 @@ def test_throughput_and_gflops():
     assert stats.gflops_per_s(4_000_000_000, 0.5) == pytest.approx(8.0)
     assert stats.gflops_per_s(None, 0.5) is None
     assert stats.throughput_per_s(1, 0.0) == 0.0
-
-
-def test_relative_spread():
-    assert stats.relative_spread([9.0, 10.0, 11.0]) == pytest.approx(0.2)
-
-
-# --------------------------------------------------------------------------- protocol
-
-
-def test_protocol_limits():
-    assert Protocol(iterations=7).limits() == (7, float("inf"), 7)
-    assert Protocol(time_budget_s=2.0).limits()[1:] == (2.0, MIN_RUNS)
-    most, seconds, fewest = Protocol(iterations=5, time_budget_s=1.0).limits()
-    assert (most, seconds, fewest) == (5, 1.0, 5)
-    assert Protocol().limits()[1] > 0
-
-
-@pytest.mark.parametrize("kwargs", [{"iterations": 0}, {"time_budget_s": 0}, {"warmup_budget_s": -1}])
-def test_protocol_rejects_bad_values(kwargs):
-    with pytest.raises(FlopscopeError):
-        Protocol(**kwargs)
-
-
-def test_timed_runs_counts_and_budget():
-    calls = []
-    times = timed_runs(lambda: calls.append(1), most=7, seconds=float("inf"))
-    assert len(times) == len(calls) == 7
-    assert all(isinstance(t, int) and t >= 0 for t in times)
-    assert len(timed_runs(lambda: None, most=1000, seconds=0.0, fewest=3)) == 3
-
-
-def test_warm_up_runs_at_least_ten_within_a_spent_budget():
-    times, _ = warm_up(lambda: None, budget_s=0.0, max_runs=1000)
-    assert len(times) == stats.WARMUP_MIN_RUNS
-
-
-def test_progress_bar_uses_carriage_returns():
-    out = io.StringIO()
-    bar = ProgressBar(out, width=10)
-    bar.update("measure", 0.5, "5 runs")
-    bar.update("measure", 1.0, "10 runs")
-    bar.close()
-    text = out.getvalue()
-    assert text.startswith("\rmeasure  [#####.....]")
-    assert "[##########] 100%" in text and "\n" not in text

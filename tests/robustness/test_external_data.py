@@ -1,7 +1,8 @@
 """External data: a location outside the model's folder is refused before anything reads
 it (``..``, absolute paths, symbolic links leading out), wherever the tensor sits; a
 location inside is analysed without ever being opened. The check has one implementation,
-shared with the latency harness (``tests/latency/test_safety.py`` tests that side)."""
+``flopscope.frontends.external``, which the latency bench calls too (with the files
+required, before ONNX Runtime reads them)."""
 
 from __future__ import annotations
 
@@ -154,11 +155,43 @@ def test_a_model_built_in_memory_has_its_locations_checked_too():
         analyze(m)
 
 
-def test_the_latency_harness_uses_the_same_check():
-    from flopscope.latency import safety
+def test_the_check_names_the_files_it_allows(ext, tmp_path):
+    def check(path):
+        return external.check_external_data(onnx.load(str(path), load_external_data=False), path)
 
-    assert safety.check_external_data is external.check_external_data
-    assert safety.external_locations is external.external_locations
+    assert external.external_locations(onnx.load(str(ext), load_external_data=False)) == ["weights.bin"]
+    assert check(ext) == [ext.parent.resolve() / "weights.bin"]
+    (ext.parent / "sub").mkdir()
+    (ext.parent / "weights.bin").rename(ext.parent / "sub" / "weights.bin")
+    set_location(ext, "sub/weights.bin")
+    assert check(ext) == [ext.parent.resolve() / "sub" / "weights.bin"]
+    plain = tmp_path / "plain.onnx"
+    onnx.save(conv_relu_gemm(), str(plain))
+    assert external.external_locations(onnx.load(str(plain))) == [] and check(plain) == []
+
+
+@needs_symlinks
+def test_a_symlink_inside_the_folder_resolves_to_its_target(ext):
+    (ext.parent / "weights.bin").rename(ext.parent / "real.bin")
+    os.symlink(ext.parent / "real.bin", ext.parent / "weights.bin")
+    m = onnx.load(str(ext), load_external_data=False)
+    assert external.check_external_data(m, ext) == [ext.parent.resolve() / "real.bin"]
+
+
+@needs_symlinks
+def test_the_latency_bench_checks_before_any_session(ext, tmp_path, monkeypatch):
+    from flopscope.latency import bench, measure
+
+    assert bench(ext, iterations=1, warmup_budget_s=0.0).iterations == 1
+    outside = tmp_path / "outside.bin"
+    (ext.parent / "weights.bin").rename(outside)
+    os.symlink(outside, ext.parent / "weights.bin")
+    monkeypatch.setattr(measure, "open_session", lambda *a, **k: pytest.fail("a session was opened"))
+    with pytest.raises(FlopscopeError, match="symbolic link"):
+        bench(ext, iterations=1)
+    (ext.parent / "weights.bin").unlink()
+    with pytest.raises(FlopscopeError, match="not a file"):          # the analysis alone allows it
+        bench(ext, iterations=1)
 
 
 def test_the_analysis_does_not_need_the_files_the_harness_does(ext):

@@ -1,20 +1,21 @@
-"""The harness end to end on a tiny model: a well-formed Latency (nothing about speed)."""
+"""Bench orchestration end to end on a tiny model: a well-formed Latency (nothing about
+speed), the caller's analysis used as it is, and no output of its own."""
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import os
 import tempfile
 
-import numpy as np
 import onnx
 import pytest
 
 import flopscope
+from flopscope import analysis
 from flopscope.errors import FlopscopeError
-from flopscope.latency import bench, bench_report
-from flopscope.latency.harness import free_dims, random_inputs
-from flopscope.report import InputInfo, Latency, Report
+from flopscope.latency import PRESETS, bench, bench_report, benchmark
+from flopscope.report import Latency, Report
 from tests.latency.nets import TOTAL_FLOPS, conv_bn_relu, conv_bn_relu_model
 
 FAST = {"warmup_budget_s": 0.0}
@@ -92,30 +93,6 @@ def test_model_proto_and_per_layer_and_roofline(tmp_path, monkeypatch):
     assert lat.roofline["layers"][0]["time_ms"] == rows["conv"]["time_ms"]
 
 
-def test_progress_bar_on_request(tmp_path, capsys):
-    bench(conv_bn_relu(tmp_path), iterations=3, progress=True, **FAST)
-    err = capsys.readouterr().err
-    assert "\r" in err
-    bench(conv_bn_relu(tmp_path), iterations=3, **FAST)           # stderr is no terminal here
-    assert capsys.readouterr().err == ""
-
-
-def test_random_inputs_by_dtype():
-    feeds = random_inputs([InputInfo("x", [2, 3], "float32"), InputInfo("ids", [4], "int64"),
-                           InputInfo("mask", [4], "bool")])
-    assert feeds["x"].dtype == np.float32 and feeds["x"].shape == (2, 3) and feeds["x"].std() > 0
-    assert feeds["ids"].dtype == np.int64 and not feeds["ids"].any()
-    assert feeds["mask"].dtype == np.bool_ and feeds["mask"].all()
-    with pytest.raises(FlopscopeError, match="concrete shape"):
-        random_inputs([InputInfo("x", ["N", 3], "float32")])
-
-
-def test_free_dims_come_from_the_bound_shapes():
-    model = conv_bn_relu_model(batch="N")
-    assert free_dims(model, [InputInfo("x", [8, 3, 8, 8], "float32")]) == {"N": 8}
-    assert free_dims(conv_bn_relu_model(batch=1), [InputInfo("x", [1, 3, 8, 8], "float32")]) == {}
-
-
 def test_pytorch_model_is_exported_to_a_temporary_folder_and_cleaned_up():
     torch = pytest.importorskip("torch")
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU())
@@ -138,3 +115,68 @@ def test_onnx_loader_errors_are_one_line(tmp_path):
     with pytest.raises(FlopscopeError) as err:
         bench(bad, iterations=1, **FAST)
     assert "\n" not in str(err.value)
+
+
+def test_progress_goes_to_the_callback_and_nothing_is_written(tmp_path, capsys):
+    calls = []
+    bench(conv_bn_relu(tmp_path), iterations=3, progress=lambda *a: calls.append(a), **FAST)
+    assert {phase for phase, _, _ in calls} == {"warm-up", "measure"}
+    assert all(0 <= fraction <= 1 and detail.endswith("runs") for _, fraction, detail in calls)
+    bench_report(conv_bn_relu(tmp_path), iterations=2, per_layer=True, **FAST)
+    assert capsys.readouterr() == ("", "")
+
+
+def test_progress_must_be_a_callback(tmp_path):
+    with pytest.raises(TypeError, match="callable"):
+        bench(conv_bn_relu(tmp_path), iterations=1, progress=True, **FAST)
+
+
+def test_the_callers_analysis_is_not_repeated(tmp_path, monkeypatch):
+    path = conv_bn_relu(tmp_path)
+    graph = analysis.load_graph(path, dims={"N": 2})
+    report = analysis.build_report(graph, convention="2mac")
+    for name in ("analyze", "load_graph", "build_report"):
+        monkeypatch.setattr(analysis, name, lambda *a, **k: pytest.fail("analysed again"))
+    lat = bench(path, iterations=2, report=report, graph=graph, per_layer=True, **FAST)
+    assert report.latency is lat
+    assert (lat.batch, lat.flops) == (2, report.totals.flops)           # the report's binding and count
+    assert lat.settings["free_dimension_overrides"] == {}                # cpu: no overrides
+    assert {r["name"] for r in lat.per_layer["layers"]} == {"conv", "bn", "relu"}
+    ran = bench_report(path, iterations=1, report=report, **FAST)
+    assert ran is report and ran.latency.iterations == 1
+
+
+def test_a_given_graph_is_costed_but_not_loaded_again(tmp_path, monkeypatch):
+    path = conv_bn_relu(tmp_path)
+    graph = analysis.load_graph(path, dims={"N": 4})
+    monkeypatch.setattr(analysis, "load_graph", lambda *a, **k: pytest.fail("loaded again"))
+    ran = bench_report(path, iterations=1, graph=graph, **FAST)
+    assert ran.model.inputs[0].shape == [4, 3, 8, 8] and ran.totals.flops == 4 * TOTAL_FLOPS
+    assert ran.latency.batch == 4 and ran.latency.flops == 4 * TOTAL_FLOPS
+
+
+def test_a_given_report_fixes_the_batch(tmp_path):
+    path = conv_bn_relu(tmp_path)
+    report = flopscope.analyze(path, dims={"N": 2})
+    with pytest.raises(FlopscopeError, match="fixed at 2 in the analysis given"):
+        bench(path, iterations=1, batch=3, report=report, **FAST)
+    assert bench(path, iterations=1, batch=2, report=report, **FAST).batch == 2
+
+
+def test_a_pytorch_report_gives_the_count_and_the_export_is_analysed():
+    torch = pytest.importorskip("torch")
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU())
+    report = flopscope.analyze(model, (1, 3, 8, 8), convention="2mac")
+    lat = bench(model, (1, 3, 8, 8), iterations=1, report=report, **FAST)
+    assert report.latency is lat and lat.flops == report.totals.flops == 2 * 4 * 6 * 6 * 27
+    with pytest.raises(FlopscopeError, match="ONNX graph that runs"):
+        bench_report(model, (1, 3, 8, 8), iterations=1, report=report, **FAST)
+
+
+def test_the_roofline_is_not_drawn_for_a_preset_on_another_device(tmp_path):
+    path = conv_bn_relu(tmp_path)
+    report = flopscope.analyze(path)
+    lat = bench(path, iterations=1, report=report, **FAST)
+    on_device = dataclasses.replace(PRESETS["cpu"], name="accelerated", device="cuda")
+    assert benchmark._roofline(report, lat, on_device, 1, None, None) is None
+    assert lat.notes[-1].startswith("roofline not drawn") and "accelerated preset" in lat.notes[-1]
