@@ -21,8 +21,8 @@ from dataclasses import dataclass, fields
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-from flopscope.render.units import binary_bytes, si
 from flopscope.report import Report, Totals
+from flopscope.units import binary_bytes, si
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -157,15 +157,19 @@ class Comparison:
         return headers, rows
 
     def plot(self, kind: str = "cumulative", path: str | os.PathLike | None = None, **options: Any) -> Figure:
-        """The models in one chart: ``"cumulative"`` (FLOPs and parameters by depth) or
-        ``"latency"`` (latency against FLOPs); see :mod:`flopscope.plot`.
+        """The models in one chart: ``"cumulative"`` (FLOPs and parameters by depth),
+        ``"latency"`` (latency against FLOPs) or ``"metrics"`` (one metric against another,
+        ``x=`` and ``y=``, one point per model); see :mod:`flopscope.plot`.
 
-        >>> fig = c.plot("cumulative", path="compare.png")   # doctest: +SKIP
+        >>> fig = c.plot("cumulative", path="compare.png")           # doctest: +SKIP
+        >>> fig = c.plot("metrics", x="macs", y="params")            # doctest: +SKIP
         """
-        from flopscope.plot import plot
+        from flopscope.plot import metrics_chart, plot
 
+        if kind == "metrics":
+            return metrics_chart(self, path=path, **options)
         if kind not in ("cumulative", "latency"):
-            raise ValueError(f"a comparison draws 'cumulative' or 'latency' charts, not '{kind}'")
+            raise ValueError(f"a comparison draws 'cumulative', 'latency' or 'metrics' charts, not '{kind}'")
         return plot(self.reports, kind, path, names=self.names, **options)
 
     def __str__(self) -> str:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from flopscope.render.units import shape
 from flopscope.report import Report
+from flopscope.units import shape
 
 if TYPE_CHECKING:
     import pandas as pd
