@@ -31,8 +31,9 @@ _LAZY = {
     "summary": ("flopscope.render", "summary"),
     "to_dataframe": ("flopscope.render.dataframe", "to_dataframe"),
 }
-#: submodules reachable as attributes without an import statement (``flopscope.plot.plot``)
-_SUBMODULES = ("plot",)
+#: submodules reachable as attributes without an import statement (``flopscope.plot.plot``,
+#: ``flopscope.render.render``)
+_SUBMODULES = ("plot", "render")
 
 __all__ = ["__version__", *_LAZY, *_SUBMODULES]
 

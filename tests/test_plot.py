@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import sys
-
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from flopscope.errors import FlopscopeError
 from flopscope.comparison import compare
+from flopscope.errors import FlopscopeError
 from flopscope.plot import MAX_BARS, metrics_chart, plot
 from tests.fake_reports import latency, synthetic
 
@@ -94,7 +93,8 @@ def test_metrics_chart_one_series_per_group(tmp_path):
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["cpu", "mobile"]
     assert [t.get_text() for t in ax.texts] == ["a", "b"]                  # c has no latency: left out
     assert ax.get_xlabel() == "FLOPs" and ax.get_title() == "p50 (ms) against FLOPs"
-    assert [tuple(p) for p in ax.collections[0].get_offsets()] == [(a.totals.flops, 1.0), (b.totals.flops, 2.0)]
+    points = [tuple(p) for p in ax.collections[0].get_offsets()]
+    assert points == [(a.totals.flops, 1.0), (b.totals.flops, 2.0)]
 
 
 def test_cumulative_chart_of_several_reports(tmp_path):

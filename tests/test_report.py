@@ -89,7 +89,8 @@ def test_top():
 
 def test_repr_is_one_short_line():
     report = hand_report()
-    assert repr(report) == "Report(hand: MACs 850, FLOPs 1.7 k, params 135, coverage 85.7% of 7 nodes, 1 not costed)"
+    assert repr(report) == ("Report(hand: MACs 850, FLOPs 1.7 k, params 135, coverage 85.7% of 7 nodes, "
+                            "1 not costed)")
     big = hand_report()
     big.layers = big.layers * 20_000
     assert repr(big) == repr(report)                        # the layers are not in it
