@@ -173,24 +173,21 @@ class Comparison:
         return plot(self.reports, kind, path, names=self.names, **options)
 
     def __str__(self) -> str:
-        from tabulate import tabulate
+        from flopscope.render.text import table
 
         headers, rows = self.table()
-        text = tabulate(rows, headers, tablefmt="simple", disable_numparse=True,
-                        colalign=("left",) + ("right",) * len(self.metrics))
+        text = table(headers, rows, ("left",) + ("right",) * len(self.metrics))
         return text + (f"\nratios against {self.names[0]}" if len(self.names) > 1 else "")
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
         p.text(f"Comparison of {len(self)} models" if cycle else str(self))
 
     def _repr_html_(self) -> str:
+        from flopscope.render.html import fragment, table
+
         headers, rows = self.table()
-        head = "".join(f"<th>{escape(h)}</th>" for h in headers)
-        body = "".join("<tr>" + f"<td>{escape(row[0])}</td>"
-                       + "".join(f'<td style="text-align:right">{escape(c)}</td>' for c in row[1:])
-                       + "</tr>" for row in rows)
         note = f"<p>ratios against {escape(self.names[0])}</p>" if len(self.names) > 1 else ""
-        return f"<table><tr>{head}</tr>{body}</table>{note}"
+        return fragment(table(headers, rows, ("left",) + ("right",) * len(self.metrics)), note)
 
     def _index(self, key: str | int) -> int:
         if isinstance(key, int):

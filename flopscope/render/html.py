@@ -14,6 +14,7 @@ Report, by name, so the Report itself imports no presenter.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from html import escape
 from typing import Any
 
@@ -50,10 +51,9 @@ def to_html(report: Report, *, top: int = TOP_LAYERS) -> str:
     >>> from IPython.display import HTML; HTML(html)   # doctest: +SKIP
     """
     t = report.totals
-    parts = [_STYLE, '<div class="flopscope-report">',
-             f"<p><b>{_cut(report.model.name)}</b> ({escape(report.model.source)}) — inputs: "
+    parts = [f"<p><b>{_cut(report.model.name)}</b> ({escape(report.model.source)}) — inputs: "
              f"{_cut(inputs_text(report)) or 'none'}</p>",
-             _table([], totals_table(report)),
+             table([], totals_table(report)),
              f"<p>coverage {escape(coverage_text(report.coverage, MAX_OP_NAMES))}</p>"]
     if report.layers:
         heaviest = report.top(top)
@@ -62,7 +62,7 @@ def to_html(report: Report, *, top: int = TOP_LAYERS) -> str:
         for layer, row in zip(heaviest, rows):
             row.append(_share(layer.flops or 0, t.flops))
         parts += [f"<p><b>top {len(heaviest)} of {len(report.layers):,} layers by FLOPs</b></p>",
-                  _table(headers, rows)]
+                  table(headers, rows)]
         headers, rows = module_table(report, 1)
         parts.append(_details(f"by module (depth 1, {len(rows) - 1:,} modules)", headers, rows,
                               MAX_MODULES))
@@ -76,8 +76,7 @@ def to_html(report: Report, *, top: int = TOP_LAYERS) -> str:
         if more > 0:
             items += f"<li>… {more:,} more note(s)</li>"
         parts.append(f"<ul>{items}</ul>")
-    parts.append("</div>")
-    return "\n".join(parts)
+    return fragment(*parts)
 
 
 # --------------------------------------------------------------------------- pieces
@@ -92,9 +91,14 @@ def _cut(text: str, limit: int = MAX_CELL) -> str:
     return escape(text if len(text) <= limit else text[:limit - 1] + "…")
 
 
-def _table(headers: list[str], rows: list[list[str]]) -> str:
-    sides = align(headers, rows)
-    css = ['' if side == "left" else ' class="n"' for side in sides]
+def table(headers: list[str], rows: list[list[str]], sides: Sequence[str] | None = None) -> str:
+    """An HTML table of cells already formatted, each escaped and cut to ``MAX_CELL``
+    characters; ``sides`` aligns the columns (default: numeric columns right).
+
+    >>> table(["model", "MACs"], [["a<b", "1.81 G"]]).split("</tr>")[1]
+    '<tr><td>a&lt;b</td><td class="n">1.81 G</td>'
+    """
+    css = ['' if side == "left" else ' class="n"' for side in (sides or align(headers, rows))]
     out = ["<table>"]
     if headers:
         out.append("<tr>" + "".join(f"<th{c}>{escape(h)}</th>" for h, c in zip(headers, css)) + "</tr>")
@@ -104,11 +108,20 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
     return "".join(out)
 
 
+def fragment(*parts: str) -> str:
+    """HTML parts in flopscope's styled block (what a notebook shows).
+
+    >>> fragment("<p>hi</p>").count('<div class="flopscope-report">')
+    1
+    """
+    return "\n".join([_STYLE, '<div class="flopscope-report">', *parts, "</div>"])
+
+
 def _details(title: str, headers: list[str], rows: list[list[str]], limit: int) -> str:
     shown = rows[:limit]
     if len(rows) > limit:
         shown = shown + [[f"… {len(rows) - limit:,} more"] + [""] * (len(headers) - 1)]
-    return f"<details><summary>{escape(title)}</summary>{_table(headers, shown)}</details>"
+    return f"<details><summary>{escape(title)}</summary>{table(headers, shown)}</details>"
 
 
 def render_html(report: Report, *, top: int | None = None, **_: Any) -> str:

@@ -18,10 +18,20 @@ def render_text(report: Report, *, depth: int | None = None, top: int | None = N
     layers), per-op summary, totals, then coverage, convention and notes."""
     parts = [heading(report), ""]
     for title, headers, rows in sections(report, depth, top, layers):
-        parts += [title, tabulate(rows, headers, tablefmt="simple", disable_numparse=True,
-                                  colalign=align(headers, rows)), ""]
+        parts += [title, table(headers, rows, align(headers, rows)), ""]
     parts += footer(report)
     return "\n".join(parts) + "\n"
+
+
+def table(headers: list[str], rows: list[list[str]], colalign: tuple[str, ...] | None = None) -> str:
+    """A plain-text table of cells already formatted (no number parsing).
+
+    >>> print(table(["model", "MACs"], [["resnet18", "1.81 G"]], ("left", "right")))
+    model       MACs
+    --------  ------
+    resnet18  1.81 G
+    """
+    return tabulate(rows, headers, tablefmt="simple", disable_numparse=True, colalign=colalign)
 
 
 def summary(report: Report) -> str:
