@@ -3,12 +3,19 @@
 >>> import flopscope
 >>> report = flopscope.analyze("model.onnx")            # doctest: +SKIP
 >>> report.totals.macs, report.totals.params            # doctest: +SKIP
+>>> print(flopscope.summary(report))                    # doctest: +SKIP
+>>> flopscope.to_dataframe(report).nlargest(5, "flops") # doctest: +SKIP
+>>> flopscope.plot.plot(report, "layers")               # doctest: +SKIP
 
-Heavy modules (onnx, torch, pandas) are imported only when a function needs them.
+Heavy modules (onnx, torch, pandas, matplotlib) are imported only when a function needs
+them. Imported inside IPython (a notebook), flopscope registers the compact HTML view of
+:mod:`flopscope.render.html` as the display of a Report, by the class's dotted name: the
+Report itself imports no presenter, and nothing is imported until a report is shown.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 __version__ = "0.1.0"
@@ -21,14 +28,22 @@ _LAZY = {
     "export_onnx": ("flopscope.export", "export_onnx"),
     "bench": ("flopscope.latency", "bench"),
     "compare": ("flopscope.comparison", "compare"),
+    "summary": ("flopscope.render", "summary"),
+    "to_dataframe": ("flopscope.render.dataframe", "to_dataframe"),
 }
+#: submodules reachable as attributes without an import statement (``flopscope.plot.plot``,
+#: ``flopscope.render.render``)
+_SUBMODULES = ("plot", "render")
 
-__all__ = ["__version__", *_LAZY]
+__all__ = ["__version__", *_LAZY, *_SUBMODULES]
 
 
 def __getattr__(name: str) -> Any:
+    import importlib
+
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
     if name in _LAZY:
-        import importlib
         module, attr = _LAZY[name]
         value = getattr(importlib.import_module(module), attr)
         globals()[name] = value
@@ -38,3 +53,26 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(__all__)
+
+
+def _report_html(report: Any) -> str:
+    from flopscope.render.html import to_html
+
+    return to_html(report)
+
+
+def _register_notebook_display() -> None:
+    """Show a Report as its compact HTML in IPython, when flopscope is imported there.
+
+    Registered by name (``for_type_by_name``), for flopscope's own class only; outside
+    IPython, or when IPython is installed but not running, nothing happens.
+    """
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    if shell is None:
+        return
+    formatter = shell.display_formatter.formatters["text/html"]
+    formatter.for_type_by_name("flopscope.report", "Report", _report_html)
+
+
+_register_notebook_display()

@@ -118,12 +118,6 @@ def build_report(graph: LayerGraph, convention: str = "flopscope",
     peak = peak_activation(graph)
     if peak.unknown:
         notes.append(f"{peak.unknown} tensor(s) of unknown size left out of the memory figures")
-    if coverage.unsupported:
-        listing = ", ".join(f"{op} x{n}" for op, n in sorted(coverage.unsupported.items()))
-        notes.append(f"unsupported ops not counted: {listing}")
-    if coverage.unresolved:
-        listing = ", ".join(f"{op} x{n}" for op, n in sorted(coverage.unresolved.items()))
-        notes.append(f"ops whose shapes or constants could not be resolved, not counted: {listing}")
 
     distinct = {p.name: p for p in graph.params.values()}.values()   # aliases map to one Param
     params = [p for p in distinct if not p.buffer]
@@ -143,6 +137,7 @@ def build_report(graph: LayerGraph, convention: str = "flopscope",
         buffers=sum(p.numel for p in buffers),
         buffer_bytes=sum(p.nbytes for p in buffers),
     )
+    # which ops went uncosted is the Coverage's to say; notes carry assumptions only
     model = ModelInfo(graph.name, graph.source,
                       [InputInfo(t.name, list(t.shape or ()), t.dtype) for t in graph.inputs])
     return Report(model=model, convention=convention, totals=totals, coverage=coverage,

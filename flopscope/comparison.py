@@ -21,8 +21,8 @@ from dataclasses import dataclass, fields
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-from flopscope.render.units import binary_bytes, si
 from flopscope.report import Report, Totals
+from flopscope.units import binary_bytes, si
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -157,36 +157,37 @@ class Comparison:
         return headers, rows
 
     def plot(self, kind: str = "cumulative", path: str | os.PathLike | None = None, **options: Any) -> Figure:
-        """The models in one chart: ``"cumulative"`` (FLOPs and parameters by depth) or
-        ``"latency"`` (latency against FLOPs); see :mod:`flopscope.plot`.
+        """The models in one chart: ``"cumulative"`` (FLOPs and parameters by depth),
+        ``"latency"`` (latency against FLOPs) or ``"metrics"`` (one metric against another,
+        ``x=`` and ``y=``, one point per model); see :mod:`flopscope.plot`.
 
-        >>> fig = c.plot("cumulative", path="compare.png")   # doctest: +SKIP
+        >>> fig = c.plot("cumulative", path="compare.png")           # doctest: +SKIP
+        >>> fig = c.plot("metrics", x="macs", y="params")            # doctest: +SKIP
         """
-        from flopscope.plot import plot
+        from flopscope.plot import metrics_chart, plot
 
+        if kind == "metrics":
+            return metrics_chart(self, path=path, **options)
         if kind not in ("cumulative", "latency"):
-            raise ValueError(f"a comparison draws 'cumulative' or 'latency' charts, not '{kind}'")
+            raise ValueError(f"a comparison draws 'cumulative', 'latency' or 'metrics' charts, not '{kind}'")
         return plot(self.reports, kind, path, names=self.names, **options)
 
     def __str__(self) -> str:
-        from tabulate import tabulate
+        from flopscope.render.text import table
 
         headers, rows = self.table()
-        text = tabulate(rows, headers, tablefmt="simple", disable_numparse=True,
-                        colalign=("left",) + ("right",) * len(self.metrics))
+        text = table(headers, rows, ("left",) + ("right",) * len(self.metrics))
         return text + (f"\nratios against {self.names[0]}" if len(self.names) > 1 else "")
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
         p.text(f"Comparison of {len(self)} models" if cycle else str(self))
 
     def _repr_html_(self) -> str:
+        from flopscope.render.html import fragment, table
+
         headers, rows = self.table()
-        head = "".join(f"<th>{escape(h)}</th>" for h in headers)
-        body = "".join("<tr>" + f"<td>{escape(row[0])}</td>"
-                       + "".join(f'<td style="text-align:right">{escape(c)}</td>' for c in row[1:])
-                       + "</tr>" for row in rows)
         note = f"<p>ratios against {escape(self.names[0])}</p>" if len(self.names) > 1 else ""
-        return f"<table><tr>{head}</tr>{body}</table>{note}"
+        return fragment(table(headers, rows, ("left",) + ("right",) * len(self.metrics)), note)
 
     def _index(self, key: str | int) -> int:
         if isinstance(key, int):

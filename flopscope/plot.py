@@ -1,21 +1,23 @@
 """Pictures of a Report: per-layer bars, cumulative FLOPs, latency against FLOPs, roofline.
 
 matplotlib is imported when a chart is drawn, not with this module. Each function returns
-the matplotlib ``Figure``, already closed in pyplot (so a notebook shows it once, as the
-cell's value, and no figure piles up in pyplot's registry); ``path`` also saves it, as
-PNG or SVG (or PDF) by the file's suffix. Without a display matplotlib draws with its
-Agg backend, so the charts work on a headless machine or in CI.
+a plain matplotlib ``Figure`` that belongs to the caller: pyplot never sees it, so no
+global state (backend, rcParams, pyplot's figure registry) is touched, a notebook shows it
+once, as the cell's value, and it works on a headless machine or in CI. ``path`` also
+saves it, as PNG or SVG (or PDF) by the file's suffix.
 
 >>> import flopscope
+>>> from flopscope.plot import plot
 >>> r = flopscope.analyze("resnet18")                        # doctest: +SKIP
->>> fig = r.plot("layers", path="resnet18-layers.png")       # doctest: +SKIP
+>>> fig = plot(r, "layers", path="resnet18-layers.png")      # doctest: +SKIP
 >>> fig = flopscope.plot.plot([r18, r50], "cumulative")      # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import itertools
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from flopscope.errors import FlopscopeError
@@ -23,6 +25,8 @@ from flopscope.report import Report
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+
+    from flopscope.comparison import Comparison
 
 KINDS = ("layers", "cumulative", "latency", "roofline")
 #: file suffixes ``path`` may have
@@ -232,10 +236,45 @@ def roofline_chart(report: Report, *, peak_gflops: float | None = None, bandwidt
     return _finish(fig, path)
 
 
+def metrics_chart(series: Comparison | Mapping[str, Comparison], x: str, y: str, *,
+                  labels: tuple[str, str] | None = None, title: str | None = None, log: bool = True,
+                  path: str | os.PathLike | None = None) -> Figure:
+    """One point per model at (``x``, ``y``), two metrics of a comparison (``"macs"``,
+    ``"params"``, ``"p50_ms"``... see :data:`flopscope.comparison.METRICS`), each point
+    named. A mapping of comparisons draws one marked series per key (the zoo draws one per
+    latency preset). Models without a value for either metric are left out.
+
+    >>> c = flopscope.compare(["resnet18", "resnet50", "vgg16"])            # doctest: +SKIP
+    >>> fig = metrics_chart(c, "macs", "params", labels=("MACs", "parameters"))   # doctest: +SKIP
+    """
+    groups = dict(series) if isinstance(series, Mapping) else {"": series}
+    xlabel, ylabel = labels or (x, y)
+    fig = _figure(figsize=(7.0, 5.0))
+    ax = fig.subplots()
+    for (group, comparison), marker in zip(groups.items(), itertools.cycle("os^Dv")):
+        points = [(comparison.value(i, x), comparison.value(i, y), name)
+                  for i, name in enumerate(comparison.names)]
+        points = [p for p in points if p[0] is not None and p[1] is not None]
+        ax.scatter([p[0] for p in points], [p[1] for p in points], marker=marker, label=group or None)
+        for px, py, name in points:
+            ax.annotate(name, (px, py), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    if log:
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+    ax.xaxis.set_major_formatter(_eng())
+    ax.yaxis.set_major_formatter(_eng())
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title or f"{ylabel} against {xlabel}")
+    ax.grid(True, which="both", alpha=0.3)
+    if any(groups):
+        ax.legend()
+    fig.tight_layout()
+    return _finish(fig, path)
+
+
 def save(fig: Figure, path: str | os.PathLike) -> None:
     """Save ``fig`` as PNG, SVG or PDF, chosen by the suffix of ``path``.
 
-    >>> save(report.plot("layers"), "layers.svg")   # doctest: +SKIP
+    >>> save(plot(report, "layers"), "layers.svg")   # doctest: +SKIP
     """
     fig.savefig(path, format=_suffix(path)[1:], dpi=120, bbox_inches="tight")
 
@@ -244,13 +283,12 @@ def save(fig: Figure, path: str | os.PathLike) -> None:
 
 
 def _figure(figsize: tuple[float, float]) -> Figure:
-    """A new figure, closed in pyplot at once: the caller owns it, a notebook's inline
-    backend does not draw it a second time, and pyplot does not keep it alive."""
-    import matplotlib.pyplot as plt
+    """A new figure that belongs to the caller alone: a plain ``matplotlib.figure.Figure``,
+    never registered with pyplot, so no global figure state, backend or window is touched
+    (a notebook shows it once, as the cell's value)."""
+    from matplotlib.figure import Figure
 
-    fig = plt.figure(figsize=figsize)
-    plt.close(fig)
-    return fig
+    return Figure(figsize=figsize)
 
 
 def _suffix(path: str | os.PathLike) -> str:

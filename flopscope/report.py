@@ -2,8 +2,9 @@
 
 A :class:`Report` holds totals, one :class:`Layer` row per graph node, coverage, the
 counting convention and optional latency. Rollups (:meth:`Report.by_module`,
-:meth:`Report.by_op_type`) are computed from the rows. Renderers in
-``flopscope.render`` turn a Report into text, Markdown, CSV or JSON.
+:meth:`Report.by_op_type`) are computed from the rows. A Report presents nothing itself:
+the functions of ``flopscope.render`` turn it into text, Markdown, CSV, JSON, HTML or a
+DataFrame, and ``flopscope.plot`` into charts (this module imports neither).
 """
 
 from __future__ import annotations
@@ -11,13 +12,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    import os
-
-    import pandas as pd
-    from matplotlib.figure import Figure
+from flopscope.units import percent_down, si
 
 SCHEMA = "flopscope.report/1"
 
@@ -209,7 +206,7 @@ class OpRow:
     unsupported: int = 0
 
 
-@dataclass
+@dataclass(repr=False)
 class Report:
     """Everything flopscope knows about one model.
 
@@ -271,15 +268,6 @@ class Report:
         >>> [layer.name for layer in report.top(3, key="params")]   # doctest: +SKIP
         """
         return sorted(self.layers, key=lambda l: -(getattr(l, key) or 0))[:k]
-
-    @property
-    def unsupported(self) -> dict[str, int]:
-        """Op types without a cost rule, with their node counts.
-
-        >>> report.unsupported                          # doctest: +SKIP
-        {'com.microsoft.FusedConv': 3}
-        """
-        return dict(self.coverage.unsupported)
 
     # ----------------------------------------------------------------- JSON
 
@@ -343,46 +331,24 @@ class Report:
         """
         return cls.from_dict(json.loads(text))
 
-    # ----------------------------------------------------------------- notebook
+    # ----------------------------------------------------------------- display
 
-    def to_dataframe(self) -> pd.DataFrame:
-        """One row per layer as a pandas DataFrame, integer columns exact
-        (see :func:`flopscope.render.dataframe.to_dataframe`).
+    def __repr__(self) -> str:
+        """One line: name, MACs, FLOPs, parameters and coverage (the layers are in
+        ``report.layers``; the renderers in :mod:`flopscope.render` show them).
 
-        >>> report.to_dataframe().nlargest(5, "flops")[["name", "op", "flops"]]   # doctest: +SKIP
+        >>> Report(ModelInfo("tiny", "onnx"), "flopscope", Totals(macs=30_000, flops=59_900,
+        ...        params=30_000), Coverage(nodes=1, costed=1), layers=[])
+        Report(tiny: MACs 30 k, FLOPs 59.9 k, params 30 k, coverage 100.0% of 1 node)
         """
-        from flopscope.render.dataframe import to_dataframe
-        return to_dataframe(self)
-
-    def summary(self) -> str:
-        """A few lines: name, MACs, FLOPs, params, weight and peak memory, coverage.
-
-        >>> print(report.summary())                     # doctest: +SKIP
-        resnet18 (torch; x 1x3x224x224 float32)
-        MACs 1.81 G · FLOPs 3.64 G · params 11.7 M
-        weights 44.6 MiB · peak activations 6.12 MiB
-        coverage 100.0% (69 of 69 nodes costed)
-        """
-        from flopscope.render.html import summary
-        return summary(self)
-
-    def plot(self, kind: str = "layers", path: str | os.PathLike | None = None, **options: Any) -> Figure:
-        """A chart of this report: ``"layers"``, ``"cumulative"``, ``"latency"`` or
-        ``"roofline"`` (see :mod:`flopscope.plot`); ``path`` also saves it as PNG or SVG.
-
-        >>> fig = report.plot("layers", path="layers.png")   # doctest: +SKIP
-        """
-        from flopscope.plot import plot
-        return plot(self, kind, path, **options)
-
-    def _repr_html_(self) -> str:
-        """The notebook display: totals, coverage, top layers; bounded in size."""
-        from flopscope.render.html import to_html
-        return to_html(self)
-
-    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
-        """IPython's plain-text display: :meth:`summary`, not every layer."""
-        p.text("Report(...)" if cycle else self.summary())
+        t, c = self.totals, self.coverage
+        uncosted = sum(c.unsupported.values()) + sum(c.unresolved.values())
+        text = (f"Report({self.model.name}: MACs {si(t.macs)}, FLOPs {si(t.flops)}, "
+                f"params {si(t.params)}, coverage {percent_down(c.costed, c.nodes)} of "
+                f"{c.nodes:,} node{'' if c.nodes == 1 else 's'}")
+        if uncosted:
+            text += f", {uncosted:,} not costed"
+        return text + ")"
 
 
 _LAYER_FIELDS = tuple(f.name for f in fields(Layer))

@@ -3,61 +3,107 @@
 For each architecture in ``flopscope.models.catalog``: the static analysis of the PyTorch
 model, the same model exported to ONNX and analysed again (MACs must agree exactly), its
 published figures beside ours, and its latency on ONNX Runtime under each preset. The
-result is written as Markdown (``README.md``), JSON, CSV and two plots.
+result is a :class:`Zoo`: the architectures' reports side by side (a
+:class:`~flopscope.comparison.Comparison`) with what the zoo adds to each, written as
+Markdown (``README.md``), JSON, CSV and two charts by the shared renderers and
+:mod:`flopscope.plot`.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import platform
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from flopscope.comparison import Comparison
 from flopscope.errors import FlopscopeError
+from flopscope.render.csv import table as csv_table
+from flopscope.render.markdown import table as markdown_table
+from flopscope.render.tables import coverage_text
 from flopscope.report import Latency, Report
+from flopscope.units import exact, shape
 
 #: default time each preset measures a model for (plus its warm-up)
 DEFAULT_TIME_BUDGET_S = 2.0
 DEFAULT_WARMUP_BUDGET_S = 3.0
 
 
+#: the static figures of an architecture, read from its PyTorch Report as Comparison metrics
+STATIC_METRICS = ("params", "macs", "flops", "param_bytes", "peak_activation_bytes", "coverage")
+
+
 @dataclass
 class ZooRow:
-    """One architecture's figures."""
+    """One architecture: its PyTorch :class:`Report` and what the zoo adds to it (the
+    reference's description and published figures, the exported ONNX file's counts,
+    latency per preset, notes).
+
+    >>> row = run_zoo(["resnet18"], presets=[]).rows[0]   # doctest: +SKIP
+    >>> row.macs, row.gmacs_match                         # doctest: +SKIP
+    (1814073344, True)
+    """
 
     name: str
     description: str
     input_shape: list[int]
-    params: int
-    macs: int
-    flops: int
-    param_bytes: int
-    peak_activation_bytes: int
+    report: Report
     onnx_macs: int | None
     onnx_params: int | None
     published_params: int | None
     published_gmacs: float | None
     source: str
-    coverage: float
     latency: dict[str, Latency] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     @property
+    def params(self) -> int:
+        """Parameters of the PyTorch model.
+
+        >>> row.params                                     # doctest: +SKIP
+        11689512
+        """
+        return self.report.totals.params
+
+    @property
+    def macs(self) -> int:
+        """MACs of the PyTorch model.
+
+        >>> row.macs                                       # doctest: +SKIP
+        1814073344
+        """
+        return self.report.totals.macs
+
+    @property
     def gmacs(self) -> float:
+        """MACs in billions, as published figures are given.
+
+        >>> round(row.gmacs, 3)                            # doctest: +SKIP
+        1.814
+        """
         return self.macs / 1e9
 
     @property
     def params_match(self) -> bool | None:
+        """Whether the parameters equal the published count exactly (None: none published).
+
+        >>> row.params_match                               # doctest: +SKIP
+        True
+        """
         return None if self.published_params is None else self.params == self.published_params
 
     @property
     def gmacs_match(self) -> bool | None:
+        """Whether the GMACs equal the published figure to 3 decimals (None: none published).
+
+        >>> row.gmacs_match                                # doctest: +SKIP
+        True
+        """
         if self.published_gmacs is None:
             return None
         return round(self.gmacs, 3) == round(self.published_gmacs, 3)
@@ -65,12 +111,36 @@ class ZooRow:
 
 @dataclass
 class Zoo:
-    """All rows, the presets measured and the machine they ran on."""
+    """All rows, the presets measured and the machine they ran on.
+
+    >>> zoo = run_zoo(["resnet18", "resnet50"], presets=["cpu"])   # doctest: +SKIP
+    >>> zoo.comparison().ratio("resnet50", "macs")                # doctest: +SKIP
+    2.254...
+    """
 
     rows: list[ZooRow]
     presets: list[str]
     machine: dict[str, str]
     skipped_presets: dict[str, str] = field(default_factory=dict)
+
+    def comparison(self, preset: str | None = None) -> Comparison:
+        """The architectures side by side: a :class:`Comparison` of their PyTorch reports
+        (metrics :data:`STATIC_METRICS`). With ``preset``, each report carries that
+        preset's latency (and ``p50_ms``, ``p90_ms``, ``gflops_per_s`` are metrics too);
+        architectures not timed under it are left out.
+
+        >>> zoo.comparison("cpu").value("resnet18", "p50_ms")     # doctest: +SKIP
+        33.27...
+        """
+        if preset is None:
+            return Comparison([r.report for r in self.rows], [r.name for r in self.rows], STATIC_METRICS)
+        timed = [r for r in self.rows if preset in r.latency]
+        return Comparison([replace(r.report, latency=r.latency[preset]) for r in timed],
+                          [r.name for r in timed], STATIC_METRICS + _LATENCY_METRICS)
+
+
+#: what the zoo shows of each preset's latency
+_LATENCY_METRICS = ("p50_ms", "p90_ms", "gflops_per_s")
 
 
 def machine_info() -> dict[str, str]:
@@ -194,48 +264,65 @@ def _row(spec: Any, report: Report, onnx_report: Report | None, notes: list[str]
         notes.append(_param_note(t.params, onnx_report.totals.params, *folding))
     return ZooRow(
         name=spec.name, description=spec.description, input_shape=list(spec.input_shape),
-        params=t.params, macs=t.macs, flops=t.flops, param_bytes=t.param_bytes,
-        peak_activation_bytes=t.peak_activation_bytes,
+        report=report,
         onnx_macs=onnx_report.totals.macs if onnx_report else None,
         onnx_params=onnx_report.totals.params if onnx_report else None,
         published_params=spec.published_params, published_gmacs=spec.published_gmacs,
-        source=spec.source, coverage=report.coverage.percent, notes=notes)
+        source=spec.source, notes=notes)
 
 
 # --------------------------------------------------------------------------- outputs
-
-
-def _mib(n: int) -> str:
-    return f"{n / 2**20:.1f}"
 
 
 def _mark(ok: bool | None) -> str:
     return "" if ok is None else (" ✓" if ok else " ✗")
 
 
-def to_markdown(zoo: Zoo, plots: Sequence[str] = ()) -> str:
-    """The report's README.md."""
-    from tabulate import tabulate
+def _cell(value: int | float | None, scale: float, digits: int) -> str:
+    """``value / scale`` with ``digits`` decimals, ``-`` for None: the zoo states units in
+    its headers (GMACs, MiB, ms) so that figures line up with published ones."""
+    return "-" if value is None else f"{value / scale:.{digits}f}"
 
+
+def table(zoo: Zoo) -> tuple[list[str], list[list[str]]]:
+    """The zoo's main table, read from :meth:`Zoo.comparison`: one row per architecture;
+    parameters exact and GMACs to 3 decimals, marked ✓/✗ against the published figures;
+    then p50 ms and GFLOP/s of each preset.
+
+    >>> headers, rows = table(zoo)                        # doctest: +SKIP
+    >>> headers[:4]                                       # doctest: +SKIP
+    ['model', 'input', 'params', 'GMACs']
+    """
+    static = zoo.comparison()
+    timed = {preset: zoo.comparison(preset) for preset in zoo.presets}
     headers = ["model", "input", "params", "GMACs", "GFLOPs", "weights MiB", "peak act. MiB"]
     for preset in zoo.presets:
         headers += [f"{preset} p50 ms", f"{preset} GFLOP/s"]
     rows = []
     for r in zoo.rows:
-        row = [r.name, "x".join(map(str, r.input_shape)), f"{r.params:,}{_mark(r.params_match)}",
-               f"{r.gmacs:.3f}{_mark(r.gmacs_match)}", f"{r.flops / 1e9:.3f}", _mib(r.param_bytes),
-               _mib(r.peak_activation_bytes)]
-        for preset in zoo.presets:
-            lat = r.latency.get(preset)
-            row += [f"{lat.p50_ms:.2f}" if lat else "-",
-                    f"{lat.gflops_per_s:.1f}" if lat and lat.gflops_per_s else "-"]
+        value = partial(static.value, r.name)
+        row = [r.name, shape(r.input_shape), exact(value("params")) + _mark(r.params_match),
+               _cell(value("macs"), 1e9, 3) + _mark(r.gmacs_match), _cell(value("flops"), 1e9, 3),
+               _cell(value("param_bytes"), 2**20, 1), _cell(value("peak_activation_bytes"), 2**20, 1)]
+        for comparison in timed.values():
+            there = r.name in comparison.names
+            row += [_cell(comparison.value(r.name, "p50_ms") if there else None, 1, 2),
+                    _cell((comparison.value(r.name, "gflops_per_s") or None) if there else None, 1, 1)]
         rows.append(row)
-    published = [[r.name, f"{r.published_params:,}" if r.published_params else "-",
-                  f"{r.published_gmacs:.3f}" if r.published_gmacs else "-", r.source]
-                 for r in zoo.rows]
-    cross = [[r.name, f"{r.macs:,}", f"{r.onnx_macs:,}" if r.onnx_macs is not None else "-",
-              "yes" if r.onnx_macs == r.macs else "NO", f"{r.params:,}",
-              f"{r.onnx_params:,}" if r.onnx_params is not None else "-"] for r in zoo.rows]
+    return headers, rows
+
+
+def to_markdown(zoo: Zoo, plots: Sequence[str] = ()) -> str:
+    """The report's README.md: the main :func:`table`, the charts, the published figures,
+    the PyTorch-against-ONNX cross-check and the notes.
+
+    >>> Path("reports/README.md").write_text(to_markdown(zoo))   # doctest: +SKIP
+    """
+    headers, rows = table(zoo)
+    published = [[r.name, exact(r.published_params) if r.published_params else "-",
+                  _cell(r.published_gmacs or None, 1, 3), r.source] for r in zoo.rows]
+    cross = [[r.name, exact(r.macs), exact(r.onnx_macs), "yes" if r.onnx_macs == r.macs else "NO",
+              exact(r.params), exact(r.onnx_params)] for r in zoo.rows]
     m = zoo.machine
     lines = [
         "# Reference architectures: cost and latency",
@@ -256,90 +343,92 @@ def to_markdown(zoo: Zoo, plots: Sequence[str] = ()) -> str:
     if "mobile" in zoo.presets:
         lines += ["`mobile` is mobile-like: one thread pinned to one core, sequential execution, "
                   "portable graph rewrites only, x86 kernels.", ""]
-    lines += [tabulate(rows, headers, tablefmt="github", disable_numparse=True), ""]
+    lines += [markdown_table(headers, rows), ""]
     for plot in plots:
         lines += [f"![{plot}]({plot})", ""]
     lines += ["## Published figures", "",
-              tabulate(published, ["model", "params", "GMACs", "source"], tablefmt="github",
-                       disable_numparse=True), "",
+              markdown_table(["model", "params", "GMACs", "source"], published), "",
               "## PyTorch path vs ONNX path", "",
               "MACs of the PyTorch analysis and of the exported ONNX file must agree exactly; "
               "parameters differ where the exporter folds BatchNorm into the convolutions and "
               "stores identical constants once (see the notes).", "",
-              tabulate(cross, ["model", "MACs (PyTorch)", "MACs (ONNX)", "equal", "params (PyTorch)",
-                               "params (ONNX)"], tablefmt="github", disable_numparse=True), ""]
+              markdown_table(["model", "MACs (PyTorch)", "MACs (ONNX)", "equal", "params (PyTorch)",
+                              "params (ONNX)"], cross), ""]
     notes = [(r.name, n) for r in zoo.rows for n in r.notes]
-    if notes:
-        lines += ["## Notes", ""] + [f"- {name}: {note}" for name, note in notes] + [""]
+    uncosted = [r for r in zoo.rows if not r.report.coverage.complete]
+    if notes or uncosted:
+        lines += ["## Notes", ""] + [f"- {name}: {note}" for name, note in notes]
+        lines += [f"- {r.name}: coverage {coverage_text(r.report.coverage)}" for r in uncosted]
+        lines += [""]
     return "\n".join(lines)
 
 
+#: the keys of each model in zoo.json, in order
+JSON_KEYS = ("name", "description", "input_shape", "params", "macs", "flops", "param_bytes",
+             "peak_activation_bytes", "onnx_macs", "onnx_params", "published_params", "published_gmacs",
+             "source", "coverage", "latency", "notes", "params_match", "gmacs_match")
+
+
 def to_dict(zoo: Zoo) -> dict[str, Any]:
-    """The report as JSON-ready data."""
+    """The report as JSON-ready data (``zoo.json``): per model the keys :data:`JSON_KEYS`,
+    the static figures read from :meth:`Zoo.comparison`.
+
+    >>> to_dict(zoo)["models"][0]["macs"]                 # doctest: +SKIP
+    7609090048
+    """
+    static = zoo.comparison()
     rows = []
     for r in zoo.rows:
-        row = asdict(r)
-        row["latency"] = {p: asdict(lat) for p, lat in r.latency.items()}
-        row["params_match"], row["gmacs_match"] = r.params_match, r.gmacs_match
-        rows.append(row)
+        extra = {"latency": {p: asdict(lat) for p, lat in r.latency.items()},
+                 "params_match": r.params_match, "gmacs_match": r.gmacs_match}
+        rows.append({key: extra[key] if key in extra else
+                     static.value(r.name, key) if key in STATIC_METRICS else getattr(r, key)
+                     for key in JSON_KEYS})
     return {"schema": "flopscope.zoo/1", "machine": zoo.machine, "presets": zoo.presets,
             "skipped_presets": zoo.skipped_presets, "models": rows}
 
 
 def to_csv(zoo: Zoo) -> str:
-    """One row per architecture; latency columns per preset."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    """One row per architecture, exact figures; latency columns per preset (``zoo.csv``).
+
+    >>> to_csv(zoo).splitlines()[0]                       # doctest: +SKIP
+    'model,input_shape,params,macs,flops,...,cpu_p50_ms,cpu_p90_ms,cpu_gflops_per_s'
+    """
+    static = zoo.comparison()
+    timed = {preset: zoo.comparison(preset) for preset in zoo.presets}
     header = ["model", "input_shape", "params", "macs", "flops", "param_bytes", "peak_activation_bytes",
               "onnx_macs", "published_params", "published_gmacs"]
     for preset in zoo.presets:
-        header += [f"{preset}_p50_ms", f"{preset}_p90_ms", f"{preset}_gflops_per_s"]
-    writer.writerow(header)
+        header += [f"{preset}_{m}" for m in _LATENCY_METRICS]
+    rows = []
     for r in zoo.rows:
-        row = [r.name, "x".join(map(str, r.input_shape)), r.params, r.macs, r.flops, r.param_bytes,
-               r.peak_activation_bytes, r.onnx_macs, r.published_params, r.published_gmacs]
-        for preset in zoo.presets:
-            lat = r.latency.get(preset)
-            row += [lat.p50_ms, lat.p90_ms, lat.gflops_per_s] if lat else ["", "", ""]
-        writer.writerow(row)
-    return out.getvalue()
+        row = [r.name, shape(r.input_shape)] + [static.value(r.name, m) for m in STATIC_METRICS[:5]] + [
+            r.onnx_macs, r.published_params, r.published_gmacs]
+        for comparison in timed.values():
+            there = r.name in comparison.names
+            row += [comparison.value(r.name, m) if there else None for m in _LATENCY_METRICS]
+        rows.append(row)
+    return csv_table(header, rows)
 
 
 def plot(zoo: Zoo, out: Path) -> list[str]:
-    """latency_vs_flops.png and params_vs_macs.png; returns the file names written."""
-    import matplotlib
+    """latency_vs_flops.png (one series per preset, when any was timed) and
+    params_vs_macs.png, drawn by :func:`flopscope.plot.metrics_chart` from
+    :meth:`Zoo.comparison`; returns the file names written.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    >>> plot(zoo, Path("reports"))                        # doctest: +SKIP
+    ['latency_vs_flops.png', 'params_vs_macs.png']
+    """
+    from flopscope.plot import metrics_chart
 
     written = []
-    if zoo.presets and any(r.latency for r in zoo.rows):
-        fig, ax = plt.subplots(figsize=(7, 5))
-        for preset, marker in zip(zoo.presets, "os^"):
-            pts = [(r.flops / 1e9, r.latency[preset].p50_ms, r.name) for r in zoo.rows
-                   if preset in r.latency]
-            ax.scatter([p[0] for p in pts], [p[1] for p in pts], marker=marker, label=preset)
-            for x, y, label in pts:
-                ax.annotate(label, (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
-        ax.set(xscale="log", yscale="log", xlabel="GFLOPs (flopscope convention)",
-               ylabel="p50 latency (ms)", title="Latency against FLOPs")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend()
-        fig.tight_layout()
-        fig.savefig(out / "latency_vs_flops.png", dpi=110)
-        plt.close(fig)
+    timed = {preset: zoo.comparison(preset) for preset in zoo.presets}
+    if any(len(c) for c in timed.values()):
+        metrics_chart(timed, "flops", "p50_ms", labels=("FLOPs (flopscope convention)", "p50 latency (ms)"),
+                      title="Latency against FLOPs", path=out / "latency_vs_flops.png")
         written.append("latency_vs_flops.png")
-    fig, ax = plt.subplots(figsize=(7, 5))
-    ax.scatter([r.macs / 1e9 for r in zoo.rows], [r.params / 1e6 for r in zoo.rows])
-    for r in zoo.rows:
-        ax.annotate(r.name, (r.macs / 1e9, r.params / 1e6), fontsize=7, xytext=(3, 3),
-                    textcoords="offset points")
-    ax.set(xscale="log", yscale="log", xlabel="GMACs", ylabel="parameters (millions)",
-           title="Parameters against MACs")
-    ax.grid(True, which="both", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out / "params_vs_macs.png", dpi=110)
-    plt.close(fig)
+    metrics_chart(zoo.comparison(), "macs", "params", labels=("MACs", "parameters"),
+                  title="Parameters against MACs", path=out / "params_vs_macs.png")
     written.append("params_vs_macs.png")
     return written
 

@@ -72,6 +72,7 @@ def test_text_and_html_tables():
     assert "(2x)" in text and text.endswith("ratios against a")
     html = c._repr_html_()
     assert "b&lt;&amp;&gt;" in html and "<&>" not in html and "(2x)" in html
+    assert html.count('<td class="n">') == 4 and html.endswith("<p>ratios against a</p>\n</div>")
 
 
 def test_names_default_unique_and_lookup():
@@ -108,6 +109,8 @@ def test_plot_of_a_comparison(tmp_path):
     assert (tmp_path / "c.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     with pytest.raises(ValueError, match="not 'roofline'"):
         c.plot("roofline")
+    fig = c.plot("metrics", x="macs", y="params")
+    assert [t.get_text() for t in fig.axes[0].texts] == ["a", "b"]
 
 
 def test_comparison_of_reference_architectures():

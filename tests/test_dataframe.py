@@ -1,4 +1,4 @@
-"""Report.to_dataframe: one row per layer, exact integer columns (flopscope/render/dataframe.py)."""
+"""to_dataframe(report): one row per layer, exact integer columns (flopscope/render/dataframe.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from tests.fake_reports import synthetic
 
 
 def test_columns_and_dtypes():
-    df = synthetic(10).to_dataframe()
+    df = to_dataframe(synthetic(10))
     assert list(df.columns) == list(COLUMNS)
     for column in ("macs", "flops", "output_bytes", "traffic_bytes"):
         assert df[column].dtype == pd.Int64Dtype(), column
@@ -23,7 +23,7 @@ def test_columns_and_dtypes():
 
 def test_one_row_per_layer_with_exact_values():
     report = synthetic(10)
-    df = report.to_dataframe()
+    df = to_dataframe(report)
     assert len(df) == 10
     assert df["name"].tolist() == [l.name for l in report.layers]
     assert df.loc[0, "macs"] == 1000 and df.loc[4, "flops"] == 2008
@@ -33,7 +33,7 @@ def test_one_row_per_layer_with_exact_values():
 
 
 def test_uncosted_layers_are_missing_not_zero():
-    df = synthetic(10).to_dataframe()
+    df = to_dataframe(synthetic(10))
     assert df["macs"].isna().tolist() == [i in (1, 3) for i in range(10)]
     assert df.loc[1, "status"] == "unsupported" and df.loc[3, "status"] == "unresolved"
     assert df.loc[1, "op"] == "com.example.Fancy"
@@ -48,12 +48,12 @@ def test_big_integers_stay_exact():
 def test_several_outputs_and_unknown_shapes():
     report = synthetic(4)
     report.layers[0].output_shapes = [[1, 4], None, ["N", 3], []]
-    assert report.to_dataframe().loc[0, "output_shapes"] == "1x4, ?, Nx3, scalar"
+    assert to_dataframe(report).loc[0, "output_shapes"] == "1x4, ?, Nx3, scalar"
 
 
 def test_empty_report_keeps_the_dtypes():
     empty = Report(ModelInfo("empty", "onnx"), "flopscope", Totals(), Coverage(), [])
-    df = empty.to_dataframe()
+    df = to_dataframe(empty)
     assert len(df) == 0 and list(df.columns) == list(COLUMNS)
     assert df["macs"].dtype == pd.Int64Dtype() and df["params"].dtype == "int64"
 
@@ -64,7 +64,7 @@ def test_analysed_model():
     import flopscope
 
     report = flopscope.analyze(nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU()), (1, 3, 32, 32))
-    df = report.to_dataframe()
+    df = to_dataframe(report)
     assert df["op"].tolist() == ["Conv", "Relu"]
     assert df.loc[0, "macs"] == 8 * 30 * 30 * 3 * 9
     assert df.loc[0, "params"] == 8 * 3 * 9 + 8

@@ -7,14 +7,14 @@ import inspect
 import pytest
 
 import flopscope
-from flopscope import comparison, plot, report, testing
+from flopscope import comparison, plot, report, testing, units
 
 
 def public_api():
     for name in flopscope.__all__:
         if not name.startswith("__"):
             yield f"flopscope.{name}", getattr(flopscope, name)
-    for module in (report, comparison, plot, testing):
+    for module in (report, comparison, plot, testing, units):
         for name, obj in vars(module).items():
             if name.startswith("_") or getattr(obj, "__module__", None) != module.__name__:
                 continue

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from flopscope.render.html import MAX_MODULES, TOP_LAYERS, summary, to_html
+import pytest
+
+from flopscope.render.html import MAX_MODULES, TOP_LAYERS, to_html
+from flopscope.render.text import summary
 from tests.fake_reports import latency, synthetic
 
 
 def test_html_of_5000_layers_stays_under_100_kb():
-    html = synthetic(5000)._repr_html_()
+    html = to_html(synthetic(5000))
     assert len(html.encode("utf-8")) < 100_000
     assert html.count("<tr>") < TOP_LAYERS + MAX_MODULES + 40
 
@@ -20,7 +23,7 @@ def test_html_of_5000_layers_stays_small_in_the_worst_case():
         l.output_shapes = [[1, 16, 8, 8]] * 50
     report.coverage.unsupported = {f"custom.Op{i}": 1 for i in range(500)}
     report.notes = ["n" * 5000] * 500
-    size = len(report._repr_html_().encode("utf-8"))
+    size = len(to_html(report).encode("utf-8"))
     assert size < 100_000
 
 
@@ -31,7 +34,7 @@ def test_html_size_does_not_grow_with_the_layer_count():
 
 def test_html_has_totals_coverage_and_top_layers():
     report = synthetic(40)
-    html = report._repr_html_()
+    html = to_html(report)
     assert f"{report.totals.macs:,}" in html and f"{report.totals.flops:,}" in html
     assert "coverage 95.0% (38 of 40 nodes costed)" in html
     assert "unsupported: com.example.Fancy x1" in html and "unresolved: Relu x1" in html
@@ -47,7 +50,7 @@ def test_html_escapes_names():
     report.layers[0].name = '<script>alert("x")</script>'
     report.layers[0].flops = 10**9                             # the heaviest: shown
     report.notes.append("<img src=x>")
-    html = report._repr_html_()
+    html = to_html(report)
     assert "<script>" not in html and "<img" not in html and "<b>model" not in html
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html
     assert "&lt;b&gt;model &amp; co&lt;/b&gt;" in html
@@ -58,7 +61,7 @@ def test_long_names_and_many_notes_are_cut():
     report.layers[0].name = "x" * 10_000
     report.layers[0].flops = 10**9
     report.notes += [f"note {i}" for i in range(1000)]
-    html = report._repr_html_()
+    html = to_html(report)
     assert "x" * 100 not in html and "x" * 70 in html
     assert "more note(s)" in html
     assert len(html) < 30_000
@@ -72,7 +75,7 @@ def test_html_of_an_empty_report():
 
 def test_summary_is_a_few_lines():
     report = synthetic(5000)
-    text = report.summary()
+    text = summary(report)
     lines = text.splitlines()
     assert lines[0] == "synthetic (onnx; x Nx16x8x8 float32)"
     assert lines[1].startswith("MACs ") and "FLOPs" in lines[1] and "params" in lines[1]
@@ -87,21 +90,14 @@ def test_summary_with_latency():
     report.latency = latency(1.5)
     last = summary(report).splitlines()[-1]
     assert last == "latency p50 1.500 ms, p90 1.800 ms (cpu, 2 thread(s), batch 1)"
-    assert "latency p50" in report._repr_html_()
+    assert "latency p50" in to_html(report)
 
 
-def test_ipython_plain_text_is_the_summary():
-    class Printer:
-        def __init__(self):
-            self.out = []
-
-        def text(self, s):
-            self.out.append(s)
-
-    p = Printer()
+def test_ipython_plain_text_is_the_short_repr():
+    pretty = pytest.importorskip("IPython.lib.pretty")
     report = synthetic(5000)
-    report._repr_pretty_(p, False)
-    assert p.out == [report.summary()]
+    text = pretty.pretty(report)
+    assert text == repr(report) and "\n" not in text and len(text) < 200
 
 
 def test_report_command_writes_a_standalone_page(tmp_path):

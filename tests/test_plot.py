@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
+from pathlib import Path
 
-import matplotlib
 import pytest
 
+from flopscope.comparison import compare
 from flopscope.errors import FlopscopeError
-from flopscope.plot import MAX_BARS, plot
+from flopscope.plot import MAX_BARS, metrics_chart, plot
 from tests.fake_reports import latency, synthetic
-
-matplotlib.use("Agg")                    # what a headless machine gets anyway; never a window here
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -29,7 +29,7 @@ def is_svg(path) -> bool:
 def test_layers_chart_saved_as_png(tmp_path):
     from matplotlib.figure import Figure
 
-    fig = synthetic(12).plot("layers", path=tmp_path / "layers.png")
+    fig = plot(synthetic(12), "layers", path=tmp_path / "layers.png")
     assert isinstance(fig, Figure)
     assert is_png(tmp_path / "layers.png")
     assert [ax.get_ylabel() for ax in fig.axes] == ["FLOPs", "parameters", "output bytes"]
@@ -37,12 +37,12 @@ def test_layers_chart_saved_as_png(tmp_path):
 
 
 def test_layers_chart_saved_as_svg(tmp_path):
-    synthetic(12).plot("layers", path=str(tmp_path / "layers.svg"))
+    plot(synthetic(12), "layers", path=str(tmp_path / "layers.svg"))
     assert is_svg(tmp_path / "layers.svg")
 
 
 def test_a_big_model_shows_its_heaviest_layers(tmp_path):
-    fig = synthetic(5000).plot("layers")
+    fig = plot(synthetic(5000), "layers")
     assert f"{MAX_BARS} heaviest of 5,000 layers" in fig.axes[0].get_title()
     assert len(fig.axes[0].patches) == MAX_BARS
 
@@ -51,8 +51,50 @@ def test_figures_are_not_left_open_in_pyplot():
     import matplotlib.pyplot as plt
 
     before = plt.get_fignums()
-    synthetic(8).plot("cumulative")
+    plot(synthetic(8), "cumulative")
     assert plt.get_fignums() == before
+
+
+def test_charts_leave_matplotlib_global_state_alone(tmp_path):
+    """No backend chosen, no rcParams set, pyplot never imported: every chart is a plain
+    Figure owned by the caller (checked in a fresh interpreter, where nothing else has
+    imported pyplot)."""
+    code = f"""
+import sys
+from flopscope.comparison import compare
+from flopscope.plot import plot
+from tests.fake_reports import latency, synthetic
+a, b = synthetic(10, "a"), synthetic(20, "b")
+a.latency, b.latency = latency(1.0), latency(2.0)
+plot(a, "layers", path={str(tmp_path / "l.png")!r})
+plot([a, b], "cumulative", path={str(tmp_path / "c.svg")!r})
+plot([a, b], "latency")
+plot(a, "roofline", peak_gflops=10.0, bandwidth_gbs=1.0)
+compare([a, b]).plot("metrics", x="macs", y="params", path={str(tmp_path / "m.png")!r})
+assert "matplotlib.pyplot" not in sys.modules, "pyplot was imported"
+"""
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert is_png(tmp_path / "l.png") and is_svg(tmp_path / "c.svg") and is_png(tmp_path / "m.png")
+    for module in ("plot", "zoo", "comparison"):
+        source = (root / "flopscope" / f"{module}.py").read_text(encoding="utf-8")
+        for call in ("import matplotlib.pyplot", "plt.", "matplotlib.use(", "rcParams["):
+            assert call not in source, (module, call)
+
+
+def test_metrics_chart_one_series_per_group(tmp_path):
+    a, b, c = synthetic(10, "a"), synthetic(20, "b"), synthetic(30, "c")
+    a.latency, b.latency = latency(1.0), latency(2.0)
+    fig = metrics_chart({"cpu": compare([a, b]), "mobile": compare([c])}, "flops", "p50_ms",
+                        labels=("FLOPs", "p50 (ms)"), path=tmp_path / "m.png")
+    ax = fig.axes[0]
+    assert is_png(tmp_path / "m.png")
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["cpu", "mobile"]
+    assert [t.get_text() for t in ax.texts] == ["a", "b"]                  # c has no latency: left out
+    assert ax.get_xlabel() == "FLOPs" and ax.get_title() == "p50 (ms) against FLOPs"
+    points = [tuple(p) for p in ax.collections[0].get_offsets()]
+    assert points == [(a.totals.flops, 1.0), (b.totals.flops, 2.0)]
 
 
 def test_cumulative_chart_of_several_reports(tmp_path):
@@ -76,20 +118,20 @@ def test_latency_chart_of_one_profiled_model(tmp_path):
     report.latency = latency(per_layer={"layers": [
         {"name": l.name, "op": l.op, "flops": l.flops, "time_ms": 0.01 * (i + 1), "group_flops": None}
         for i, l in enumerate(report.layers)]})
-    fig = report.plot("latency", path=tmp_path / "layers.svg")
+    fig = plot(report, "latency", path=tmp_path / "layers.svg")
     assert is_svg(tmp_path / "layers.svg")
     assert "per-layer" in fig.axes[0].get_title()
 
 
 def test_latency_chart_needs_a_latency():
     with pytest.raises(FlopscopeError, match="no latency"):
-        synthetic(6).plot("latency")
+        plot(synthetic(6), "latency")
 
 
 def test_roofline_with_explicit_peaks(tmp_path):
     report = synthetic(20)
     report.latency = latency(0.5)
-    fig = report.plot("roofline", path=tmp_path / "roofline.png", peak_gflops=100.0, bandwidth_gbs=10.0)
+    fig = plot(report, "roofline", path=tmp_path / "roofline.png", peak_gflops=100.0, bandwidth_gbs=10.0)
     assert is_png(tmp_path / "roofline.png")
     assert "ridge at 10.0 FLOPs/byte" in fig.axes[0].get_title()
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
@@ -102,7 +144,7 @@ def test_roofline_from_the_measured_peaks_and_layer_times(tmp_path):
     report.latency = latency(0.5, roofline={
         "peak_gflops_per_s": 50.0, "bandwidth_gb_per_s": 5.0,
         "layers": [{"name": report.layers[0].name, "achieved_gflops_per_s": 3.0}]})
-    fig = report.plot("roofline")
+    fig = plot(report, "roofline")
     assert "ridge at 10.0" in fig.axes[0].get_title()
     assert "layers, measured" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
 
@@ -110,7 +152,7 @@ def test_roofline_from_the_measured_peaks_and_layer_times(tmp_path):
 def test_roofline_says_so_when_peaks_cannot_be_measured(monkeypatch):
     monkeypatch.setitem(sys.modules, "flopscope.latency.roofline", None)     # import fails
     with pytest.raises(FlopscopeError, match="peak_gflops= and bandwidth_gbs="):
-        synthetic(8).plot("roofline")
+        plot(synthetic(8), "roofline")
 
 
 def test_roofline_needs_traffic():
@@ -118,15 +160,15 @@ def test_roofline_needs_traffic():
     for l in report.layers:
         l.traffic_bytes = None
     with pytest.raises(FlopscopeError, match="nothing to place"):
-        report.plot("roofline", peak_gflops=1.0, bandwidth_gbs=1.0)
+        plot(report, "roofline", peak_gflops=1.0, bandwidth_gbs=1.0)
 
 
 def test_bad_kind_suffix_and_counts():
     report = synthetic(4)
     with pytest.raises(ValueError, match="unknown plot kind 'pie'"):
-        report.plot("pie")
+        plot(report, "pie")
     with pytest.raises(ValueError, match="ending in .png"):
-        report.plot("layers", path="chart.jpeg")
+        plot(report, "layers", path="chart.jpeg")
     with pytest.raises(ValueError, match="one report, not 2"):
         plot([report, report], "layers")
     with pytest.raises(ValueError, match="1 names for 2 reports"):

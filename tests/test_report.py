@@ -87,11 +87,32 @@ def test_top():
     assert report.top(0) == []
 
 
-def test_unsupported_property_is_a_copy():
+def test_repr_is_one_short_line():
     report = hand_report()
-    report.unsupported["x"] = 1
-    assert report.unsupported == {"com.example.Fancy": 1}
+    assert repr(report) == ("Report(hand: MACs 850, FLOPs 1.7 k, params 135, coverage 85.7% of 7 nodes, "
+                            "1 not costed)")
+    big = hand_report()
+    big.layers = big.layers * 20_000
+    assert repr(big) == repr(report)                        # the layers are not in it
     assert report.coverage.percent == pytest.approx(600 / 7)
+
+
+def test_every_format_names_the_ops_not_costed():
+    """Coverage, not a note, says which ops were left out; every format shows it."""
+    from flopscope.render import FORMATS, summary
+    from flopscope.render.dataframe import to_dataframe
+
+    report = hand_report()
+    assert not any("Fancy" in note for note in report.notes)
+    for fmt in FORMATS:
+        assert "com.example.Fancy" in render(report, fmt), fmt
+    for fmt in ("text", "markdown", "html"):
+        assert "unsupported: com.example.Fancy x1" in render(report, fmt), fmt
+    assert json.loads(render(report, "json"))["coverage"]["unsupported"] == {"com.example.Fancy": 1}
+    assert "b2x,com.example.Fancy,blocks.1,1x4,,,0,16,32,unsupported,1" in render(report, "csv").splitlines()
+    assert "unsupported: com.example.Fancy x1" in summary(report)
+    frame = to_dataframe(report)
+    assert frame.loc[frame["status"] == "unsupported", "op"].tolist() == ["com.example.Fancy"]
 
 
 def test_rollups_of_a_real_report_sum_to_the_totals():

@@ -1,10 +1,19 @@
-"""The Report as a notebook API: JSON round-trip equality and the methods a notebook uses."""
+"""The Report as a notebook API: JSON round-trip equality, and the functions a notebook uses
+(the Report is plain data: its presenters are functions that take it)."""
 
 from __future__ import annotations
 
+import ast
 import json
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+from unittest.mock import patch
 
 import flopscope
+from flopscope import report as report_module
+from flopscope.render.html import to_html
 from flopscope.report import Report
 from tests.fake_reports import latency, synthetic
 
@@ -42,10 +51,59 @@ def test_the_notebook_surface():
     assert len(report.layers) == 10
     assert report.by_module(1)[0].flops == report.totals.flops
     assert {r.op for r in report.by_op_type()} == {"Conv", "Relu", "com.example.Fancy"}
-    assert report.unsupported == {"com.example.Fancy": 1}
-    assert report.summary().startswith("synthetic (onnx")
-    assert report._repr_html_().startswith("<style>")
-    assert len(report.to_dataframe()) == 10
+    assert report.coverage.unsupported == {"com.example.Fancy": 1}
+    assert flopscope.summary(report).startswith("synthetic (onnx")
+    assert len(flopscope.to_dataframe(report)) == 10
+    assert flopscope.plot.plot(report, "layers").axes
+    assert repr(report).startswith("Report(synthetic: MACs ")
+
+
+def test_presentation_is_functions_not_report_methods():
+    for name in ("summary", "to_dataframe", "plot", "unsupported", "_repr_html_", "_repr_pretty_"):
+        assert not hasattr(Report, name), name
+    from flopscope.render import summary
+    from flopscope.render.dataframe import to_dataframe
+
+    assert flopscope.summary is summary and flopscope.to_dataframe is to_dataframe
+    assert {"summary", "to_dataframe", "plot"} <= set(dir(flopscope))
+
+
+def test_report_imports_no_presenter():
+    """report.py names neither flopscope.render nor flopscope.plot (nor pandas, matplotlib),
+    not even inside a function; importing it loads none of them."""
+    source = Path(report_module.__file__).read_text(encoding="utf-8")
+    imported = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            imported |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add(node.module or "")
+    assert imported == {"__future__", "json", "collections.abc", "dataclasses", "typing", "flopscope.units"}
+    code = ("import sys, flopscope.report; "
+            "print(sorted(m for m in sys.modules if m.startswith(('flopscope.render', 'flopscope.plot', "
+            "'pandas', 'matplotlib', 'IPython'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_ipython_shows_a_report_as_its_html_registered_by_name():
+    class Formatter:
+        def __init__(self):
+            self.registered = {}
+
+        def for_type_by_name(self, module, name, func):
+            self.registered[(module, name)] = func
+
+    html = Formatter()
+    shell = SimpleNamespace(display_formatter=SimpleNamespace(formatters={"text/html": html}))
+    fake_ipython = SimpleNamespace(get_ipython=lambda: shell)
+    with patch.dict(sys.modules, {"IPython": fake_ipython}):
+        flopscope._register_notebook_display()
+    show = html.registered[("flopscope.report", "Report")]
+    report = synthetic(10)
+    assert show(report) == to_html(report)
+    with patch.dict(sys.modules, {"IPython": SimpleNamespace(get_ipython=lambda: None)}):
+        flopscope._register_notebook_display()                    # IPython installed, not running
 
 
 def test_compare_is_exported_lazily():

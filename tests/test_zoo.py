@@ -68,3 +68,75 @@ def test_unavailable_preset_is_skipped_with_its_reason(tmp_path):
     result = zoo.run_zoo(["myconv"], presets=["gpu"], time_budget_s=0.1)
     assert result.presets == [] and "onnxruntime-gpu" in result.skipped_presets["gpu"]
     assert "Preset `gpu` not measured" in zoo.to_markdown(result)
+
+
+# --------------------------------------------------------------------------- output shape
+
+
+def fake_zoo():
+    """Two architectures from hand-made reports; the first timed under ``cpu``."""
+    from tests.fake_reports import latency, synthetic
+
+    reports = [synthetic(10, "a"), synthetic(20, "b")]
+    reports[1].coverage.unsupported, reports[1].coverage.unresolved = {}, {}
+    rows = [zoo.ZooRow(r.model.name, "desc", [1, 3, 224, 224], r, r.totals.macs, r.totals.params - 1,
+                       r.totals.params, None, "src", notes=["a note"]) for r in reports]
+    rows[0].latency["cpu"] = latency(2.0, gflops_per_s=12.5)
+    machine = {"cpu": "cpu", "physical_cores": "1", "logical_cpus": "2", "platform": "p", "python": "3",
+               "onnxruntime": "1", "torch": "2", "date": "today"}
+    return zoo.Zoo(rows, ["cpu"], machine)
+
+
+def test_the_zoo_is_a_comparison_of_its_reports():
+    z = fake_zoo()
+    static = z.comparison()
+    assert static.names == ["a", "b"] and static.metrics == zoo.STATIC_METRICS
+    assert static["b"] is z.rows[1].report
+    assert static.value("b", "macs") == z.rows[1].macs == z.rows[1].report.totals.macs
+    timed = z.comparison("cpu")
+    assert timed.names == ["a"] and timed.value("a", "p50_ms") == 2.0
+    assert z.rows[0].report.latency is None                   # the preset's latency is on a copy
+
+
+def test_output_shape_is_pinned():
+    z = fake_zoo()
+    headers, rows = zoo.table(z)
+    assert headers == ["model", "input", "params", "GMACs", "GFLOPs", "weights MiB", "peak act. MiB",
+                       "cpu p50 ms", "cpu GFLOP/s"]
+    a, b = z.rows
+    assert rows[0] == ["a", "1x3x224x224", f"{a.params:,} ✓", f"{a.macs / 1e9:.3f}",
+                       f"{a.report.totals.flops / 1e9:.3f}", "0.0", "0.0", "2.00", "12.5"]
+    assert rows[1][-2:] == ["-", "-"]                          # b was not timed
+    markdown = zoo.to_markdown(z, ["params_vs_macs.png"])
+    header = next(line for line in markdown.splitlines() if line.startswith("| model ") and "GMACs" in line)
+    assert [cell.strip() for cell in header.strip("|").split("|")] == headers
+    assert "![params_vs_macs.png](params_vs_macs.png)" in markdown
+    assert "- a: a note" in markdown
+    assert "- a: coverage 80.0% (8 of 10 nodes costed); unsupported: com.example.Fancy x1" in markdown
+    assert "- b: coverage" not in markdown                     # b is fully costed
+    data = zoo.to_dict(z)
+    assert list(data) == ["schema", "machine", "presets", "skipped_presets", "models"]
+    assert [list(m) for m in data["models"]] == [list(zoo.JSON_KEYS)] * 2
+    assert list(zoo.JSON_KEYS) == [
+        "name", "description", "input_shape", "params", "macs", "flops", "param_bytes",
+        "peak_activation_bytes", "onnx_macs", "onnx_params", "published_params", "published_gmacs",
+        "source", "coverage", "latency", "notes", "params_match", "gmacs_match"]
+    first = data["models"][0]
+    assert (first["macs"], first["params_match"], first["coverage"]) == (a.macs, True, 80.0)
+    assert first["latency"]["cpu"]["p50_ms"] == 2.0 and data["models"][1]["latency"] == {}
+    lines = zoo.to_csv(z).splitlines()
+    assert lines[0] == ("model,input_shape,params,macs,flops,param_bytes,peak_activation_bytes,onnx_macs,"
+                        "published_params,published_gmacs,cpu_p50_ms,cpu_p90_ms,cpu_gflops_per_s")
+    assert lines[2].endswith(",,,") and lines[1].split(",")[3] == str(a.macs)
+
+
+def test_charts_are_drawn_by_the_shared_plot_module(tmp_path, monkeypatch):
+    import flopscope.plot
+
+    drawn = []
+    real = flopscope.plot.metrics_chart
+    monkeypatch.setattr(flopscope.plot, "metrics_chart",
+                        lambda series, x, y, **kw: drawn.append((x, y)) or real(series, x, y, **kw))
+    assert zoo.plot(fake_zoo(), tmp_path) == ["latency_vs_flops.png", "params_vs_macs.png"]
+    assert drawn == [("flops", "p50_ms"), ("macs", "params")]
+    assert (tmp_path / "params_vs_macs.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")

@@ -6,8 +6,8 @@ from typing import Any
 
 from tabulate import tabulate
 
-from flopscope.render.units import binary_bytes, exact, si
 from flopscope.report import Latency, Report
+from flopscope.units import binary_bytes, exact, si
 
 
 def _ms(value: float | None) -> str:

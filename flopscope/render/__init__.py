@@ -1,4 +1,12 @@
-"""Renderers: functions from a Report to text. Only the CLI prints."""
+"""Renderers: functions from a Report to text, HTML or a DataFrame. Only the CLI prints.
+
+:func:`render` picks a format by name; :func:`summary` is the few-line text;
+``flopscope.render.dataframe.to_dataframe`` the pandas frame; charts are in
+``flopscope.plot``. The Report imports none of them.
+
+>>> from flopscope.render import render, summary
+>>> print(summary(report))                                    # doctest: +SKIP
+"""
 
 from __future__ import annotations
 
@@ -16,6 +24,21 @@ def render(report: Any, fmt: str = "text", **options: Any) -> str:
     >>> print(render(report, "markdown", top=5))              # doctest: +SKIP
     """
     return _renderer(fmt)(report, **options)
+
+
+def summary(report: Any) -> str:
+    """A few lines: name, MACs, FLOPs, params, weight and peak memory, coverage, latency
+    (see :func:`flopscope.render.text.summary`).
+
+    >>> from flopscope.render import summary
+    >>> print(summary(report))                                # doctest: +SKIP
+    resnet18 (torch; x 1x3x224x224 float32)
+    MACs 1.81 G · FLOPs 3.64 G · params 11.7 M
+    weights 44.6 MiB · peak activations 6.12 MiB
+    coverage 100.0% (69 of 69 nodes costed)
+    """
+    from flopscope.render.text import summary as text_summary
+    return text_summary(report)
 
 
 def _renderer(fmt: str) -> Callable[..., str]:

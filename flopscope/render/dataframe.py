@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from flopscope.render.units import shape
 from flopscope.report import Report
+from flopscope.units import shape
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -46,7 +46,7 @@ def to_dataframe(report: Report) -> pd.DataFrame:
     >>> import flopscope
     >>> from torch import nn
     >>> r = flopscope.analyze(nn.Conv2d(3, 8, 3), (1, 3, 32, 32))   # doctest: +SKIP
-    >>> r.to_dataframe()[["op", "output_shapes", "macs"]]            # doctest: +SKIP
+    >>> to_dataframe(r)[["op", "output_shapes", "macs"]]             # doctest: +SKIP
          op output_shapes   macs
     0  Conv     1x8x30x30  194400
     """

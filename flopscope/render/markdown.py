@@ -14,8 +14,17 @@ def render_markdown(report: Report, *, depth: int | None = None, top: int | None
     parts = [f"## {heading(report)}", ""]
     for title, headers, rows in sections(report, depth, top, layers):
         table_headers = headers or ["metric", "exact", "approx."]
-        parts += [f"### {title}", "", tabulate(rows, table_headers, tablefmt="github",
-                                               disable_numparse=True,
-                                               colalign=align(headers, rows)), ""]
+        parts += [f"### {title}", "", table(table_headers, rows, align(headers, rows)), ""]
     parts += [f"- {line}" for line in footer(report)]
     return "\n".join(parts) + "\n"
+
+
+def table(headers: list[str], rows: list[list[str]], colalign: tuple[str, ...] | None = None) -> str:
+    """A GitHub pipe table of cells already formatted (no number parsing).
+
+    >>> print(table(["model", "MACs"], [["resnet18", "1.81 G"]], ("left", "right")))
+    | model    |   MACs |
+    |----------|--------|
+    | resnet18 | 1.81 G |
+    """
+    return tabulate(rows, headers, tablefmt="github", disable_numparse=True, colalign=colalign)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from flopscope.render.units import binary_bytes, exact, shape, si
-from flopscope.report import CONVENTIONS, OK, Layer, Report
+from flopscope.report import CONVENTIONS, OK, Coverage, Layer, Report
+from flopscope.units import binary_bytes, exact, percent_down, shape, si
 
 
 def _share(part: int, whole: int) -> str:
@@ -70,18 +70,34 @@ def totals_table(report: Report) -> list[list[str]]:
     return rows
 
 
-def coverage_line(report: Report) -> str:
-    c = report.coverage
-    line = f"coverage: {c.percent:.1f}% ({c.costed:,} of {c.nodes:,} nodes costed)"
-    if c.unsupported:
-        line += "; unsupported: " + ", ".join(f"{op} x{n}" for op, n in sorted(c.unsupported.items()))
-    if c.unresolved:
-        line += "; unresolved: " + ", ".join(f"{op} x{n}" for op, n in sorted(c.unresolved.items()))
+def coverage_text(coverage: Coverage, max_ops: int | None = None) -> str:
+    """What was costed, read from the Coverage itself: the share of nodes (rounded down),
+    then the op types left uncosted with their counts, most frequent first (at most
+    ``max_ops`` of each kind named). Every format shows this; notes do not repeat it.
+
+    >>> coverage_text(Coverage(nodes=5000, costed=4998, unsupported={"com.example.Fancy": 1},
+    ...                        unresolved={"Relu": 1}))
+    '99.9% (4,998 of 5,000 nodes costed); unsupported: com.example.Fancy x1; unresolved: Relu x1'
+    """
+    c = coverage
+    line = f"{percent_down(c.costed, c.nodes)} ({c.costed:,} of {c.nodes:,} nodes costed)"
+    for label, counts in (("unsupported", c.unsupported), ("unresolved", c.unresolved)):
+        if counts:
+            named = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+            shown = named if max_ops is None else named[:max_ops]
+            line += f"; {label}: " + ", ".join(f"{op} x{n}" for op, n in shown)
+            if len(named) > len(shown):
+                line += f", … {len(named) - len(shown)} more"
     return line
 
 
+def inputs_text(report: Report) -> str:
+    """The model's inputs as ``x 1x3x224x224 float32, ...`` (empty when it has none)."""
+    return ", ".join(f"{i.name} {shape(i.shape)} {i.dtype}" for i in report.model.inputs)
+
+
 def heading(report: Report) -> str:
-    inputs = ", ".join(f"{i.name} {shape(i.shape)} {i.dtype}" for i in report.model.inputs)
+    inputs = inputs_text(report)
     return f"{report.model.name} ({report.model.source}) — inputs: {inputs or 'none'}"
 
 
@@ -107,8 +123,10 @@ def sections(report: Report, depth: int | None = None, top: int | None = None,
 
 
 def footer(report: Report) -> list[str]:
-    """Coverage, convention and notes, one line each."""
-    return [coverage_line(report), convention_line(report)] + [f"note: {n}" for n in report.notes]
+    """Coverage (from the Coverage data, naming the op types not costed), convention and
+    notes, one line each."""
+    return ([f"coverage: {coverage_text(report.coverage)}", convention_line(report)]
+            + [f"note: {n}" for n in report.notes])
 
 
 def align(headers: list[str], rows: list[list[str]]) -> tuple[str, ...]:

@@ -2,7 +2,7 @@
 
 The notebook checks the course notes' numbers itself with ``assert`` statements; this test
 runs it (with matplotlib's Agg backend) and shows each cell's last expression the way a
-notebook does, through ``_repr_html_``, so a display that breaks or grows fails here too.
+notebook does, through its HTML display, so a display that breaks or grows fails here too.
 """
 
 from __future__ import annotations
@@ -28,8 +28,13 @@ def load() -> dict[str, Any]:
 
 
 def show(value: Any) -> None:
-    """What a notebook does with a cell's value: its HTML display when it has one."""
-    html = getattr(value, "_repr_html_", None)
+    """What a notebook does with a cell's value: its HTML display when it has one (a
+    Report's is the one ``import flopscope`` registers with IPython)."""
+    import flopscope
+    from flopscope.report import Report
+
+    html = (lambda: flopscope._report_html(value)) if isinstance(value, Report) \
+        else getattr(value, "_repr_html_", None)
     if callable(html):
         text = html()
         assert text is None or (isinstance(text, str) and len(text) < 100_000)
