@@ -221,11 +221,13 @@ def load_factory(spec: str) -> Any:
     bytecode = sys.dont_write_bytecode
     try:
         module_spec = importlib.util.spec_from_file_location(module_name, path)
-        module = importlib.util.module_from_spec(module_spec)  # type: ignore[arg-type]
+        if module_spec is None or module_spec.loader is None:
+            raise ImportError("not a Python file")
+        module = importlib.util.module_from_spec(module_spec)
         sys.path.insert(0, str(path.parent.resolve()))
         sys.dont_write_bytecode = True
         try:
-            module_spec.loader.exec_module(module)  # type: ignore[union-attr]
+            module_spec.loader.exec_module(module)
         finally:
             sys.dont_write_bytecode = bytecode
             sys.path.pop(0)
@@ -259,7 +261,8 @@ def _skip_meta_init() -> Any:
         import torch
 
         class SkipMetaInit(torch.overrides.TorchFunctionMode):
-            def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+            def __torch_function__(self, func: Any, types: Any, args: tuple[Any, ...] = (),
+                                   kwargs: dict[str, Any] | None = None) -> Any:
                 name = getattr(func, "__name__", "")
                 if name.endswith("_") and not name.startswith("_") and args \
                         and isinstance(args[0], torch.Tensor) and args[0].device.type == "meta":
