@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +24,7 @@ from flopscope.report import (
 )
 from flopscope.rules import get_rule
 from flopscope.rules.constants import overridden
-from flopscope.spec import factory_spec
+from flopscope.sources import merge_inputs, resolve
 
 
 @dataclass(slots=True)
@@ -183,27 +182,6 @@ def _resolve_alternatives(graph: LayerGraph, costs: list[_Costed], repeats: list
     return notes
 
 
-def is_onnx_source(model: Any) -> bool:
-    """True when ``model`` goes to the ONNX frontend: a ModelProto, or a path that is not a
-    reference architecture name nor a ``file.py:factory`` spec."""
-    if type(model).__name__ == "ModelProto":
-        return True
-    if not isinstance(model, (str, os.PathLike)):
-        return False
-    text = os.fspath(model)
-    if text.lower().endswith(".onnx"):
-        return True
-    if factory_spec(text) is not None:
-        return False
-    from flopscope.models.catalog import names
-    if text in names():
-        return False
-    if not os.path.exists(text) and os.sep not in text and "." not in text:
-        raise FlopscopeError(f"'{text}' is not a file, a path/to/file.py:factory spec, nor a "
-                             f"reference architecture ({', '.join(names())})")
-    return True
-
-
 def load_graph(model: Any, inputs: Any = None, *, input_shapes: Mapping[str, Any] | None = None,
                dims: Mapping[str, int] | None = None, name: str | None = None) -> LayerGraph:
     """Turn any supported model into a :class:`LayerGraph` (see :func:`analyze`): the
@@ -213,17 +191,16 @@ def load_graph(model: Any, inputs: Any = None, *, input_shapes: Mapping[str, Any
     >>> [(n.op, n.module) for n in graph.nodes][:2]       # doctest: +SKIP
     [('Conv', 'conv1'), ('BatchNormalization', 'bn1')]
     """
-    if is_onnx_source(model):
+    source = resolve(model)
+    given = merge_inputs(inputs, input_shapes)
+    if source.is_onnx:
         from flopscope.frontends import onnx as onnx_frontend
-        shapes = dict(input_shapes or {})
-        if inputs is not None:
-            shapes = {**(dict(inputs) if isinstance(inputs, Mapping) else {"": inputs}), **shapes}
-        return onnx_frontend.load(model, input_shapes=shapes, dims=dims, name=name)
+        return onnx_frontend.load(source.target, input_shapes=given.by_name(), dims=dims, name=name)
     if dims:
         raise FlopscopeError("--dim binds symbolic dims of ONNX models; for PyTorch models "
                              "give --input-shape")
     from flopscope.frontends import torch as torch_frontend
-    return torch_frontend.load(model, inputs, input_shapes=input_shapes, name=name)
+    return torch_frontend.load(source, given, name=name)
 
 
 def analyze(model: Any, inputs: Any = None, *, input_shapes: Mapping[str, Any] | None = None,
@@ -232,7 +209,8 @@ def analyze(model: Any, inputs: Any = None, *, input_shapes: Mapping[str, Any] |
     """Analyse a model without running it and return its :class:`Report`.
 
     ``model`` is a path to an ``.onnx`` file, an ``onnx.ModelProto``, an ``nn.Module``,
-    a reference architecture name (``"resnet50"``) or ``"path/to/file.py:factory"``.
+    a reference architecture name (``"resnet50"``), ``"path/to/file.py:factory"`` or a
+    :class:`flopscope.sources.Source` resolved from one of them.
     ``inputs`` gives input shapes (a tuple, or a dict by input name) or, for PyTorch,
     example tensors. ``dims`` binds ONNX symbolic dims; ``convention`` is
     ``"flopscope"`` or ``"2mac"``; ``flop_table`` overrides per-element FLOP prices.

@@ -46,7 +46,7 @@ from fractions import Fraction
 from typing import Any
 
 from flopscope.errors import FlopscopeError
-from flopscope.spec import factory_spec
+from flopscope.sources import parse_input_shapes, rebase, same_model
 
 #: metric (a ``totals`` key of the JSON report) -> what it is, for messages and help
 METRICS = {
@@ -105,7 +105,7 @@ class ModelBudget:
         section name, the ``model`` value as written, or the same file."""
         if model in (self.name, self.spec, self.model):
             return True
-        return _same_path(model, self.model)
+        return same_model(model, self.model)
 
 
 @dataclass
@@ -189,7 +189,7 @@ def _parse_entry(name: str, entry: Mapping[str, Any], where: str, base_dir: str)
     _only_keys(entry, _ENTRY_KEYS, where, f"[models.{name}]")
 
     spec = _string(entry.get("model", name), f"{where} model")
-    budget = ModelBudget(name=name, spec=spec, model=_resolve_model(spec, base_dir))
+    budget = ModelBudget(name=name, spec=spec, model=rebase(spec, base_dir))
     if "input_shape" in entry:
         budget.input_shape_args = _shape_args(entry["input_shape"], f"{where} input_shape")
         budget.input_shapes = _parse_shapes(budget.input_shape_args, f"{where} input_shape")
@@ -343,8 +343,6 @@ def _shape_args(value: Any, where: str) -> list[str]:
 
 
 def _parse_shapes(args: list[str], where: str) -> dict[str, Any]:
-    from flopscope.commands.common import parse_input_shapes
-
     try:
         return parse_input_shapes(args)
     except FlopscopeError as exc:
@@ -366,24 +364,3 @@ def _resolve_path(path: str, base_dir: str) -> str:
     if os.path.isabs(path) or not base_dir:
         return path
     return os.path.normpath(os.path.join(base_dir, path))
-
-
-def _resolve_model(spec: str, base_dir: str) -> str:
-    """Relative .onnx paths and file.py:factory files are relative to the budget file;
-    reference architecture names are left alone."""
-    factory = factory_spec(spec)
-    if factory is not None:
-        return f"{_resolve_path(factory[0], base_dir)}:{factory[1]}"
-    if spec.lower().endswith(".onnx"):
-        return _resolve_path(spec, base_dir)
-    return spec
-
-
-def _same_path(a: str, b: str) -> bool:
-    def file_of(spec: str) -> str:
-        factory = factory_spec(spec)
-        if factory is not None:
-            return f"{os.path.abspath(factory[0])}:{factory[1]}"
-        return os.path.abspath(spec)
-
-    return file_of(a) == file_of(b)

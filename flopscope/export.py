@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from flopscope.errors import FlopscopeError
+from flopscope.sources import ONNX_FILE, PROTO, merge_inputs, resolve, with_batch
 
 #: opset the exports ask for (the TorchScript exporter supports up to 20 on torch 2.13)
 DEFAULT_OPSET = 17
@@ -22,9 +23,9 @@ def _example_inputs(module: Any, inputs: Any, device: Any) -> tuple[tuple[Any, .
     """Zero-filled example inputs of the given shapes (meta tensors for a meta module)."""
     import torch
 
-    from flopscope.frontends.torch import _arguments
+    from flopscope.frontends.torch import arguments
 
-    args, kwargs, _ = _arguments(module, inputs, None, device)
+    args, kwargs, _ = arguments(module, inputs, None, device)
 
     def real(value: Any) -> Any:
         if isinstance(value, torch.Tensor):
@@ -36,7 +37,8 @@ def _example_inputs(module: Any, inputs: Any, device: Any) -> tuple[tuple[Any, .
 
 def export_onnx(model: Any, inputs: Any, path: str | os.PathLike[str], *,
                 opset: int = DEFAULT_OPSET, exporter: str = "auto", weights: bool = True) -> Path:
-    """Export ``model`` (an ``nn.Module``, a reference name or ``file.py:factory``) to ``path``.
+    """Export ``model`` (an ``nn.Module``, a reference name, ``file.py:factory`` or a
+    :class:`~flopscope.sources.Source` of one) to ``path``.
 
     ``inputs`` are shapes or example tensors as for :func:`flopscope.analyze` (None: a
     reference architecture's own input shape). ``exporter`` is ``"torchscript"`` (fast,
@@ -52,9 +54,9 @@ def export_onnx(model: Any, inputs: Any, path: str | os.PathLike[str], *,
     """
     import torch
 
-    from flopscope.frontends.torch import resolve
-
-    module, default_inputs, display = resolve(model, weights=weights)
+    source = resolve(model)
+    module, default_inputs = source.build(weights=weights)
+    display = source.name
     if inputs is None:
         inputs = default_inputs
     on_meta = any(p.device.type == "meta" for p in (*module.parameters(), *module.buffers()))
@@ -86,6 +88,39 @@ def export_onnx(model: Any, inputs: Any, path: str | os.PathLike[str], *,
         for m, training in modes.items():
             m.training = training
     raise FlopscopeError(f"{display}: ONNX export failed ({'; '.join(errors)})")
+
+
+@contextlib.contextmanager
+def onnx_file(model: Any, inputs: Any = None, *, batch: int | None = None) -> Iterator[Path]:
+    """An ONNX file of any model, for ONNX Runtime: an ``.onnx`` file as it is; a
+    ModelProto, or a PyTorch model exported with ``inputs`` (its own example inputs when
+    None), written to a temporary folder that is removed on exit. ``batch`` sets the
+    leading dim of a PyTorch model's input shapes; an ONNX model's ``inputs`` are not
+    used here (its dims are bound when it is analysed).
+
+    >>> with onnx_file("resnet18", (1, 3, 224, 224)) as path:   # doctest: +SKIP
+    ...     session = onnxruntime.InferenceSession(path)
+    """
+    source = resolve(model)
+    if source.kind == ONNX_FILE:
+        yield Path(source.spec)
+        return
+    with tempfile.TemporaryDirectory(prefix="flopscope-bench-") as tmp:
+        path = Path(tmp) / "model.onnx"
+        if source.kind == PROTO:
+            path.write_bytes(source.value.SerializeToString())
+            yield path
+            return
+        module, default_inputs = source.build()
+        given = merge_inputs(inputs)
+        if given.empty:
+            given = merge_inputs(default_inputs)
+        if given.empty:
+            raise FlopscopeError(f"{source.name}: give the input shapes (--input-shape 1x3x224x224)")
+        if batch is not None:
+            given = with_batch(given, batch)
+        export_onnx(module, given, path)
+        yield path
 
 
 @contextlib.contextmanager

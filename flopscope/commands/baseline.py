@@ -6,7 +6,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from flopscope.commands.common import add_model_options, emit, parse_dims, parse_input_shapes
+from flopscope.commands.common import add_model_options, emit
+from flopscope.sources import parse_dims, parse_input_shapes
 
 
 def register(sub: argparse._SubParsersAction) -> None:

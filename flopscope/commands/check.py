@@ -12,8 +12,9 @@ import os
 import shlex
 import sys
 
-from flopscope.commands.common import add_model_options, emit, parse_dims, parse_input_shapes
+from flopscope.commands.common import add_model_options, emit
 from flopscope.errors import FlopscopeError
+from flopscope.sources import parse_dims, parse_input_shapes
 
 FORMATS = ("text", "markdown", "json")
 

@@ -10,46 +10,6 @@ from collections.abc import Sequence
 from flopscope.errors import FlopscopeError
 
 
-def parse_shape(text: str) -> tuple[int, ...]:
-    """``"1x3x224x224"`` -> ``(1, 3, 224, 224)``; ``"scalar"`` or ``""`` -> ``()``."""
-    if text in ("", "scalar"):
-        return ()
-    try:
-        dims = tuple(int(d) for d in text.lower().replace(",", "x").split("x"))
-    except ValueError:
-        raise FlopscopeError(f"bad shape '{text}': write sizes joined by x, e.g. 1x3x224x224") from None
-    if any(d < 0 for d in dims):
-        raise FlopscopeError(f"bad shape '{text}': sizes must be >= 0")
-    return dims
-
-
-def parse_input_shapes(items: Sequence[str] | None) -> dict[str, object]:
-    """``["x=1x3x8x8", "ids=1x128:int64", "1x3"]`` -> ``{"x": (1, 3, 8, 8),
-    "ids": ((1, 128), "int64"), "": (1, 3)}``; the unnamed form means the only input."""
-    shapes: dict[str, object] = {}
-    for item in items or ():
-        name, sep, spec = item.rpartition("=")
-        dims, colon, dtype = spec.partition(":")
-        shape = parse_shape(dims)
-        shapes[name if sep else ""] = (shape, dtype) if colon else shape
-    return shapes
-
-
-def parse_dims(items: Sequence[str] | None) -> dict[str, int]:
-    """``["N=8"]`` -> ``{"N": 8}``."""
-    dims: dict[str, int] = {}
-    for item in items or ():
-        name, sep, value = item.partition("=")
-        try:
-            size = int(value)
-        except ValueError:
-            size = -1
-        if not sep or not name or size < 0:
-            raise FlopscopeError(f"bad --dim '{item}': write NAME=SIZE, e.g. N=8")
-        dims[name] = size
-    return dims
-
-
 def add_model_options(p: argparse.ArgumentParser, model: bool = True) -> None:
     """MODEL, --input-shape and --dim."""
     if model:

@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from flopscope.commands.common import (
-    add_model_options,
-    emit,
-    non_negative,
-    parse_dims,
-    parse_input_shapes,
-)
+from flopscope.commands.common import add_model_options, emit, non_negative
+from flopscope.sources import parse_dims, parse_input_shapes
 
 FORMATS = ("text", "markdown", "json", "csv", "html")
 

@@ -28,6 +28,7 @@ from flopscope.frontends import onnxcore, protoscan
 from flopscope.frontends.external import check_external_data
 from flopscope.frontends.onnxcore import AttributeProto, GraphProto, ModelProto, NodeProto, TensorProto
 from flopscope.graph import FLOAT_DTYPES, LayerGraph, Node, Param, Tensor
+from flopscope.sources import name_unnamed
 
 #: files larger than this are read without their large tensor payloads (protoscan)
 SCAN_SIZE = 16 * 2**20
@@ -904,13 +905,7 @@ def load(source: str | os.PathLike[str] | ModelProto, *, input_shapes: InputShap
         raise FlopscopeError(f"{where}: {exc}") from None
     init_names = set(_initializer_names(model.graph))
     real_inputs = [vi.name for vi in model.graph.input if vi.name not in init_names]
-    shapes = dict(input_shapes or {})
-    if "" in shapes:
-        if len(real_inputs) != 1:
-            raise FlopscopeError(
-                f"the model has {len(real_inputs)} inputs ({', '.join(real_inputs)}); "
-                "name them: --input-shape NAME=1x3x224x224")
-        shapes[real_inputs[0]] = shapes.pop("")
+    shapes = name_unnamed(input_shapes or {}, real_inputs)
     binding = _bind_inputs(stripped.graph, real_inputs, shapes, dims or {}, notes)
     if binding.resized:  # declared intermediate shapes may no longer hold
         del stripped.graph.value_info[:]

@@ -13,13 +13,9 @@ attribute is set, the state dict is untouched and training/eval flags are restor
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import inspect
-import os
-import sys
 from collections.abc import Mapping
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -29,7 +25,7 @@ from torch.utils._pytree import tree_flatten
 from flopscope.errors import FlopscopeError
 from flopscope.frontends import aten
 from flopscope.graph import LayerGraph, Node, Param, Tensor
-from flopscope.spec import factory_spec
+from flopscope.sources import MODULE, merge_inputs, resolve
 
 OPSET = 23  # the ONNX semantics the recorded nodes follow (Softmax on one axis...)
 
@@ -42,90 +38,6 @@ def dtype_name(dtype: torch.dtype) -> str:
         return "float8" + name[len("float8_"):].replace("_", "")
     return {"bool": "bool", "half": "float16", "float": "float32", "double": "float64",
             "long": "int64", "int": "int32"}.get(name, name)
-
-
-# --------------------------------------------------------------------------- resolving
-
-
-def load_factory(spec: str) -> Any:
-    """Call ``path/to/file.py:factory`` and return what it returns.
-
-    This runs the user's code, by design. Nothing is written beside the file (no
-    ``__pycache__``), and an exception or ``sys.exit`` in it becomes a one-line error.
-    """
-    path_text, factory = factory_spec(spec) or (spec, "")
-    path = Path(path_text)
-    if not path.is_file():
-        raise FlopscopeError(f"{path}: no such file (model spec '{spec}')")
-    module_name = f"_flopscope_user_{abs(hash(str(path.resolve())))}"
-    bytecode = sys.dont_write_bytecode
-    try:
-        module_spec = importlib.util.spec_from_file_location(module_name, path)
-        module = importlib.util.module_from_spec(module_spec)  # type: ignore[arg-type]
-        sys.path.insert(0, str(path.parent.resolve()))
-        sys.dont_write_bytecode = True
-        try:
-            module_spec.loader.exec_module(module)  # type: ignore[union-attr]
-        finally:
-            sys.dont_write_bytecode = bytecode
-            sys.path.pop(0)
-    except (Exception, SystemExit) as exc:
-        raise FlopscopeError(f"{path}: importing it raised {_one_line(exc)}") from None
-    fn = getattr(module, factory, None)
-    if fn is None:
-        raise FlopscopeError(f"{path} has no '{factory}'")
-    try:
-        return fn() if callable(fn) and not isinstance(fn, torch.nn.Module) else fn
-    except (Exception, SystemExit) as exc:
-        raise FlopscopeError(f"{spec}: the factory raised {_one_line(exc)}") from None
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
-
-
-def resolve(model: Any, weights: bool = True) -> tuple[torch.nn.Module, Any, str]:
-    """(module, example inputs or None, display name) for a module, a reference name or
-    ``file.py:factory``. With ``weights=False`` a reference architecture is built on the
-    meta device: counting needs its shapes, not its weights."""
-    if isinstance(model, torch.nn.Module):
-        return model, None, type(model).__name__
-    if isinstance(model, (str, os.PathLike)):
-        text = os.fspath(model)
-        if factory_spec(text) is not None:
-            made = load_factory(text)
-            inputs = None
-            if isinstance(made, tuple) and len(made) == 2 and isinstance(made[0], torch.nn.Module):
-                made, inputs = made
-            if not isinstance(made, torch.nn.Module):
-                raise FlopscopeError(f"{text}: the factory returned {type(made).__name__}, "
-                                     "not a torch.nn.Module")
-            return made, inputs, text.rpartition(":")[2]
-        from flopscope.models import catalog
-        try:
-            spec = catalog.spec(text)
-        except KeyError as exc:
-            raise FlopscopeError(str(exc.args[0]) if exc.args else str(exc)) from None
-        if weights:
-            return catalog.build(text), spec.input_shape, text
-        with torch.device("meta"), _SkipMetaInit():
-            return catalog.build(text), spec.input_shape, text
-    raise FlopscopeError(f"cannot analyse a {type(model).__name__}: pass an nn.Module, an .onnx "
-                         "path, a reference architecture name or path/to/file.py:factory")
-
-
-class _SkipMetaInit(torch.overrides.TorchFunctionMode):
-    """While a model is built on the meta device, in-place initialisers (``normal_``,
-    ``uniform_``, ``zero_``...) have no values to write: skip their Python reference
-    implementations, which cost more than the analysis itself."""
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
-        name = getattr(func, "__name__", "")
-        if name.endswith("_") and not name.startswith("_") and args \
-                and isinstance(args[0], torch.Tensor) and args[0].device.type == "meta":
-            return args[0]
-        return func(*args, **(kwargs or {}))
 
 
 # --------------------------------------------------------------------------- inputs
@@ -161,20 +73,20 @@ def _example(value: Any, device: torch.device, what: str) -> Any:
     return value  # other Python values pass through unchanged
 
 
-def _arguments(module: torch.nn.Module, inputs: Any, input_shapes: Mapping[str, Any] | None,
-               device: torch.device) -> tuple[list[Any], dict[str, Any], list[str]]:
-    """Positional args, keyword args and the input names to run ``module`` with."""
+def arguments(module: torch.nn.Module, inputs: Any, input_shapes: Mapping[str, Any] | None,
+              device: torch.device) -> tuple[list[Any], dict[str, Any], list[str]]:
+    """Positional args, keyword args and the input names to run ``module`` with: tensors
+    on ``device`` for the shapes (see :func:`flopscope.sources.merge_inputs`).
+
+    >>> arguments(torch.nn.Linear(4, 2), (3, 4), None, torch.device("meta"))[2]
+    ['input']
+    """
     names = _forward_names(module)
-    shapes = dict(input_shapes or {})
-    if "" in shapes:
-        if inputs is not None:
-            raise FlopscopeError("give input shapes once (an unnamed --input-shape and inputs)")
-        inputs = shapes.pop("")
+    given = merge_inputs(inputs, input_shapes)
+    inputs, shapes = given.unnamed, dict(given.named)
     args: list[Any] = []
     kwargs: dict[str, Any] = {}
-    if isinstance(inputs, Mapping):
-        shapes = {**inputs, **shapes}
-    elif inputs is not None:
+    if inputs is not None:
         if isinstance(inputs, torch.Tensor) or _is_shape(inputs) or (
                 isinstance(inputs, tuple) and len(inputs) == 2 and _is_shape(inputs[0])
                 and not _is_shape(inputs[1])):
@@ -476,9 +388,11 @@ def load(model: Any, inputs: Any = None, *, input_shapes: Mapping[str, Any] | No
     ``inputs`` is a shape (``(1, 3, 224, 224)``), a list of shapes, ``(shape, dtype)``
     pairs, example tensors, or a dict of them by forward() argument name.
     """
-    module, default_inputs, display = resolve(model, weights=False)
-    if inputs is None and not input_shapes:
-        inputs = default_inputs
+    source = resolve(model)
+    module, default_inputs = source.build(weights=False)
+    given = merge_inputs(inputs, input_shapes)
+    if given.empty:
+        given = merge_inputs(default_inputs)
     params = dict(module.named_parameters())
     buffers = dict(module.named_buffers())
     on_meta = any(t.device.type == "meta" for t in (*params.values(), *buffers.values()))
@@ -498,22 +412,22 @@ def load(model: Any, inputs: Any = None, *, input_shapes: Mapping[str, Any] | No
         try:
             # weights stand in as meta tensors (swapped in by functional_call, swapped back
             # after): meta kernels compute shapes only, no real memory, no fake tensors
-            recorder, graph_inputs, graph_outputs = _trace(module, params, buffers, inputs,
-                                                           input_shapes, "meta")
+            recorder, graph_inputs, graph_outputs = _trace(module, params, buffers, given,
+                                                           None, "meta")
         except _NeedsFake:
             # the model makes tensors on its own device (torch.arange(n) on the CPU...):
             # fake tensors follow it there
-            recorder, graph_inputs, graph_outputs = _trace(module, params, buffers, inputs,
-                                                           input_shapes, "fake")
+            recorder, graph_inputs, graph_outputs = _trace(module, params, buffers, given,
+                                                           None, "fake")
     finally:
         for m, training in modes.items():
             m.training = training
 
     notes = []
-    if on_meta and not isinstance(model, str):
+    if on_meta and source.kind == MODULE:
         notes.append("weights on the meta device: analysed without allocating them")
     return LayerGraph(
-        name=name or display, source="torch", inputs=graph_inputs, outputs=graph_outputs,
+        name=name or source.name, source="torch", inputs=graph_inputs, outputs=graph_outputs,
         nodes=recorder.nodes, params=graph_params, constants=frozenset(recorder.constants),
         notes=notes)
 
@@ -563,7 +477,7 @@ def _trace(module: torch.nn.Module, params: dict[str, Any], buffers: dict[str, A
     pre = post = None
     try:
         with torch.no_grad(), fake:
-            args, kwargs, input_names = _arguments(module, inputs, input_shapes, device)
+            args, kwargs, input_names = arguments(module, inputs, input_shapes, device)
             graph_inputs = []
             for input_name, value in zip(input_names, [*args, *kwargs.values()]):
                 if isinstance(value, torch.Tensor):
