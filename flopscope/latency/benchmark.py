@@ -52,54 +52,22 @@ class _Prepared:
     notes: list[str]
 
 
-def _with_batch(inputs: Any, batch: int) -> Any:
-    if isinstance(inputs, Mapping):
-        return {k: _with_batch(v, batch) for k, v in inputs.items()}
-    if isinstance(inputs, (tuple, list)) and inputs and all(type(d) is int for d in inputs):
-        return (batch, *inputs[1:])
-    if isinstance(inputs, (tuple, list)) and inputs and all(isinstance(x, (tuple, list)) for x in inputs):
-        return type(inputs)(_with_batch(x, batch) for x in inputs)
-    raise FlopscopeError("--batch needs the inputs as shapes (e.g. (1, 3, 224, 224)); "
-                         "give the shapes with the batch you want instead")
-
-
 @contextlib.contextmanager
 def _model_file(model: Any, inputs: Any, input_shapes: Mapping[str, Any] | None,
                 batch: int | None) -> Iterator[_Prepared]:
-    """The ONNX file to run: an .onnx path as is; a ModelProto or a PyTorch model written
-    to a temporary folder that is removed afterwards."""
-    from flopscope.analysis import is_onnx_source
+    """The ONNX file to run (see :func:`flopscope.export.onnx_file`), its name, and the
+    input shapes its analysis binds."""
+    from flopscope.export import DEFAULT_OPSET, onnx_file
+    from flopscope.sources import merge_inputs, resolve
 
-    shapes = dict(input_shapes or {})
-    if is_onnx_source(model):
-        if inputs is not None:
-            shapes = {**(dict(inputs) if isinstance(inputs, Mapping) else {"": inputs}), **shapes}
-        if type(model).__name__ != "ModelProto":
-            yield _Prepared(Path(os.fspath(model)), Path(os.fspath(model)).stem, shapes, [])
-            return
-        with tempfile.TemporaryDirectory(prefix="flopscope-bench-") as tmp:
-            path = Path(tmp) / "model.onnx"
-            path.write_bytes(model.SerializeToString())
-            yield _Prepared(path, model.graph.name or "model", shapes, [])
-        return
-
-    from flopscope.export import DEFAULT_OPSET, export_onnx
-    from flopscope.frontends.torch import resolve
-
-    module, default_inputs, display = resolve(model)
-    if inputs is None and shapes:
-        inputs = shapes[""] if set(shapes) == {""} else shapes
-    if inputs is None:
-        inputs = default_inputs
-    if inputs is None:
-        raise FlopscopeError(f"{display}: give the input shapes (--input-shape 1x3x224x224)")
-    if batch is not None:
-        inputs = _with_batch(inputs, batch)
-    with tempfile.TemporaryDirectory(prefix="flopscope-bench-") as tmp:
-        path = Path(tmp) / "model.onnx"
-        export_onnx(module, inputs, path)
-        yield _Prepared(path, display, {}, [f"PyTorch model exported to ONNX (opset {DEFAULT_OPSET}) "
-                                            "for ONNX Runtime; layers are the exported graph's"])
+    source = resolve(model)
+    given = merge_inputs(inputs, input_shapes)
+    with onnx_file(source, given, batch=batch) as path:
+        if source.is_onnx:
+            yield _Prepared(path, source.name, given.by_name(), [])
+        else:
+            yield _Prepared(path, source.name, {}, [f"PyTorch model exported to ONNX (opset {DEFAULT_OPSET}) "
+                                                    "for ONNX Runtime; layers are the exported graph's"])
 
 
 # --------------------------------------------------------------------------- bench
@@ -212,9 +180,9 @@ def bench_report(model: Any, inputs: Any = None, *, preset: str | Preset = "cpu"
 
 def _of_onnx(model: Any, report: Report | None, graph: LayerGraph | None) -> bool:
     """Whether ``model`` runs as ONNX and the given analysis is of an ONNX graph."""
-    from flopscope.analysis import is_onnx_source
+    from flopscope.sources import resolve
 
-    return (is_onnx_source(model) and (report is None or report.model.source == "onnx")
+    return (resolve(model).is_onnx and (report is None or report.model.source == "onnx")
             and (graph is None or graph.source == "onnx"))
 
 
