@@ -21,6 +21,7 @@ from dataclasses import dataclass, fields
 from html import escape
 from typing import TYPE_CHECKING, Any
 
+from flopscope.metrics import METRICS as GATE_METRICS
 from flopscope.render.units import binary_bytes, si
 from flopscope.report import Report, Totals
 
@@ -37,10 +38,10 @@ _LATENCY = ("p50_ms", "p90_ms", "p99_ms", "mean_ms", "min_ms", "throughput_per_s
 #: (percent of nodes costed) and the latency figures
 METRICS = _TOTALS + ("layers", "coverage") + _LATENCY
 _FLOAT_METRICS = frozenset(("coverage",) + _LATENCY)
-_LABELS = {"macs": "MACs", "flops": "FLOPs", "param_bytes": "weights", "activation_bytes": "activations",
-           "peak_activation_bytes": "peak activations", "traffic_bytes": "traffic",
+#: column headers: the gate's metrics' own (:mod:`flopscope.metrics`), and the other figures'
+_LABELS = {**{key: m.header for key, m in GATE_METRICS.items()},
            "throughput_per_s": "throughput /s", "gflops_per_s": "GFLOP/s", "p50_ms": "p50",
-           "p90_ms": "p90", "p99_ms": "p99", "mean_ms": "mean", "min_ms": "min"}
+           "p99_ms": "p99", "mean_ms": "mean", "min_ms": "min"}
 
 
 @dataclass(repr=False)
