@@ -328,17 +328,15 @@ def coverage_errors(report: Report, allow_unsupported: bool = False) -> tuple[li
 
 
 def _metric_value(report: Report, metric: str) -> float | None:
-    if METRICS[metric].section == TOTALS:
-        return getattr(report.totals, metric)
-    section = getattr(report, METRICS[metric].section)
+    section = getattr(report, METRICS[metric].section)   # totals, or latency: None unless measured
     return getattr(section, metric) if section is not None else None
 
 
 def check_budget(report: Report, limits: Mapping[str, float], *, allow_unsupported: bool = False,
                  model: str | None = None, top: int = TOP) -> GateResult:
     """Compare ``report``'s totals with absolute ``limits`` (metric -> inclusive maximum;
-    metrics are :data:`~flopscope.metrics.METRICS` keys, ``p90_ms`` reads ``report.latency``). A failing check
-    names the heaviest modules for its metric."""
+    metrics are :data:`~flopscope.metrics.METRICS` keys, ``p90_ms`` reads
+    ``report.latency``). A failing check names the heaviest modules for its metric."""
     result = _result(report, model)
     result.errors, result.notes = coverage_errors(report, allow_unsupported)
     rows: list[ModuleDelta] | None = None

@@ -1,9 +1,9 @@
 """Renderers for gate results (``flopscope check``): text, Markdown, JSON and JUnit XML.
 
 Each takes a list of :class:`~flopscope.gate.GateResult` (one per model checked) and
-returns a string; only the CLI prints or writes files. They read each result's status and
-outcome and each check's status; the metric words and units come from
-:mod:`flopscope.metrics`. The Markdown stays under
+returns a string; only the CLI prints or writes files. They present what the results say
+(each result's status and outcome, each check's status and whether it fails) and take the
+metric words and units from :mod:`flopscope.metrics`. The Markdown stays under
 :data:`MARKDOWN_LIMIT` bytes however many layers or models there are (GitHub caps a step
 summary at 1 MiB and a pull-request comment at 65,536 characters).
 """
