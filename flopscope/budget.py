@@ -25,8 +25,9 @@ A budget file is TOML with one ``[models.NAME]`` table per model to check::
     iterations = 50                      # optional
 
 The metrics are the ``totals`` keys of the JSON report: ``macs``, ``flops``, ``params``,
-``param_bytes``, ``activation_bytes``, ``peak_activation_bytes`` and ``traffic_bytes``;
-a limit is ``max_`` + metric and is inclusive (a model exactly at its limit passes).
+``param_bytes``, ``activation_bytes``, ``peak_activation_bytes`` and ``traffic_bytes``
+(:data:`flopscope.metrics.TOTAL_METRICS`); a limit is ``max_`` + metric and is inclusive
+(a model exactly at its limit passes).
 Number strings take decimal suffixes k, M, G, T (10^3...) and binary ones Ki, Mi, Gi, Ti
 (2^10...), optionally followed by ``B``; they must come out as whole numbers.
 
@@ -46,26 +47,13 @@ from fractions import Fraction
 from typing import Any
 
 from flopscope.errors import FlopscopeError
+from flopscope.latency.presets import PRESETS
+from flopscope.metrics import TOTAL_METRICS
 from flopscope.sources import parse_input_shapes, rebase, same_model
-
-#: metric (a ``totals`` key of the JSON report) -> what it is, for messages and help
-METRICS = {
-    "macs": "multiply-accumulates",
-    "flops": "floating-point operations",
-    "params": "parameters",
-    "param_bytes": "weight memory in bytes",
-    "activation_bytes": "all layer outputs in bytes",
-    "peak_activation_bytes": "peak activation memory in bytes",
-    "traffic_bytes": "memory traffic in bytes",
-}
-
-#: latency presets (DESIGN.md: ``flopscope bench --preset cpu|mobile|gpu``), used when the
-#: harness's own table (``flopscope.latency.presets.PRESETS``) cannot be imported
-LATENCY_PRESETS = ("cpu", "mobile", "gpu")
 
 CONVENTIONS = ("flopscope", "2mac")
 
-_ENTRY_KEYS = ("model", "input_shape", "dims", "convention", *(f"max_{m}" for m in METRICS),
+_ENTRY_KEYS = ("model", "input_shape", "dims", "convention", *(f"max_{m}" for m in TOTAL_METRICS),
                "latency", "baseline", "tolerance", "allow_unsupported")
 _LATENCY_KEYS = ("preset", "max_p90_ms", "iterations")
 
@@ -182,9 +170,9 @@ def parse_budget(data: Mapping[str, Any], *, path: str = "budget", base_dir: str
 
 def _parse_entry(name: str, entry: Mapping[str, Any], where: str, base_dir: str) -> ModelBudget:
     for key in entry:
-        if key.startswith("max_") and key[4:] not in METRICS and key not in _ENTRY_KEYS:
+        if key.startswith("max_") and key[4:] not in TOTAL_METRICS and key not in _ENTRY_KEYS:
             raise FlopscopeError(f"{where}: unknown metric '{key[4:]}' ({key}); metrics: "
-                                 f"{', '.join(METRICS)} (as max_macs, max_flops, ...); latency "
+                                 f"{', '.join(TOTAL_METRICS)} (as max_macs, max_flops, ...); latency "
                                  f"limits go in [models.{name}.latency] as max_p90_ms")
     _only_keys(entry, _ENTRY_KEYS, where, f"[models.{name}]")
 
@@ -197,7 +185,7 @@ def _parse_entry(name: str, entry: Mapping[str, Any], where: str, base_dir: str)
         budget.dims = _parse_dims(entry["dims"], f"{where} dims")
     if "convention" in entry:
         budget.convention = _choice(entry["convention"], CONVENTIONS, f"{where} convention")
-    for metric in METRICS:
+    for metric in TOTAL_METRICS:
         key = f"max_{metric}"
         if key in entry:
             budget.limits[metric] = parse_count(entry[key], f"{where} {key}")
@@ -214,7 +202,7 @@ def _parse_entry(name: str, entry: Mapping[str, Any], where: str, base_dir: str)
         budget.allow_unsupported = value
     if not budget.limits and budget.latency is None and budget.baseline is None:
         raise FlopscopeError(f"{where} sets no limit; add one of "
-                             f"{', '.join(f'max_{m}' for m in METRICS)}, a [models.{name}.latency] "
+                             f"{', '.join(f'max_{m}' for m in TOTAL_METRICS)}, a [models.{name}.latency] "
                              f"table or a baseline")
     return budget
 
@@ -225,7 +213,7 @@ def _parse_latency(value: Any, where: str) -> LatencyLimit:
     _only_keys(value, _LATENCY_KEYS, where, where.partition(": ")[2])
     if "max_p90_ms" not in value:
         raise FlopscopeError(f"{where} needs max_p90_ms (milliseconds)")
-    preset = _choice(value.get("preset", "cpu"), _latency_presets(), f"{where} preset")
+    preset = _choice(value.get("preset", "cpu"), tuple(PRESETS), f"{where} preset")
     limit = value["max_p90_ms"]
     if isinstance(limit, bool) or not isinstance(limit, (int, float)) or not limit > 0:
         raise FlopscopeError(f"{where} max_p90_ms must be a number of milliseconds > 0, not {limit!r}")
@@ -234,14 +222,6 @@ def _parse_latency(value: Any, where: str) -> LatencyLimit:
                                    or iterations < 1):
         raise FlopscopeError(f"{where} iterations must be an integer >= 1, not {iterations!r}")
     return LatencyLimit(preset, float(limit), iterations)
-
-
-def _latency_presets() -> tuple[str, ...]:
-    try:
-        from flopscope.latency.presets import PRESETS  # the standard library only
-    except ImportError:
-        return LATENCY_PRESETS
-    return tuple(PRESETS)
 
 
 # ----------------------------------------------------------------------- values

@@ -21,6 +21,8 @@ from dataclasses import dataclass, fields
 from html import escape
 from typing import TYPE_CHECKING, Any
 
+from flopscope.metrics import BYTES, MS
+from flopscope.metrics import METRICS as GATE_METRICS
 from flopscope.report import Report, Totals
 from flopscope.units import binary_bytes, si
 
@@ -37,10 +39,13 @@ _LATENCY = ("p50_ms", "p90_ms", "p99_ms", "mean_ms", "min_ms", "throughput_per_s
 #: (percent of nodes costed) and the latency figures
 METRICS = _TOTALS + ("layers", "coverage") + _LATENCY
 _FLOAT_METRICS = frozenset(("coverage",) + _LATENCY)
-_LABELS = {"macs": "MACs", "flops": "FLOPs", "param_bytes": "weights", "activation_bytes": "activations",
-           "peak_activation_bytes": "peak activations", "traffic_bytes": "traffic",
+#: column headers: the gate's metrics' own (:mod:`flopscope.metrics`), and the other figures'
+_LABELS = {**{key: m.header for key, m in GATE_METRICS.items()},
            "throughput_per_s": "throughput /s", "gflops_per_s": "GFLOP/s", "p50_ms": "p50",
-           "p90_ms": "p90", "p99_ms": "p99", "mean_ms": "mean", "min_ms": "min"}
+           "p99_ms": "p99", "mean_ms": "mean", "min_ms": "min"}
+#: units (how a value is formatted): the gate's metrics' own, the other figures'; counts by default
+_UNITS = {**{key: m.unit for key, m in GATE_METRICS.items()}, "buffer_bytes": BYTES,
+          **dict.fromkeys(("p50_ms", "p99_ms", "mean_ms", "min_ms"), MS)}
 
 
 @dataclass(repr=False)
@@ -258,9 +263,10 @@ def _metric(report: Report, metric: str) -> int | float | None:
 def _format(metric: str, value: int | float | None) -> str:
     if value is None:
         return "-"
-    if metric.endswith("_bytes"):
+    unit = _UNITS.get(metric)
+    if unit == BYTES:
         return binary_bytes(int(value))
-    if metric.endswith("_ms"):
+    if unit == MS:
         return f"{value:.3f} ms"
     if metric == "coverage":
         return f"{value:.1f}%"

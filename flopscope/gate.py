@@ -1,6 +1,7 @@
 """The CI gate: compare a Report with a budget or a baseline, and say which layers moved.
 
-Everything down to :func:`run_check` is pure data in, data out:
+Pure data in, data out (running the analysis, timing the model and reading baseline
+files is :mod:`flopscope.checking`'s job; the metrics are :mod:`flopscope.metrics`'):
 
 - :func:`check_budget` compares totals with absolute limits;
 - :func:`check_baseline` compares totals with a saved report (a two-sided ratchet: heavier
@@ -9,47 +10,33 @@ Everything down to :func:`run_check` is pure data in, data out:
 - :func:`layer_diff` matches layers of two reports by name, :func:`rollup` sums the
   matched rows by module path and :func:`biggest` picks the modules that added or removed
   the most, which every failing check carries as its explanation;
-- a :class:`GateResult` is one model's verdict; its :attr:`~GateResult.exit_code` is the
-  CLI's (0 pass, 1 over budget, 2 unusable input).
+- a :class:`GateResult` is one model's verdict: its :attr:`~GateResult.status`,
+  :attr:`~GateResult.outcome` and :attr:`~GateResult.exit_code` (the CLI's: 0 pass, 1 over
+  budget, 2 unusable input), and whether each check :meth:`~GateResult.fails`.
 
-:func:`run_check` is the one impure function: it analyses the model (and measures latency
-when a latency limit asks for it) and then calls the pure checks. Renderers are in
-:mod:`flopscope.render.gate`.
+Renderers are in :mod:`flopscope.render.gate`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from flopscope.errors import FlopscopeError
+from flopscope.metrics import BASELINE_METRICS, LAYER_FIELDS, METRICS, TOTALS
 from flopscope.report import Layer, Report
-
-#: metric -> (label, the per-layer field that explains it, or None). Totals metrics are the
-#: JSON report's ``totals`` keys; ``p90_ms`` is the measured latency.
-METRICS: dict[str, tuple[str, str | None]] = {
-    "macs": ("MACs", "macs"),
-    "flops": ("FLOPs", "flops"),
-    "params": ("params", "params"),
-    "param_bytes": ("weight bytes", "params"),
-    "activation_bytes": ("activation bytes", "output_bytes"),
-    "peak_activation_bytes": ("peak activation bytes", "output_bytes"),
-    "traffic_bytes": ("traffic bytes", "traffic_bytes"),
-    "p90_ms": ("latency p90", None),
-}
-
-#: what a baseline comparison checks: the static, deterministic totals the issue names
-BASELINE_METRICS = ("macs", "flops", "params", "param_bytes", "peak_activation_bytes")
-
-#: per-layer fields a :class:`LayerDelta` carries
-LAYER_FIELDS = ("macs", "flops", "params", "output_bytes", "traffic_bytes")
 
 #: check statuses
 PASS, OVER, IMPROVED = "pass", "over", "improved"
 #: check kinds
 BUDGET, BASELINE = "budget", "baseline"
+#: a result's status, indexed by its exit code
+STATUSES = ("pass", "fail", "error")
+#: a result's :attr:`~GateResult.outcome` besides OVER, IMPROVED and PASS: unusable input,
+#: and failed only for being lighter than the baseline under ``strict``
+ERROR, STRICT = "error", "strict"
 
 #: how many modules a failing check names
 TOP = 5
@@ -196,11 +183,19 @@ class Check:
 
     @property
     def label(self) -> str:
-        return METRICS[self.metric][0]
+        """The metric's name in a sentence (``'weight bytes'``)."""
+        return METRICS[self.metric].label
 
     @property
     def layer_field(self) -> str | None:
-        return METRICS[self.metric][1]
+        """The per-layer field whose module changes explain this check (None: no layer does)."""
+        return METRICS[self.metric].layer_field
+
+    @property
+    def layer_total(self) -> float:
+        """The whole that the modules in :attr:`layers` are a share of: the new value when
+        the metric is the sum of its layer field, else 0 (no share)."""
+        return float(self.new) if METRICS[self.metric].summed else 0.0
 
     @property
     def change_pct(self) -> float | None:
@@ -232,10 +227,15 @@ class GateResult:
     baseline: str | None = None
     update_command: str | None = None
 
+    def fails(self, check: Check) -> bool:
+        """Whether ``check`` fails this result: over a limit or the baseline, or lighter
+        than the baseline under ``strict``."""
+        return check.status == OVER or (self.strict and check.status == IMPROVED)
+
     @property
     def failures(self) -> list[Check]:
         """Checks that fail: over a limit or the baseline, and improvements under strict."""
-        return [c for c in self.checks if c.status == OVER or (self.strict and c.status == IMPROVED)]
+        return [c for c in self.checks if self.fails(c)]
 
     @property
     def improvements(self) -> list[Check]:
@@ -248,7 +248,20 @@ class GateResult:
     @property
     def status(self) -> str:
         """``error``, ``fail`` or ``pass``."""
-        return ("pass", "fail", "error")[self.exit_code]
+        return STATUSES[self.exit_code]
+
+    @property
+    def outcome(self) -> str:
+        """What the verdict rests on: :data:`ERROR` (unusable input), :data:`OVER` (a check
+        is over its limit or the baseline), :data:`STRICT` (it fails only for being lighter
+        than the baseline under ``strict``), :data:`IMPROVED` (it passes, lighter than the
+        baseline) or :data:`PASS`."""
+        if self.errors:
+            return ERROR
+        failures = self.failures
+        if failures:
+            return OVER if any(c.status == OVER for c in failures) else STRICT
+        return IMPROVED if self.improvements else PASS
 
     def to_dict(self) -> dict[str, Any]:
         return {"model": self.model, "name": self.name, "inputs": self.inputs,
@@ -276,6 +289,11 @@ def combine(first: GateResult, *more: GateResult) -> GateResult:
 def exit_code(results: Sequence[GateResult]) -> int:
     """The CLI exit code for several results: the worst of them (0 when there are none)."""
     return max((r.exit_code for r in results), default=0)
+
+
+def status(results: Sequence[GateResult]) -> str:
+    """The status of several results: the worst of them (``pass`` when there are none)."""
+    return STATUSES[exit_code(results)]
 
 
 def describe_inputs(report: Report) -> str:
@@ -310,16 +328,15 @@ def coverage_errors(report: Report, allow_unsupported: bool = False) -> tuple[li
 
 
 def _metric_value(report: Report, metric: str) -> float | None:
-    if metric == "p90_ms":
-        return report.latency.p90_ms if report.latency is not None else None
-    return getattr(report.totals, metric)
+    section = getattr(report, METRICS[metric].section)   # totals, or latency: None unless measured
+    return getattr(section, metric) if section is not None else None
 
 
 def check_budget(report: Report, limits: Mapping[str, float], *, allow_unsupported: bool = False,
                  model: str | None = None, top: int = TOP) -> GateResult:
     """Compare ``report``'s totals with absolute ``limits`` (metric -> inclusive maximum;
-    metrics are :data:`METRICS` keys, ``p90_ms`` reads ``report.latency``). A failing check
-    names the heaviest modules for its metric."""
+    metrics are :data:`~flopscope.metrics.METRICS` keys, ``p90_ms`` reads
+    ``report.latency``). A failing check names the heaviest modules for its metric."""
     result = _result(report, model)
     result.errors, result.notes = coverage_errors(report, allow_unsupported)
     rows: list[ModuleDelta] | None = None
@@ -328,7 +345,7 @@ def check_budget(report: Report, limits: Mapping[str, float], *, allow_unsupport
             raise FlopscopeError(f"unknown metric '{metric}'; metrics: {', '.join(METRICS)}")
         value = _metric_value(report, metric)
         if value is None:
-            result.errors.append(f"{METRICS[metric][0]} has a limit but was not measured")
+            result.errors.append(f"{METRICS[metric].label} has a limit but was not measured")
             continue
         check = Check(metric, BUDGET, value, limit, OVER if value > limit else PASS)
         if check.status == OVER and check.layer_field:
@@ -389,7 +406,7 @@ def check_baseline(report: Report, baseline: Report, tolerance: float = 0.0, str
                             "were lower bounds")
     rows: list[ModuleDelta] | None = None
     for metric in metrics:
-        if metric not in METRICS or metric == "p90_ms":
+        if metric not in METRICS or METRICS[metric].section != TOTALS:
             raise FlopscopeError(f"cannot compare '{metric}' with a baseline; metrics: "
                                  f"{', '.join(BASELINE_METRICS)}")
         old, new = getattr(baseline.totals, metric), getattr(report.totals, metric)
@@ -404,124 +421,3 @@ def check_baseline(report: Report, baseline: Report, tolerance: float = 0.0, str
             check.layers = biggest(rows, check.layer_field, top)
         result.checks.append(check)
     return result
-
-
-# ----------------------------------------------------------------------- running a check
-
-
-def load_baseline(path: str) -> Report:
-    """Read a saved JSON report; a missing or malformed one is a :class:`FlopscopeError`."""
-    import json
-
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except FileNotFoundError:
-        raise FlopscopeError(f"{path}: no such baseline; create it with: "
-                             f"flopscope baseline MODEL -o {path}") from None
-    except OSError as exc:
-        raise FlopscopeError(f"{path}: cannot read the baseline ({exc.strerror or exc})") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise FlopscopeError(f"{path}: the baseline is not valid JSON ({exc})") from None
-    try:
-        return Report.from_dict(data)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise FlopscopeError(f"{path}: not a flopscope JSON report ({type(exc).__name__}: {exc}); "
-                             f"write one with: flopscope baseline MODEL -o {path}") from None
-
-
-def measure_latency(model: Any, inputs: Any, *, preset: str, iterations: int | None = None,
-                    input_shapes: Mapping[str, Any] | None = None,
-                    dims: Mapping[str, int] | None = None) -> Any:
-    """Run ``flopscope.latency.bench`` (imported here: the harness is optional)."""
-    try:
-        from flopscope.latency import bench
-    except ImportError as exc:
-        raise FlopscopeError(f"a latency limit needs the latency harness (flopscope.latency), "
-                             f"which cannot be imported here ({exc}); remove the limit or pass "
-                             f"--no-latency") from None
-    options: dict[str, Any] = {"preset": preset, "iterations": iterations}
-    if input_shapes:
-        options["input_shapes"] = dict(input_shapes)
-    if dims:
-        options["dims"] = dict(dims)
-    try:
-        return bench(model, inputs, **options)
-    except FlopscopeError:
-        raise
-    except Exception as exc:
-        raise FlopscopeError(f"latency measurement ({preset}) failed: {type(exc).__name__}: "
-                             f"{' '.join(str(exc).split())[:300]}") from None
-
-
-def run_check(model: Any, inputs: Any = None, *, input_shapes: Mapping[str, Any] | None = None,
-              dims: Mapping[str, int] | None = None, convention: str | None = None,
-              limits: Mapping[str, float] | None = None, latency: Any = None,
-              baseline: str | Report | Mapping[str, Any] | None = None, tolerance: float = 0.0,
-              strict: bool = False, allow_unsupported: bool = False, allow_model_change: bool = False,
-              measure: bool = True, label: str | None = None,
-              update_command: str | Callable[[str], str] | None = None,
-              report: Report | None = None) -> GateResult:
-    """Analyse ``model`` and check it against ``limits`` and/or a ``baseline``.
-
-    ``latency`` is a :class:`flopscope.budget.LatencyLimit` (measured only when
-    ``measure``); ``baseline`` a path to a JSON report, a Report or its dict; a given
-    ``report`` skips the analysis. The convention defaults to the baseline's.
-    ``update_command`` is the command that rewrites the baseline, shown with an improvement
-    (a callable gets the convention used). Unusable input does not raise: it comes back as
-    the result's errors (exit code 2).
-    """
-    label = label or (model if isinstance(model, str) else type(model).__name__)
-    try:
-        old = _as_report(baseline)
-        if convention is None:
-            convention = old.convention if old is not None else "flopscope"
-        if report is None:
-            from flopscope.analysis import analyze
-            report = analyze(model, inputs, input_shapes=input_shapes, dims=dims, convention=convention)
-        limits = dict(limits or {})
-        notes = []
-        if latency is not None and measure:
-            report.latency = measure_latency(model, inputs, preset=latency.preset,
-                                             iterations=latency.iterations, input_shapes=input_shapes,
-                                             dims=dims)
-            limits["p90_ms"] = latency.max_p90_ms
-        elif latency is not None:
-            notes.append(f"latency limit ({latency.preset} p90 <= {latency.max_p90_ms:g} ms) "
-                         f"not measured (--no-latency)")
-    except FlopscopeError as exc:
-        return GateResult(label, errors=[str(exc)], strict=strict)
-    parts = []
-    if limits or old is None:
-        parts.append(check_budget(report, limits, allow_unsupported=allow_unsupported, model=label))
-    if old is not None:
-        parts.append(check_baseline(report, old, tolerance, strict, allow_unsupported=allow_unsupported,
-                                    allow_model_change=allow_model_change, model=label,
-                                    baseline_label=_path_text(baseline)))
-    result = combine(*parts)
-    result.notes += notes
-    if old is not None and update_command is not None:
-        result.update_command = update_command(convention) if callable(update_command) else update_command
-    return result
-
-
-def _path_text(baseline: Any) -> str | None:
-    import os
-
-    return os.fspath(baseline) if isinstance(baseline, (str, os.PathLike)) else None
-
-
-def _as_report(baseline: Any) -> Report | None:
-    if baseline is None or isinstance(baseline, Report):
-        return baseline
-    if isinstance(baseline, Mapping):
-        try:
-            return Report.from_dict(dict(baseline))
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise FlopscopeError(f"the baseline is not a flopscope report ({exc})") from None
-    import os
-
-    if isinstance(baseline, (str, os.PathLike)):
-        return load_baseline(os.fspath(baseline))
-    raise FlopscopeError(f"a baseline is a path to a JSON report, a Report or its dict, "
-                         f"not {type(baseline).__name__}")

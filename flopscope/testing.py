@@ -21,23 +21,21 @@ from flopscope.errors import FlopscopeError
 __all__ = ["assert_within_budget"]
 
 
-def assert_within_budget(model: Any, inputs: Any = None, *, max_macs: int | str | None = None,
-                         max_flops: int | str | None = None, max_params: int | str | None = None,
-                         max_param_bytes: int | str | None = None,
-                         max_activation_bytes: int | str | None = None,
-                         max_peak_activation_bytes: int | str | None = None,
-                         max_traffic_bytes: int | str | None = None,
-                         max_p90_ms: float | None = None, preset: str = "cpu",
-                         iterations: int | None = None,
+def assert_within_budget(model: Any, inputs: Any = None, *, max_p90_ms: float | None = None,
+                         preset: str = "cpu", iterations: int | None = None,
                          baseline: Any = None, tolerance: float | str = 0.0, strict: bool = False,
                          input_shapes: Mapping[str, Any] | None = None,
                          dims: Mapping[str, int] | None = None, convention: str | None = None,
-                         allow_unsupported: bool = False, allow_model_change: bool = False) -> Any:
+                         allow_unsupported: bool = False, allow_model_change: bool = False,
+                         **max_totals: int | str | None) -> Any:
     """Assert that ``model`` stays within the given limits and/or its ``baseline``.
 
     ``model``/``inputs``/``input_shapes``/``dims``/``convention`` are as for
     :func:`flopscope.analyze` (a :class:`~flopscope.report.Report` is checked as it is).
-    Limits are inclusive maxima: exact integers or strings such as ``"1.9G"``;
+    Limits are ``max_`` + a metric of :data:`flopscope.metrics.TOTAL_METRICS`
+    (``max_macs``, ``max_flops``, ``max_params``, ``max_param_bytes``,
+    ``max_activation_bytes``, ``max_peak_activation_bytes``, ``max_traffic_bytes``):
+    inclusive maxima, exact integers or strings such as ``"1.9G"``;
     ``max_p90_ms`` measures latency with the ``preset`` of ``flopscope.latency``.
     ``baseline`` is a JSON report path, a Report or its dict; ``tolerance`` is a fraction
     or a percentage string (``"1%"``); ``strict`` also fails when the model got lighter
@@ -49,15 +47,17 @@ def assert_within_budget(model: Any, inputs: Any = None, *, max_macs: int | str 
     ...                          baseline="baselines/detector.json", tolerance="1%")
     """
     from flopscope.budget import LatencyLimit, parse_count, parse_tolerance
-    from flopscope.gate import run_check
+    from flopscope.checking import run_check
+    from flopscope.metrics import TOTAL_METRICS
     from flopscope.render.gate import result_text
     from flopscope.report import Report
 
-    given = {"macs": max_macs, "flops": max_flops, "params": max_params,
-             "param_bytes": max_param_bytes, "activation_bytes": max_activation_bytes,
-             "peak_activation_bytes": max_peak_activation_bytes, "traffic_bytes": max_traffic_bytes}
-    limits = {metric: parse_count(value, f"max_{metric}") for metric, value in given.items()
-              if value is not None}
+    for key in max_totals:
+        if not key.startswith("max_") or key[4:] not in TOTAL_METRICS:
+            raise TypeError(f"assert_within_budget() got an unexpected keyword argument '{key}'; "
+                            f"limits: {', '.join(f'max_{m}' for m in TOTAL_METRICS)}, max_p90_ms")
+    limits = {metric: parse_count(max_totals[f"max_{metric}"], f"max_{metric}")
+              for metric in TOTAL_METRICS if max_totals.get(f"max_{metric}") is not None}
     latency = None
     if max_p90_ms is not None:
         if isinstance(max_p90_ms, bool) or not isinstance(max_p90_ms, (int, float)) or max_p90_ms <= 0:

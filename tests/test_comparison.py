@@ -75,6 +75,14 @@ def test_text_and_html_tables():
     assert html.count('<td class="n">') == 4 and html.endswith("<p>ratios against a</p>\n</div>")
 
 
+def test_each_metric_is_formatted_by_its_unit():
+    report = synthetic(6)
+    report.totals.param_bytes, report.totals.buffer_bytes, report.totals.macs = 3 << 20, 2048, 4_089_184_256
+    report.latency = latency(p50_ms=2.5)   # p90 3.000 ms
+    _, rows = Comparison([report], ["a"], ("param_bytes", "buffer_bytes", "macs", "p90_ms")).table()
+    assert rows == [["a", "3 MiB", "2 KiB", "4.09 G", "3.000 ms"]]
+
+
 def test_names_default_unique_and_lookup():
     c = compare([synthetic(6), synthetic(6), synthetic(6, "other")])
     assert c.names == ["synthetic", "synthetic (2)", "other"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -11,9 +13,11 @@ from flopscope.errors import FlopscopeError
 from flopscope.gate import (
     BASELINE,
     BUDGET,
+    ERROR,
     IMPROVED,
     OVER,
     PASS,
+    STRICT,
     GateResult,
     biggest,
     check_baseline,
@@ -22,7 +26,7 @@ from flopscope.gate import (
     exit_code,
     layer_diff,
     rollup,
-    run_check,
+    status,
 )
 from flopscope.render.gate import (
     MARKDOWN_LIMIT,
@@ -263,20 +267,39 @@ def test_combine_and_exit_code():
     assert exit_code([base, both]) == 1
     assert exit_code([base, GateResult("x", errors=["broken"]), both]) == 2
     assert exit_code([]) == 0
+    assert (status([]), status([base, both]), status([base, GateResult("x", errors=["broken"])])) == \
+        ("pass", "fail", "error")
 
 
-def test_run_check_turns_unusable_input_into_errors(tmp_path):
-    result = run_check(str(tmp_path / "missing.onnx"), limits={"macs": 1})
-    assert result.exit_code == 2 and "no such file" in result.errors[0]
-    given = run_check(None, report=make_report(OLD), baseline=str(tmp_path / "nope.json"))
-    assert given.exit_code == 2 and "flopscope baseline MODEL" in given.errors[0]
+def test_outcome_and_fails_say_what_the_verdict_rests_on():
+    lighter = make_report([("/stem/Conv", "stem", 1000, 10), ("/body/Conv", "body", 1000, 10),
+                           ("/head/Conv", "head", 500, 5)])          # 2,500 MACs, 25 params
+    improved = check_baseline(lighter, make_report(OLD))
+    strict = check_baseline(lighter, make_report(OLD), strict=True)
+    macs = next(c for c in strict.checks if c.metric == "macs")
+    assert macs.status == IMPROVED and strict.fails(macs) and not improved.fails(macs)
+    over = combine(strict, check_budget(lighter, {"macs": 2000}))
+    assert [r.outcome for r in (improved, strict, over)] == [IMPROVED, STRICT, OVER]
+    assert check_baseline(make_report(OLD), make_report(OLD)).outcome == PASS
+    assert GateResult("x", errors=["broken"]).outcome == ERROR
 
 
-def test_run_check_takes_the_baseline_convention_and_a_dict_baseline():
-    report = make_report(OLD)
-    result = run_check(None, report=report, baseline=report.to_dict(),
-                       update_command=lambda convention: f"cmd --convention {convention}")
-    assert result.exit_code == 0 and result.update_command == "cmd --convention flopscope"
+def test_modules_are_a_share_of_the_total_only_where_their_field_sums_to_it():
+    report = make_report(OLD)   # 3,500 MACs, 35 params, 140 weight bytes
+    checks = {c.metric: c for c in check_budget(report, {"macs": 1, "params": 1, "param_bytes": 1}).checks}
+    assert (checks["macs"].layer_total, checks["params"].layer_total) == (3500.0, 35.0)
+    assert checks["param_bytes"].layer_total == 0.0 and checks["param_bytes"].layer_field == "params"
+    assert "body: 2,000 (57.1% of the model)" in render_text([check_budget(report, {"macs": 1})])
+
+
+def test_the_gate_runs_nothing():
+    """The checks are pure: importing them loads no analysis, frontend, latency or file reading."""
+    code = ("import sys, flopscope.gate; "
+            "print(sorted(m for m in sys.modules if m.startswith('flopscope.')))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "flopscope.gate" in loaded
+    for module in ("analysis", "frontends", "latency", "checking", "commands"):
+        assert f"'flopscope.{module}" not in loaded
 
 
 # ----------------------------------------------------------------------- renderers

@@ -7,7 +7,11 @@ import argparse
 import sys
 
 from flopscope.commands.common import add_model_options, emit
+from flopscope.metrics import METRICS
 from flopscope.sources import parse_dims, parse_input_shapes
+
+#: the totals the confirmation line names
+SUMMARY = ("macs", "flops", "params")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,7 +37,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"flopscope: note: unsupported ops are not counted in this baseline ({listing}); "
               "'flopscope check' fails on them unless --allow-unsupported", file=sys.stderr)
     if args.output:
-        t = report.totals
-        print(f"flopscope: wrote {args.output} ({report.model.name}: {t.macs:,} MACs, {t.flops:,} FLOPs, "
-              f"{t.params:,} params)", file=sys.stderr)
+        counts = ", ".join(f"{getattr(report.totals, m):,} {METRICS[m].label}" for m in SUMMARY)
+        print(f"flopscope: wrote {args.output} ({report.model.name}: {counts})", file=sys.stderr)
     return 0

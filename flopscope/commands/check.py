@@ -65,7 +65,8 @@ def baseline_command(model: str, shape_args: list[str], dims: dict[str, int], co
 
 def run(args: argparse.Namespace) -> int:
     from flopscope.budget import load_budget, parse_tolerance
-    from flopscope.gate import exit_code, run_check
+    from flopscope.checking import run_check
+    from flopscope.gate import exit_code
     from flopscope.render.gate import render_gate, render_junit, render_markdown
 
     if not args.budget and not args.baseline:

@@ -1,7 +1,9 @@
 """Renderers for gate results (``flopscope check``): text, Markdown, JSON and JUnit XML.
 
 Each takes a list of :class:`~flopscope.gate.GateResult` (one per model checked) and
-returns a string; only the CLI prints or writes files. The Markdown stays under
+returns a string; only the CLI prints or writes files. They present what the results say
+(each result's status and outcome, each check's status and whether it fails) and take the
+metric words and units from :mod:`flopscope.metrics`. The Markdown stays under
 :data:`MARKDOWN_LIMIT` bytes however many layers or models there are (GitHub caps a step
 summary at 1 MiB and a pull-request comment at 65,536 characters).
 """
@@ -14,14 +16,18 @@ from collections.abc import Sequence
 from flopscope.gate import (
     BASELINE,
     BUDGET,
+    ERROR,
     IMPROVED,
     OVER,
     PASS,
+    STRICT,
     Check,
     GateResult,
     ModuleDelta,
     exit_code,
+    status,
 )
+from flopscope.metrics import LAYER_FIELDS, METRICS, MS
 
 FORMATS = ("text", "markdown", "json")
 
@@ -30,8 +36,9 @@ MARKDOWN_LIMIT = 60_000
 #: longest module path shown before it is shortened with "..."
 NAME_WIDTH = 100
 
-_FIELD_LABELS = {"macs": "MACs", "flops": "FLOPs", "params": "params", "output_bytes": "output bytes",
-                 "traffic_bytes": "traffic bytes"}
+#: the verdict on one model, by its outcome
+_VERDICTS = {ERROR: "cannot check", OVER: "over budget", STRICT: "lighter than the baseline (--strict)",
+             IMPROVED: "within budget, lighter than the baseline", PASS: "within budget"}
 
 
 def render_gate(results: Sequence[GateResult], fmt: str = "text") -> str:
@@ -50,7 +57,7 @@ def render_gate(results: Sequence[GateResult], fmt: str = "text") -> str:
 
 def number(metric: str, value: float) -> str:
     """``1234567`` -> ``'1,234,567'``; latency in ms with three decimals."""
-    if metric == "p90_ms":
+    if METRICS[metric].unit == MS:
         return f"{value:,.3f} ms" if value >= 1 else f"{value:.3g} ms"
     return f"{int(value):,}" if float(value).is_integer() else f"{value:,.3f}"
 
@@ -101,7 +108,7 @@ def describe(check: Check, result: GateResult | None = None) -> str:
 
 
 def contributors_title(check: Check) -> str:
-    what = _FIELD_LABELS.get(check.layer_field or "", check.layer_field or "")
+    what = LAYER_FIELDS.get(check.layer_field or "", check.layer_field or "")
     if check.kind == BUDGET:
         return f"heaviest modules by {what}"
     return f"modules that {'added' if check.status == OVER else 'removed'} the most {what}"
@@ -115,11 +122,6 @@ def contributor(check: Check, row: ModuleDelta, total: float | None = None) -> s
     tag = " (new)" if row.added == row.layers else " (removed)" if row.removed == row.layers else ""
     return (f"{short(row.module)}: {row.old[f]:,} -> {row.new[f]:,} "
             f"({row.delta(f):+,}, {pct(row.change_pct(f))}){tag}")
-
-
-def _total(check: Check) -> float:
-    """The whole the heaviest modules are a share of (0 when the layer field is not the metric)."""
-    return float(check.new) if check.metric in ("macs", "flops", "params") else 0.0
 
 
 def explanations(result: GateResult) -> dict[int, list[ModuleDelta] | str]:
@@ -144,25 +146,10 @@ def explanations(result: GateResult) -> dict[int, list[ModuleDelta] | str]:
     return out
 
 
-def _failing(result: GateResult, check: Check) -> bool:
-    return check.status == OVER or (result.strict and check.status == IMPROVED)
-
-
-def _verdict(result: GateResult) -> str:
-    if result.errors:
-        return "cannot check"
-    if result.failures:
-        return "over budget" if any(c.status == OVER for c in result.failures) else \
-            "lighter than the baseline (--strict)"
-    if result.improvements:
-        return "within budget, lighter than the baseline"
-    return "within budget"
-
-
 def summary(results: Sequence[GateResult]) -> str:
     n = len(results)
-    errors = sum(1 for r in results if r.errors)
-    fails = sum(1 for r in results if not r.errors and r.failures)
+    errors = sum(1 for r in results if r.status == "error")
+    fails = sum(1 for r in results if r.status == "fail")
     of = f" of {n}" if n > 1 else ""
     if errors:
         return f"{errors}{of} model{'s' * (errors > 1)} could not be checked" + \
@@ -180,12 +167,12 @@ def result_text(result: GateResult, top: int | None = None) -> str:
     head = f"{result.status.upper()} {result.model}"
     if result.name or result.inputs:
         head += f" ({', '.join(x for x in (result.name, result.inputs) if x)})"
-    lines = [f"{head}: {_verdict(result)}"]
+    lines = [f"{head}: {_VERDICTS[result.outcome]}"]
     lines += [f"  error: {e}" for e in result.errors]
     shown = explanations(result)
-    order = sorted(result.checks, key=lambda c: (not _failing(result, c), c.status != IMPROVED))
+    order = sorted(result.checks, key=lambda c: (not result.fails(c), c.status != IMPROVED))
     for check in order:
-        mark = "FAIL" if _failing(result, check) else "ok" if check.status == PASS else "note"
+        mark = "FAIL" if result.fails(check) else "ok" if check.status == PASS else "note"
         lines.append(f"  {mark:<4} {describe(check, result)}")
         rows = shown.get(id(check))
         if isinstance(rows, str):
@@ -193,7 +180,7 @@ def result_text(result: GateResult, top: int | None = None) -> str:
         elif rows:
             rows = rows[:top] if top is not None else rows
             lines.append(f"         {contributors_title(check)}:")
-            lines += [f"           {contributor(check, r, _total(check))}" for r in rows]
+            lines += [f"           {contributor(check, r, check.layer_total)}" for r in rows]
     if result.improvements and result.update_command:
         lines.append(f"  update the baseline: {result.update_command}")
     lines += [f"  note: {n}" for n in result.notes]
@@ -243,7 +230,7 @@ def _metric_rows(result: GateResult) -> list[list[str]]:
                 continue
             what = "over the baseline" if c.kind == BASELINE and c.status == OVER else \
                 "lighter than the baseline" if c.kind == BASELINE else "over the limit"
-            words.append(("❌ " if _failing(result, c) else "⬇️ ") + what)
+            words.append(("❌ " if result.fails(c) else "⬇️ ") + what)
         limit = "–"
         if budget is not None:
             used = f" ({share(budget.new, budget.reference)})" if budget.reference else ""
@@ -258,7 +245,7 @@ def _metric_rows(result: GateResult) -> list[list[str]]:
 
 
 def result_markdown(result: GateResult, top: int) -> list[str]:
-    lines = [f"### {_ICON[result.status]} {_code(result.model)} — {_verdict(result)}", ""]
+    lines = [f"### {_ICON[result.status]} {_code(result.model)} — {_VERDICTS[result.outcome]}", ""]
     about = [x for x in (result.name, f"inputs {result.inputs}" if result.inputs else "") if x]
     if result.baseline:
         tol = {c.tolerance for c in result.checks if c.kind == BASELINE}
@@ -284,8 +271,8 @@ def result_markdown(result: GateResult, top: int) -> list[str]:
         f = check.layer_field or ""
         lines += [f"**{check.label}** — {contributors_title(check)} (by module path):", ""]
         if check.kind == BUDGET:
-            total = _total(check)
-            lines += _table(["module", _FIELD_LABELS.get(f, f), "share"], "lrr",
+            total = check.layer_total
+            lines += _table(["module", LAYER_FIELDS.get(f, f), "share"], "lrr",
                             [[_code(r.module), f"{r.new[f]:,}", share(r.new[f], total)] for r in rows])
         else:
             lines += _table(["module", "old", "new", "Δ", "Δ%"], "lrrrr",
@@ -299,7 +286,7 @@ def result_markdown(result: GateResult, top: int) -> list[str]:
 
 
 def _markdown(results: Sequence[GateResult], top: int) -> str:
-    icon = _ICON[("pass", "fail", "error")[exit_code(results)]]
+    icon = _ICON[status(results)]
     lines = [f"## {icon} flopscope check: {summary(results)}", ""]
     for r in results:
         lines += result_markdown(r, top)
@@ -325,7 +312,7 @@ def render_markdown(results: Sequence[GateResult], limit: int = MARKDOWN_LIMIT) 
 
 def render_json(results: Sequence[GateResult]) -> str:
     code = exit_code(results)
-    data = {"schema": "flopscope.check/1", "status": ("pass", "fail", "error")[code],
+    data = {"schema": "flopscope.check/1", "status": status(results),
             "exit_code": code, "summary": summary(results), "results": [r.to_dict() for r in results]}
     return json.dumps(data, indent=2) + "\n"
 
@@ -354,10 +341,10 @@ def render_junit(results: Sequence[GateResult]) -> str:
             detail = [message]
             if check.layers and check.status != PASS:
                 detail.append(contributors_title(check) + ":")
-                detail += [f"  {contributor(check, row, _total(check))}" for row in check.layers]
+                detail += [f"  {contributor(check, row, check.layer_total)}" for row in check.layers]
             if check.status == IMPROVED and r.update_command:
                 detail.append(f"update the baseline: {r.update_command}")
-            if _failing(r, check):
+            if r.fails(check):
                 failure = ET.SubElement(case, "failure", message=message, type=check.status)
                 failure.text = "\n".join(detail)
                 counts["failures"] += 1

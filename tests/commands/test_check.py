@@ -11,6 +11,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+import flopscope.latency
 from flopscope.cli import main
 from flopscope.report import Latency
 from tests.commands.nets import BASE, WIDENED, conv_net, torch_factory
@@ -288,6 +289,7 @@ def fake_latency(monkeypatch, p90_ms: float | None) -> list:
     ``None`` installs a module without bench (the harness not there yet)."""
     calls = []
     module = types.ModuleType("flopscope.latency")
+    module.__path__ = flopscope.latency.__path__   # its submodules (the presets) still load
     if p90_ms is not None:
         def bench(model, inputs=None, *, preset="cpu", iterations=None, **options):
             calls.append((model, inputs, preset, iterations, options))
