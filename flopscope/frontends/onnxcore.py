@@ -35,7 +35,6 @@ from typing import Any
 
 _PROTO = "onnx.onnx_ml_pb2"
 _NATIVE = "onnx.onnx_cpp2py_export"
-_PARTS = ("checker", "shape_inference", "defs", "inliner")
 
 
 def _module(name: str, path: Path, loader: Any) -> ModuleType:
@@ -71,9 +70,6 @@ def _load_parts() -> tuple[ModuleType, ModuleType]:
     if proto is None:
         path = folder / "onnx_ml_pb2.py"
         proto = _module(_PROTO, path, importlib.machinery.SourceFileLoader(_PROTO, str(path)))
-    for part in _PARTS:
-        if not hasattr(native, part):
-            raise ImportError(f"onnx's extension has no '{part}'")
     return proto, native
 
 
@@ -125,7 +121,12 @@ class Entry:
     the public function it mirrors. The private form answers while it works; an exception
     other than the model's own errors (``expected``), or a result that ``valid`` refuses,
     switches this entry to the public function for the rest of the process, and that call
-    is answered by it. Both forms give the same result, so the switch is never seen."""
+    is answered by it. Both forms give the same result, so the switch is never seen.
+
+    >>> length = Entry(lambda n: n.no_such_method(), lambda n: n.bit_length(), (), lambda r: True)
+    >>> length(255), length.private is None, length(256)
+    (8, True, 9)
+    """
 
     def __init__(self, private: Callable[..., Any], public: Callable[..., Any],
                  expected: tuple[type[BaseException], ...], valid: Callable[[Any], bool]) -> None:
