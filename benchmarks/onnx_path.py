@@ -7,7 +7,14 @@ fresh processes (wall-clock seconds and peak RSS from /usr/bin/time). Models are
 to ``benchmarks/.cache/`` (git-ignored) on first use. Writes
 ``benchmarks/results/onnx_path.json``.
 
-    python benchmarks/onnx_path.py [--repeats 3] [--skip-vgg]
+``--private-vs-public`` times only ResNet-50's ``flopscope report`` through
+:mod:`flopscope.frontends.onnxcore`'s private path (no ``import onnx``) against onnx's
+public API (the same command with ``import onnx`` first, which makes onnxcore use the
+package's public functions throughout) and onnx-tool, interleaved round by round so that
+a loaded machine slows all three alike, plus the import time of each (``-X importtime``).
+Writes ``benchmarks/results/onnx_private_path.json``.
+
+    python benchmarks/onnx_path.py [--repeats 3] [--skip-vgg] [--private-vs-public]
 """
 
 from __future__ import annotations
@@ -77,11 +84,67 @@ def in_process(path: Path, repeats: int) -> float:
     return float(subprocess.run([PY, "-c", code], capture_output=True, text=True, check=True).stdout)
 
 
+#: ``flopscope report`` from one launcher; ``import onnx`` first forces onnx's public API
+_REPORT = "import sys\n{}from flopscope.cli import main\nsys.exit(main(sys.argv[1:]))"
+PATHS = {"private": _REPORT.format(""), "public": _REPORT.format("import onnx\n")}
+
+
+def import_ms(code: str, args: list[str]) -> float:
+    """Milliseconds spent importing modules in one run (``-X importtime``: the sum of the
+    top-level imports' cumulative times)."""
+    out = subprocess.run([PY, "-X", "importtime", "-c", code, *args], capture_output=True, text=True,
+                         check=True)
+    total = 0
+    for line in out.stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            _, cumulative, name = line.split("|")
+            if cumulative.strip().isdigit() and not name.startswith("  "):
+                total += int(cumulative)
+    return total / 1e3
+
+
+def private_vs_public(path: Path, repeats: int) -> dict:
+    """ResNet-50's report through the private path, the public API and onnx-tool, one
+    fresh process each per round, rounds interleaved; best and median of ``repeats``."""
+    report = [str(path), "--format", "json", "-o", "/dev/null"]
+    commands = {name: [PY, "-c", code, "report", *report] for name, code in PATHS.items()}
+    commands["onnx_tool"] = [PY, "-c", "import onnx_tool, contextlib, io\n"
+                             "with contextlib.redirect_stdout(io.StringIO()): "
+                             f"onnx_tool.model_profile({str(path)!r})"]
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    imports: dict[str, list[float]] = {name: [] for name in PATHS}
+    for _ in range(repeats):
+        for name, command in commands.items():
+            start = time.perf_counter()
+            subprocess.run(command, check=True, capture_output=True)
+            times[name].append(time.perf_counter() - start)
+        for name, code in PATHS.items():
+            imports[name].append(import_ms(code, ["report", *report]))
+    best = {name: min(ts) for name, ts in times.items()}
+    median = {name: sorted(ts)[len(ts) // 2] for name, ts in times.items()}
+    return {"repeats": repeats, "best_s": best, "median_s": median,
+            "import_ms_best": {name: min(ms) for name, ms in imports.items()},
+            "public_vs_private": best["public"] / best["private"],
+            "onnx_tool_vs_private": best["onnx_tool"] / best["private"],
+            "onnx_tool_vs_public": best["onnx_tool"] / best["public"]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-vgg", action="store_true")
+    parser.add_argument("--private-vs-public", action="store_true")
     args = parser.parse_args()
+    if args.private_vs_public:
+        path = CACHE / "resnet50.onnx"
+        if not path.exists():
+            from flopscope.export import export_onnx
+            CACHE.mkdir(exist_ok=True)
+            export_onnx("resnet50", None, path)
+        compare = private_vs_public(path, args.repeats)
+        print(json.dumps(compare, indent=2))
+        (HERE / "results" / "onnx_private_path.json").write_text(json.dumps(compare, indent=2) + "\n")
+        return
     paths = ensure_models(args.skip_vgg)
     # byte-compile flopscope as a regular (non-editable) pip install does, so that each
     # fresh process does not recompile it (the peers are installed compiled)

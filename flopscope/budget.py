@@ -141,14 +141,8 @@ def load_budget(path: str | os.PathLike[str]) -> BudgetFile:
 
 
 def _toml() -> Any:
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        try:
-            import tomli as tomllib  # type: ignore[no-redef]
-        except ModuleNotFoundError:
-            raise FlopscopeError("reading budget files on Python 3.10 needs the tomli package: "
-                                 "pip install tomli") from None
+    import tomllib
+
     return tomllib
 
 

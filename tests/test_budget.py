@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-import sys
+import tomllib
 
 import pytest
 
@@ -17,11 +17,6 @@ from flopscope.budget import (
     parse_tolerance,
 )
 from flopscope.errors import FlopscopeError
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
 
 DOCS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "ci.md")
 
@@ -221,15 +216,6 @@ def test_load_errors(tmp_path):
     binary.write_bytes(b"\xff\xfe[models]")
     with pytest.raises(FlopscopeError, match="not valid TOML"):
         load_budget(binary)
-
-
-def test_python_310_without_tomli_says_what_to_install(tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "tomllib", None)
-    monkeypatch.setitem(sys.modules, "tomli", None)
-    path = tmp_path / "b.toml"
-    path.write_text("[models.a]\nmax_macs = 1\n")
-    with pytest.raises(FlopscopeError, match="needs the tomli package: pip install tomli"):
-        load_budget(path)
 
 
 def test_paths_are_relative_to_the_budget_file(tmp_path):

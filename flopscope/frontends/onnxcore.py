@@ -8,8 +8,13 @@ their own module names (``onnx.onnx_ml_pb2``, ``onnx.onnx_cpp2py_export``), so a
 ``import onnx`` in the same process (a notebook, :mod:`flopscope.frontends.fold`) finds
 them in ``sys.modules`` and reuses them: one ``ModelProto`` class per process.
 
-When onnx is imported already, or its files are not laid out as expected, this module
-takes the same objects from the package itself (``import onnx``): slower, never wrong.
+That private path leans on the package's file layout, the C++ binding's names and their
+positional signatures, none of them promised by onnx. Each call into the binding is
+therefore an :class:`Entry`: it answers through the private form while that works, and
+from the first failure that is not the model's own error (a missing name, a changed
+signature, a result of another type) it answers through onnx's public function, for the
+rest of the process. A layout this module does not know, or an onnx already imported,
+gives the public API throughout. Slower, never wrong: every path gives the same report.
 
 >>> from flopscope.frontends import onnxcore
 >>> vi = onnxcore.value_info("x", onnxcore.TensorProto.FLOAT, (1, 3))
@@ -23,7 +28,7 @@ import importlib.machinery
 import importlib.util
 import struct
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -65,36 +70,90 @@ def _load_parts() -> tuple[ModuleType, ModuleType]:
     if proto is None:
         path = folder / "onnx_ml_pb2.py"
         proto = _module(_PROTO, path, importlib.machinery.SourceFileLoader(_PROTO, str(path)))
-    for part in ("checker", "shape_inference", "defs", "inliner"):
-        if not hasattr(native, part):
-            raise ImportError(f"onnx's extension has no '{part}'")
     return proto, native
 
 
-def _load() -> tuple[ModuleType, ModuleType]:
+_CLASSES = ("ModelProto", "GraphProto", "NodeProto", "TensorProto", "AttributeProto",
+            "ValueInfoProto", "OperatorSetIdProto")
+
+
+def _load() -> tuple[ModuleType | None, dict[str, Any]]:
+    """The C++ extension (None: public API only), the protobuf classes and onnx's errors."""
     if "onnx" not in sys.modules:
         try:
-            return _load_parts()
+            proto, native = _load_parts()
+            names = {name: getattr(proto, name) for name in _CLASSES}
+            names.update(ValidationError=native.checker.ValidationError,
+                         InferenceError=native.shape_inference.InferenceError,
+                         SchemaError=native.defs.SchemaError)
+            if all(isinstance(names[name], type) for name in names):
+                return native, names
         except Exception:       # a layout this module does not know: the package's own import
             pass
     import onnx
+    import onnx.checker
+    import onnx.defs
+    import onnx.shape_inference
 
-    return onnx.onnx_ml_pb2, onnx.onnx_cpp2py_export
+    names = {name: getattr(onnx, name) for name in _CLASSES}
+    names.update(ValidationError=onnx.checker.ValidationError,
+                 InferenceError=onnx.shape_inference.InferenceError, SchemaError=onnx.defs.SchemaError)
+    return None, names
 
 
-_proto, _native = _load()
+_native, _names = _load()
 
-ModelProto = _proto.ModelProto
-GraphProto = _proto.GraphProto
-NodeProto = _proto.NodeProto
-TensorProto = _proto.TensorProto
-AttributeProto = _proto.AttributeProto
-ValueInfoProto = _proto.ValueInfoProto
-OperatorSetIdProto = _proto.OperatorSetIdProto
+ModelProto = _names["ModelProto"]
+GraphProto = _names["GraphProto"]
+NodeProto = _names["NodeProto"]
+TensorProto = _names["TensorProto"]
+AttributeProto = _names["AttributeProto"]
+ValueInfoProto = _names["ValueInfoProto"]
+OperatorSetIdProto = _names["OperatorSetIdProto"]
 
-ValidationError = _native.checker.ValidationError
-InferenceError = _native.shape_inference.InferenceError
-SchemaError = _native.defs.SchemaError
+ValidationError = _names["ValidationError"]
+InferenceError = _names["InferenceError"]
+SchemaError = _names["SchemaError"]
+
+
+class Entry:
+    """One call into onnx, with a private form (the C++ binding, no ``import onnx``) and
+    the public function it mirrors. The private form answers while it works; an exception
+    other than the model's own errors (``expected``), or a result that ``valid`` refuses,
+    switches this entry to the public function for the rest of the process, and that call
+    is answered by it. Both forms give the same result, so the switch is never seen.
+
+    >>> length = Entry(lambda n: n.no_such_method(), lambda n: n.bit_length(), (), lambda r: True)
+    >>> length(255), length.private is None, length(256)
+    (8, True, 9)
+    """
+
+    def __init__(self, private: Callable[..., Any], public: Callable[..., Any],
+                 expected: tuple[type[BaseException], ...], valid: Callable[[Any], bool]) -> None:
+        self.private: Callable[..., Any] | None = private if _native is not None else None
+        self.public = public
+        self.expected = expected
+        self.valid = valid
+
+    def __call__(self, *args: Any) -> Any:
+        private = self.private
+        if private is not None:
+            try:
+                result = private(*args)
+            except self.expected:
+                raise
+            except Exception:           # a name, signature or behaviour this module does not know
+                self.private = None
+            else:
+                if self.valid(result):
+                    return result
+                self.private = None
+        return self.public(*args)
+
+
+def _own(model: Any) -> ModelProto:
+    """``model`` as this module's ``ModelProto`` (the public API may return the package's)."""
+    return model if type(model) is ModelProto else parse_model(model.SerializeToString())
 
 
 def parse_model(data: bytes) -> ModelProto:
@@ -108,25 +167,100 @@ def parse_model(data: bytes) -> ModelProto:
     return model
 
 
-def check_model(model: ModelProto) -> None:
-    """``onnx.checker.check_model(model)``: raises :data:`ValidationError`."""
-    _native.checker.check_model(model.SerializeToString(), False, False, False)
+def _check_private(model: ModelProto) -> None:
+    return _native.checker.check_model(model.SerializeToString(), False, False, False)
 
 
-def infer_shapes(model: ModelProto, *, strict: bool, data_prop: bool = True) -> ModelProto:
-    """``onnx.shape_inference.infer_shapes`` without type checks: raises :data:`InferenceError`."""
+def _check_public(model: ModelProto) -> None:
+    import onnx.checker
+
+    onnx.checker.check_model(model)
+
+
+def _infer_private(model: ModelProto, strict: bool, data_prop: bool) -> ModelProto:
     return parse_model(_native.shape_inference.infer_shapes(model.SerializeToString(), False,
                                                             strict, data_prop))
 
 
+def _infer_public(model: ModelProto, strict: bool, data_prop: bool) -> ModelProto:
+    import onnx.shape_inference
+
+    return _own(onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=strict,
+                                                  data_prop=data_prop))
+
+
+def _inline_private(model: ModelProto) -> ModelProto:
+    return parse_model(_native.inliner.inline_local_functions(model.SerializeToString(), False))
+
+
+def _inline_public(model: ModelProto) -> ModelProto:
+    import onnx.inliner
+
+    return _own(onnx.inliner.inline_local_functions(model))
+
+
+def _newest_private() -> int:
+    return int(_native.defs.schema_version_map()[""][1])
+
+
+def _newest_public() -> int:
+    import onnx.defs
+
+    return int(onnx.defs.onnx_opset_version())
+
+
+def _defaults_private(op: str, version: int, domain: str) -> list[tuple[str, AttributeProto]]:
+    out = []
+    for name, attr in _native.defs.get_schema(op, version, domain).attributes.items():
+        default = AttributeProto()
+        default.ParseFromString(attr._default_value)       # the binding's serialized default
+        if default.type:
+            out.append((name, default))
+    return out
+
+
+def _defaults_public(op: str, version: int, domain: str) -> list[tuple[str, AttributeProto]]:
+    import onnx.defs
+
+    schema = onnx.defs.get_schema(op, version, domain)
+    return [(name, attr.default_value) for name, attr in schema.attributes.items()
+            if attr.default_value.type]
+
+
+def _is_model(result: Any) -> bool:
+    return type(result) is ModelProto
+
+
+#: every call into onnx's C++ binding, by the public function it mirrors
+ENTRIES: dict[str, Entry] = {
+    "check_model": Entry(_check_private, _check_public, (ValidationError, UnicodeDecodeError),
+                          lambda result: result is None),
+    "infer_shapes": Entry(_infer_private, _infer_public, (InferenceError, UnicodeDecodeError), _is_model),
+    "inline_local_functions": Entry(_inline_private, _inline_public, (), _is_model),
+    "onnx_opset_version": Entry(_newest_private, _newest_public, (), lambda result: result > 0),
+    "get_schema": Entry(_defaults_private, _defaults_public, (SchemaError,),
+                         lambda result: isinstance(result, list)),
+}
+
+
+def check_model(model: ModelProto) -> None:
+    """``onnx.checker.check_model(model)``: raises :data:`ValidationError`."""
+    ENTRIES["check_model"](model)
+
+
+def infer_shapes(model: ModelProto, *, strict: bool, data_prop: bool = True) -> ModelProto:
+    """``onnx.shape_inference.infer_shapes`` without type checks: raises :data:`InferenceError`."""
+    return ENTRIES["infer_shapes"](model, strict, data_prop)
+
+
 def inline_local_functions(model: ModelProto) -> ModelProto:
     """``onnx.inliner.inline_local_functions(model)``."""
-    return parse_model(_native.inliner.inline_local_functions(model.SerializeToString(), False))
+    return ENTRIES["inline_local_functions"](model)
 
 
 def newest_opset() -> int:
     """The newest default-domain opset this onnx knows (``onnx.defs.onnx_opset_version()``)."""
-    return int(_native.defs.schema_version_map()[""][1])
+    return ENTRIES["onnx_opset_version"]()
 
 
 def version() -> str:
@@ -144,19 +278,9 @@ def version() -> str:
 
 def schema_defaults(op: str, version: int, domain: str) -> list[tuple[str, AttributeProto]]:
     """(name, default AttributeProto) of every attribute of an operator's schema that has
-    a default; raises :data:`SchemaError` for an operator onnx does not know."""
-    schema = _native.defs.get_schema(op, version, domain)
-    out = []
-    for name, attr in schema.attributes.items():
-        raw = getattr(attr, "_default_value", None)
-        if raw is None:                       # an onnx whose binding parses it (package imported)
-            default = attr.default_value
-        else:
-            default = AttributeProto()
-            default.ParseFromString(raw)
-        if default.type:
-            out.append((name, default))
-    return out
+    a default (``onnx.defs.get_schema``); raises :data:`SchemaError` for an operator onnx
+    does not know."""
+    return ENTRIES["get_schema"](op, version, domain)
 
 
 def attribute_value(a: AttributeProto) -> Any:

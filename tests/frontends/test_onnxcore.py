@@ -19,8 +19,6 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from flopscope.analysis import analyze
-from flopscope.errors import FlopscopeError
 from flopscope.frontends import onnxcore
 from tests.frontends.test_fold import chunk_model
 
@@ -77,34 +75,79 @@ def test_an_onnx_laid_out_otherwise_falls_back_to_the_package(light_model):
     assert out[0] == "True 4089184256"
 
 
-def _lite_reports(paths: list[str]) -> list:
-    """``analyze(path).to_dict()`` (or the error line) for each path, in a process that
-    never imported the onnx package before analysing."""
-    code = """
-        import json, sys
-        from flopscope.analysis import analyze
-        from flopscope.errors import FlopscopeError
+_REPORTS = """
+    import json, sys
+    request = json.load(sys.stdin)
+    if request["mode"] == "public":
+        import onnx                                 # imported first: the public API throughout
+    from flopscope.analysis import analyze
+    from flopscope.errors import FlopscopeError
+    from flopscope.frontends import onnx as frontend, onnxcore
+
+    def reports():
         out = []
-        for path in json.load(sys.stdin):
+        for path in request["paths"]:
             try:
                 out.append(analyze(path).to_dict())
             except FlopscopeError as exc:
                 out.append(str(exc))
-        print(json.dumps(out))
-        # the fold module imports onnx and numpy: only the chunk model needs it
-        print(sorted(m for m in ("onnx", "numpy") if m in sys.modules), file=sys.stderr)
-    """
-    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], input=json.dumps(paths),
+        return out
+
+    def private():
+        return sorted(name for name, entry in onnxcore.ENTRIES.items() if entry.private is not None)
+
+    result = {"private": private(), "runs": []}
+    if request["mode"] != "patched":
+        result["reports"] = reports()
+        result["private_after"] = private()
+    else:
+        import types
+        real = onnxcore._native
+        forms = {name: entry.private for name, entry in onnxcore.ENTRIES.items()}
+        OTHER_TYPE = {"check_model": lambda v: True, "infer_shapes": onnxcore.parse_model,
+                      "inline_local_functions": onnxcore.parse_model,
+                      "schema_version_map": lambda v: list(v.items()), "get_schema": lambda v: v.attributes}
+        for part, name, kind in request["variants"]:
+            calls = []
+
+            def changed(*args, kind=kind):
+                calls.append(len(args))
+                if kind == "signature":              # called positionally with more arguments
+                    return (lambda only: only)(*args)
+                if kind == "raising":
+                    raise RuntimeError("an onnx this module does not know")
+                # another return type: what a binding handing back objects, not bytes, gives
+                value = getattr(getattr(real, part), name)(*args)
+                return OTHER_TYPE[name](value)
+
+            members = {k: getattr(getattr(real, part), k) for k in dir(getattr(real, part))
+                       if not k.startswith("__")}
+            if kind == "missing":
+                del members[name]
+            else:
+                members[name] = changed
+            onnxcore._native = types.SimpleNamespace(**{p: getattr(real, p) for p in
+                                                        ("checker", "shape_inference", "defs", "inliner")})
+            setattr(onnxcore._native, part, types.SimpleNamespace(**members))
+            for entry_name, form in forms.items():       # every entry private again
+                onnxcore.ENTRIES[entry_name].private = form
+            frontend._schema_defaults.cache_clear()
+            result["runs"].append({"reports": reports(), "private": private(), "calls": len(calls)})
+        onnxcore._native = real
+    print(json.dumps(result))
+"""
+
+
+def _reports(paths: list[str], mode: str, variants: list | None = None) -> dict:
+    """``analyze(path).to_dict()`` (or the error line) for each path, in a fresh process:
+    ``private`` never imports the onnx package before analysing, ``public`` imports it
+    first (onnx's public API throughout), ``patched`` takes the private path with one
+    binding entry point missing or changed per variant."""
+    request = {"paths": paths, "mode": mode, "variants": variants or []}
+    result = subprocess.run([sys.executable, "-c", textwrap.dedent(_REPORTS)], input=json.dumps(request),
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
-
-
-def _package_report(path: str):
-    try:
-        return json.loads(json.dumps(analyze(path).to_dict()))
-    except FlopscopeError as exc:
-        return str(exc)
 
 
 def _corpus_sample(tmp_path, every: int) -> list[str]:
@@ -152,11 +195,15 @@ def _special_models(tmp_path) -> list[str]:
 
 
 def _assert_same_reports(paths: list[str]) -> list:
-    """The same report, number for number and note for note, or the same error line."""
-    lite = _lite_reports(paths)
-    for path, got in zip(paths, lite, strict=True):
-        assert got == _package_report(path), path
-    return lite
+    """The same report, number for number and note for note, or the same error line,
+    through the private path and through onnx's public API."""
+    public = _reports(paths, "public")
+    assert public["private"] == public["private_after"] == []
+    private = _reports(paths, "private")
+    assert private["private"] == private["private_after"] == sorted(onnxcore.ENTRIES)
+    for path, got, expected in zip(paths, private["reports"], public["reports"], strict=True):
+        assert got == expected, path
+    return private["reports"]
 
 
 def test_zoo_reports_without_the_package_equal_those_with_it(zoo_model):
@@ -171,6 +218,35 @@ def test_corpus_and_special_reports_without_the_package_equal_those_with_it(tmp_
     assert len(paths) > 300
     lite = _assert_same_reports(paths)
     assert isinstance(lite[paths.index(str(tmp_path / "random.onnx"))], str)
+
+
+#: every private entry point: (part of the C++ binding, its name, the entry that calls it)
+_BINDINGS = [("checker", "check_model", "check_model"),
+             ("shape_inference", "infer_shapes", "infer_shapes"),
+             ("inliner", "inline_local_functions", "inline_local_functions"),
+             ("defs", "schema_version_map", "onnx_opset_version"),
+             ("defs", "get_schema", "get_schema")]
+_CHANGES = ["missing", "signature", "raising", "returns"]
+
+
+def test_a_private_entry_point_missing_or_changed_falls_back_to_the_public_api(tmp_path):
+    """Each binding entry point deleted, given another signature, raising, or returning
+    another type: that entry switches to onnx's public function at its first call, for good
+    (the changed form is called once at most), the others stay private, and every report
+    equals the public API's, number for number and note for note. The models pass and fail
+    the checker and shape inference, carry local functions and unknown operators."""
+    paths = _special_models(tmp_path) + _corpus_sample(tmp_path, every=60)
+    public = _reports(paths, "public")["reports"]
+    assert sum(isinstance(r, str) for r in public) >= 3 and sum(isinstance(r, dict) for r in public) > 25
+    variants = [(part, name, change) for part, name, _ in _BINDINGS for change in _CHANGES]
+    runs = _reports(paths, "patched", variants)["runs"]
+    assert len(runs) == len(variants) == 20
+    for (part, name, change), run in zip(variants, runs, strict=True):
+        entry = next(e for p, n, e in _BINDINGS if (p, n) == (part, name))
+        assert run["private"] == sorted(set(onnxcore.ENTRIES) - {entry}), (name, change)
+        assert run["calls"] == (0 if change == "missing" else 1), (name, change)
+        for path, got, expected in zip(paths, run["reports"], public, strict=True):
+            assert got == expected, (name, change, path)
 
 
 # --------------------------------------------------------------------------- pieces
