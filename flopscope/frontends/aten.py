@@ -198,7 +198,7 @@ maps(
     hardswish="HardSwish", hardsigmoid="HardSigmoid", leaky_relu="LeakyRelu",
     elu="Elu", celu="Celu", selu="Selu", softplus="Softplus", exp="Exp",
     log="Log", sqrt="Sqrt", neg="Neg", abs="Abs", reciprocal="Reciprocal",
-    sign="Sign", floor="Floor", ceil="Ceil", round="Round", erf="Erf",
+    sign="Sign", sgn="Sign", floor="Floor", ceil="Ceil", round="Round", erf="Erf",
     sin="Sin", cos="Cos", tan="Tan", asin="Asin", acos="Acos", atan="Atan",
     sinh="Sinh", cosh="Cosh", asinh="Asinh", acosh="Acosh", atanh="Atanh",
     isnan="IsNaN", isinf="IsInf", logical_not="Not", bitwise_not="BitwiseNot",

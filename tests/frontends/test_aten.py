@@ -34,6 +34,7 @@ MAPPED = {
     "sigmoid": (torch.sigmoid, "Sigmoid", 0, 4 * 24),
     "silu": (torch.nn.functional.silu, "Swish", 0, 5 * 24),
     "sign": (torch.sign, "Sign", 0, 24),
+    "sgn": (torch.sgn, "Sign", 0, 24),                                # sign, complex-aware
     "fmod": (lambda x: torch.fmod(x, x), "Mod", 0, 24),
     "maximum": (lambda x: torch.maximum(x, x), "Max", 0, 24),         # 2 inputs: one compare
     "sum": (lambda x: x.sum(1), "ReduceSum", 0, 4 * 5),               # 5 adds per row of 6
