@@ -22,7 +22,7 @@ from flopscope.report import (
     Report,
     Totals,
 )
-from flopscope.rules import get_rule
+from flopscope.rules import get_rule, is_dot_product
 from flopscope.rules.constants import overridden
 from flopscope.sources import merge_inputs, resolve
 
@@ -107,6 +107,9 @@ def build_report(graph: LayerGraph, convention: str = "flopscope",
             coverage.unsupported[node.qualified_op] = coverage.unsupported.get(node.qualified_op, 0) + 1
         else:
             coverage.unresolved[node.qualified_op] = coverage.unresolved.get(node.qualified_op, 0) + 1
+            if is_dot_product(node.qualified_op):
+                dots = coverage.uncosted_dot_products
+                dots[node.qualified_op] = dots.get(node.qualified_op, 0) + 1
         layers.append(Layer(
             name=node.name, op=node.qualified_op, module=node.module,
             output_shapes=[list(t.shape) if t is not None and t.shape is not None else None

@@ -27,6 +27,9 @@ DTYPE_BITS: dict[str, int] = {
     "bool": 8, "complex64": 64, "complex128": 128,
 }
 
+#: the domain of flopscope's own ops, those the ONNX standard lacks (ai.flopscope.AdaptiveMaxPool)
+FLOPSCOPE_DOMAIN = "ai.flopscope"
+
 #: dtypes whose constant tensors count as parameters.
 FLOAT_DTYPES = frozenset(
     name for name in DTYPE_BITS if name.startswith(("float", "bfloat", "complex"))

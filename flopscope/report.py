@@ -86,6 +86,9 @@ class Totals:
 class Coverage:
     """How many nodes were costed; unsupported and unresolved ones by op type.
 
+    ``uncosted_dot_products`` counts, by op type, the unresolved nodes whose op is a
+    dot-product op (its rule exists, the shapes were unknown): MACs left out of the totals.
+
     >>> Coverage(nodes=4, costed=3, unsupported={"com.example.Foo": 1}).percent
     75.0
     """
@@ -94,6 +97,7 @@ class Coverage:
     costed: int = 0
     unsupported: dict[str, int] = field(default_factory=dict)
     unresolved: dict[str, int] = field(default_factory=dict)
+    uncosted_dot_products: dict[str, int] = field(default_factory=dict)
 
     @property
     def percent(self) -> float:

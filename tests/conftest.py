@@ -40,3 +40,15 @@ _NONE = [pytest.param(None, marks=pytest.mark.skip(reason="no light models in th
 def zoo_model(request) -> str:
     """Each light zoo model's path in turn."""
     return LIGHT_MODELS[request.param]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true", default=False,
+                     help="rewrite golden files (tests/**/golden/) from the code instead of "
+                          "comparing against them")
+
+
+@pytest.fixture
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    """True when pytest runs with ``--update-golden``: golden tests rewrite their file."""
+    return bool(request.config.getoption("--update-golden"))

@@ -6,20 +6,28 @@ onto one ONNX op; the fused kernels PyTorch takes in eval mode
 (``_native_multi_head_attention``, ``_transformer_encoder_layer_fwd``, the CPU RNN
 layer, the fused SDPA kernels) are expanded into the ops they fuse, so they are costed
 like their unfused forms. Ops with no entry are reported as unsupported by ATen name.
+
+Every mapping is declared once, through one door that refuses a second handler for an
+ATen name: ``@handles("name", ...)`` on a handler function, or a ``maps(make, aten_name=
+"OnnxOp", ...)`` table whose entries all get the handler ``make("OnnxOp")``. Adding a
+mapping is one entry in one table (or one decorated function) and one test case in
+``tests/frontends/test_aten.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
-from flopscope.graph import Tensor
+from flopscope.graph import FLOPSCOPE_DOMAIN, Tensor
 
 
 @dataclass
 class Emit:
-    """One IR node to add: ONNX op, inputs, outputs, attributes, known constant values."""
+    """One IR node to add: op, inputs, outputs, attributes, known constant values, and the
+    op's domain ("" for the ONNX standard, :data:`FLOPSCOPE_DOMAIN` for flopscope's own)."""
 
     op: str
     inputs: list[Tensor | None]
@@ -27,6 +35,7 @@ class Emit:
     attrs: dict[str, Any] = field(default_factory=dict)
     values: dict[int, tuple[Any, ...]] = field(default_factory=dict)
     suffix: str = ""
+    domain: str = ""
 
 
 @dataclass
@@ -50,6 +59,8 @@ class Call:
 
 
 Handler = Callable[[Call], list[Emit]]
+
+#: ATen op name -> its handler; filled only through :func:`handles` and :func:`maps`
 HANDLERS: dict[str, Handler] = {}
 
 
@@ -57,17 +68,36 @@ def _is_tensor(value: Any) -> bool:
     return hasattr(value, "shape") and hasattr(value, "dtype") and hasattr(value, "device")
 
 
+def _declare(entries: Iterable[tuple[str, Handler]]) -> None:
+    """The one way into :data:`HANDLERS`: an ATen name that already has a handler, or
+    that comes twice, is an error, checked before any is added (a failed declaration
+    changes nothing)."""
+    entries = list(entries)
+    names = [name for name, _ in entries]
+    taken = [name for name in names if name in HANDLERS or names.count(name) > 1]
+    if taken:
+        raise RuntimeError(f"duplicate ATen handler for '{taken[0]}'")
+    HANDLERS.update(entries)
+
+
 def handles(*names: str) -> Callable[[Handler], Handler]:
-    """Register a handler for ATen op packet names (``"convolution"``)."""
+    """Declare ``fn`` the handler of ATen op packet names: ``@handles("convolution",
+    "_convolution")`` over a function, or ``handles("mm", "bmm")(one("MatMul", ...))``."""
 
     def register(fn: Handler) -> Handler:
-        for name in names:
-            if name in HANDLERS:
-                raise RuntimeError(f"duplicate ATen handler for '{name}'")
-            HANDLERS[name] = fn
+        _declare((name, fn) for name in names)
         return fn
 
     return register
+
+
+def maps(make: Callable[[str], Handler], **table: str) -> Mapping[str, str]:
+    """Declare each ``aten_name="OnnxOp"`` entry of ``table`` with the handler
+    ``make("OnnxOp")`` and return the table (read-only): ``maps(all_tensors, relu="Relu",
+    exp="Exp")``. A name given twice in one table is a SyntaxError (repeated keyword
+    argument), one declared elsewhere a RuntimeError."""
+    _declare((name, make(op)) for name, op in table.items())
+    return MappingProxyType(table)
 
 
 def one(op: str, *keys: str, **attrs: Any) -> Handler:
@@ -115,13 +145,10 @@ def _addmm(call: Call) -> list[Emit]:
     return [Emit("Gemm", [call.t("mat1"), call.t("mat2"), call.t("self")], call.outputs, attrs)]
 
 
-HANDLERS.update({
-    "mm": one("MatMul", "self", "mat2"),
-    "bmm": one("MatMul", "self", "mat2"),
-    "mv": one("MatMul", "self", "vec"),
-    "dot": one("MatMul", "self", "tensor"),
-    "vdot": one("MatMul", "self", "other"),
-})
+handles("mm", "bmm")(one("MatMul", "self", "mat2"))
+handles("mv")(one("MatMul", "self", "vec"))
+handles("dot")(one("MatMul", "self", "tensor"))
+handles("vdot")(one("MatMul", "self", "other"))
 
 
 @handles("addmv", "baddbmm", "addbmm")
@@ -164,31 +191,31 @@ def _scaled_add(call: Call, product: Tensor, addend: Tensor | None, out: Tensor,
 
 # ----------------------------------------------------------------- elementwise
 
-_POINTWISE = {
-    "relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "silu": "Swish", "mish": "Mish",
-    "hardswish": "HardSwish", "hardsigmoid": "HardSigmoid", "leaky_relu": "LeakyRelu",
-    "elu": "Elu", "celu": "Celu", "selu": "Selu", "softplus": "Softplus", "exp": "Exp",
-    "log": "Log", "sqrt": "Sqrt", "neg": "Neg", "abs": "Abs", "reciprocal": "Reciprocal",
-    "sign": "Sign", "floor": "Floor", "ceil": "Ceil", "round": "Round", "erf": "Erf",
-    "sin": "Sin", "cos": "Cos", "tan": "Tan", "asin": "Asin", "acos": "Acos", "atan": "Atan",
-    "sinh": "Sinh", "cosh": "Cosh", "asinh": "Asinh", "acosh": "Acosh", "atanh": "Atanh",
-    "isnan": "IsNaN", "isinf": "IsInf", "logical_not": "Not", "bitwise_not": "BitwiseNot",
-    "threshold": "ThresholdedRelu", "_prelu_kernel": "PRelu", "prelu": "PRelu",
-    "softshrink": "Shrink", "hardshrink": "Shrink",
-}
-for _name, _op in _POINTWISE.items():
-    HANDLERS[_name] = all_tensors(_op)
+# unary: ATen name -> ONNX op over every tensor argument
+maps(
+    all_tensors,
+    relu="Relu", sigmoid="Sigmoid", tanh="Tanh", silu="Swish", mish="Mish",
+    hardswish="HardSwish", hardsigmoid="HardSigmoid", leaky_relu="LeakyRelu",
+    elu="Elu", celu="Celu", selu="Selu", softplus="Softplus", exp="Exp",
+    log="Log", sqrt="Sqrt", neg="Neg", abs="Abs", reciprocal="Reciprocal",
+    sign="Sign", sgn="Sign", floor="Floor", ceil="Ceil", round="Round", erf="Erf",
+    sin="Sin", cos="Cos", tan="Tan", asin="Asin", acos="Acos", atan="Atan",
+    sinh="Sinh", cosh="Cosh", asinh="Asinh", acosh="Acosh", atanh="Atanh",
+    isnan="IsNaN", isinf="IsInf", logical_not="Not", bitwise_not="BitwiseNot",
+    threshold="ThresholdedRelu", _prelu_kernel="PRelu", prelu="PRelu",
+    softshrink="Shrink", hardshrink="Shrink",
+)
 
-_BINARY = {
-    "mul": "Mul", "div": "Div", "pow": "Pow", "remainder": "Mod", "fmod": "Mod",
-    "eq": "Equal", "ne": "Equal", "lt": "Less", "le": "LessOrEqual", "gt": "Greater",
-    "ge": "GreaterOrEqual", "logical_and": "And", "logical_or": "Or", "logical_xor": "Xor",
-    "bitwise_and": "BitwiseAnd", "bitwise_or": "BitwiseOr", "bitwise_xor": "BitwiseXor",
-    "maximum": "Max", "minimum": "Min", "where": "Where", "masked_fill": "Where",
-    "floor_divide": "Div", "atan2": "Atan", "xlogy": "Mul",
-}
-for _name, _op in _BINARY.items():
-    HANDLERS[_name] = all_tensors(_op)
+# binary and selection: ATen name -> ONNX op over every tensor argument
+maps(
+    all_tensors,
+    mul="Mul", div="Div", pow="Pow", remainder="Mod", fmod="Mod",
+    eq="Equal", ne="Equal", lt="Less", le="LessOrEqual", gt="Greater",
+    ge="GreaterOrEqual", logical_and="And", logical_or="Or", logical_xor="Xor",
+    bitwise_and="BitwiseAnd", bitwise_or="BitwiseOr", bitwise_xor="BitwiseXor",
+    maximum="Max", minimum="Min", where="Where", masked_fill="Where",
+    floor_divide="Div", atan2="Atan", xlogy="Mul",
+)
 
 
 @handles("add", "sub", "rsub")
@@ -243,22 +270,26 @@ def _softmax(call: Call) -> list[Emit]:
 
 # ----------------------------------------------------------------- reductions
 
-_REDUCE = {
-    "sum": "ReduceSum", "mean": "ReduceMean", "amax": "ReduceMax", "amin": "ReduceMin",
-    "max": "ReduceMax", "min": "ReduceMin", "prod": "ReduceProd", "argmax": "ArgMax",
-    "argmin": "ArgMin", "logsumexp": "ReduceLogSumExp", "any": "ReduceMax", "all": "ReduceMin",
-}
+def reduction(op: str) -> Handler:
+    """A handler emitting the reduction ``op`` over ``self``; ``max(a, b)`` and friends,
+    which have no ``self``, are the binary Max / Min."""
+
+    def handler(call: Call) -> list[Emit]:
+        x = call.t("self")
+        if x is None:
+            return [Emit("Max" if call.name == "max" else "Min", _tensors_in(call), call.outputs)]
+        return [Emit(op, [x], call.outputs[:1])]
+
+    return handler
 
 
-def _reduce(call: Call) -> list[Emit]:
-    x = call.t("self")
-    if x is None:  # max(a, b) and friends are binary ops, not reductions
-        return [Emit("Max" if call.name == "max" else "Min", _tensors_in(call), call.outputs)]
-    return [Emit(_REDUCE[call.name], [x], call.outputs[:1])]
-
-
-for _name in _REDUCE:
-    HANDLERS[_name] = _reduce
+# reductions: ATen name -> ONNX reduction over self
+maps(
+    reduction,
+    sum="ReduceSum", mean="ReduceMean", amax="ReduceMax", amin="ReduceMin",
+    max="ReduceMax", min="ReduceMin", prod="ReduceProd", argmax="ArgMax",
+    argmin="ArgMin", logsumexp="ReduceLogSumExp", any="ReduceMax", all="ReduceMin",
+)
 
 
 @handles("linalg_vector_norm", "norm")
@@ -400,7 +431,8 @@ def _avg_pool(call: Call) -> list[Emit]:
          "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d")
 def _adaptive_pool(call: Call) -> list[Emit]:
     """Adaptive pooling as ONNX exports it: global pooling for a 1x1 output, a fixed
-    window when the sizes divide, else the exact adaptive windows (flopscope op)."""
+    window when the sizes divide, else the exact adaptive windows (flopscope's own
+    ``ai.flopscope.Adaptive{Average,Max}Pool``: ONNX has no such op)."""
     x, out = call.t("self"), call.outputs[0]
     kind = "Max" if "max" in call.name else "Average"
     in_sp, out_sp = x.shape[2:], out.shape[2:]  # type: ignore[index,union-attr]
@@ -410,7 +442,7 @@ def _adaptive_pool(call: Call) -> list[Emit]:
         kernel = tuple(i // o for i, o in zip(in_sp, out_sp))
         return [Emit(f"{kind}Pool", [x], call.outputs[:1],
                      {"kernel_shape": kernel, "strides": kernel})]
-    return [Emit(f"Adaptive{kind}Pool", [x], call.outputs[:1])]
+    return [Emit(f"Adaptive{kind}Pool", [x], call.outputs[:1], domain=FLOPSCOPE_DOMAIN)]
 
 
 @handles("upsample_nearest1d", "upsample_nearest2d", "upsample_nearest3d",
@@ -426,6 +458,9 @@ def _upsample(call: Call) -> list[Emit]:
 # ----------------------------------------------------------------- attention
 
 
+@handles("_scaled_dot_product_flash_attention_for_cpu", "_scaled_dot_product_flash_attention",
+         "_scaled_dot_product_efficient_attention", "_scaled_dot_product_cudnn_attention",
+         "_scaled_dot_product_fused_attention_overrideable")
 def _sdpa(call: Call) -> list[Emit]:
     a = call.args
     mask = call.ir(a.get("attn_mask", a.get("attn_bias")))
@@ -433,11 +468,6 @@ def _sdpa(call: Call) -> list[Emit]:
     return [Emit("Attention", [call.t("query"), call.t("key"), call.t("value"), mask],
                  call.outputs[:1], attrs)]
 
-
-for _name in ("_scaled_dot_product_flash_attention_for_cpu", "_scaled_dot_product_flash_attention",
-              "_scaled_dot_product_efficient_attention", "_scaled_dot_product_cudnn_attention",
-              "_scaled_dot_product_fused_attention_overrideable"):
-    HANDLERS[_name] = _sdpa
 
 
 def _linear(call: Call, x: Tensor, weight: Tensor | None, bias: Tensor | None, out_features: int,
@@ -571,33 +601,33 @@ def _rnn_layer(call: Call) -> list[Emit]:
 
 # ----------------------------------------------------------------- movement (0 FLOPs)
 
-_MOVEMENT = {
-    "view": "Reshape", "_unsafe_view": "Reshape", "reshape": "Reshape", "_reshape_alias": "Reshape",
-    "view_as": "Reshape", "flatten": "Flatten", "unflatten": "Reshape",
-    "permute": "Transpose", "transpose": "Transpose", "t": "Transpose", "swapaxes": "Transpose",
-    "numpy_T": "Transpose", "movedim": "Transpose", "channel_shuffle": "Transpose",
-    "expand": "Expand", "expand_as": "Expand", "broadcast_to": "Expand",
-    "unsqueeze": "Unsqueeze", "squeeze": "Squeeze",
-    "clone": "Identity", "contiguous": "Identity", "detach": "Identity", "alias": "Identity",
-    "copy": "Identity", "lift_fresh": "Identity", "lift_fresh_copy": "Identity",
-    "_to_copy": "Cast", "to": "Cast", "type_as": "Cast", "_to_dim_order_copy": "Cast",
-    "cat": "Concat", "concat": "Concat", "stack": "Concat", "hstack": "Concat", "vstack": "Concat",
-    "split": "Split", "split_with_sizes": "Split", "unsafe_split": "Split", "chunk": "Split",
-    "unbind": "Split", "tensor_split": "Split",
-    "slice": "Slice", "narrow": "Slice", "select": "Gather", "index": "Gather",
-    "index_select": "Gather", "embedding": "Gather", "gather": "GatherElements",
-    "take_along_dim": "GatherElements", "scatter": "ScatterElements", "index_put": "ScatterND",
-    "constant_pad_nd": "Pad", "pad": "Pad", "reflection_pad1d": "Pad", "reflection_pad2d": "Pad",
-    "reflection_pad3d": "Pad", "replication_pad1d": "Pad", "replication_pad2d": "Pad",
-    "replication_pad3d": "Pad",
-    "repeat": "Tile", "tile": "Tile", "roll": "Slice", "flip": "Slice",
-    "pixel_shuffle": "DepthToSpace", "pixel_unshuffle": "SpaceToDepth",
-    "tril": "Trilu", "triu": "Trilu", "native_dropout": "Dropout", "dropout": "Dropout",
-    "fill": "Identity", "zero": "Identity", "masked_scatter": "Where",
-    "as_strided": "Identity", "diagonal": "Slice", "expand_copy": "Expand",
-}
-for _name, _op in _MOVEMENT.items():
-    HANDLERS[_name] = all_tensors(_op)
+# ATen name -> ONNX op over every tensor argument
+_MOVEMENT = maps(
+    all_tensors,
+    view="Reshape", _unsafe_view="Reshape", reshape="Reshape", _reshape_alias="Reshape",
+    view_as="Reshape", flatten="Flatten", unflatten="Reshape",
+    permute="Transpose", transpose="Transpose", t="Transpose", swapaxes="Transpose",
+    numpy_T="Transpose", movedim="Transpose", channel_shuffle="Transpose",
+    expand="Expand", expand_as="Expand", broadcast_to="Expand",
+    unsqueeze="Unsqueeze", squeeze="Squeeze",
+    clone="Identity", contiguous="Identity", detach="Identity", alias="Identity",
+    copy="Identity", lift_fresh="Identity", lift_fresh_copy="Identity",
+    _to_copy="Cast", to="Cast", type_as="Cast", _to_dim_order_copy="Cast",
+    cat="Concat", concat="Concat", stack="Concat", hstack="Concat", vstack="Concat",
+    split="Split", split_with_sizes="Split", unsafe_split="Split", chunk="Split",
+    unbind="Split", tensor_split="Split",
+    slice="Slice", narrow="Slice", select="Gather", index="Gather",
+    index_select="Gather", embedding="Gather", gather="GatherElements",
+    take_along_dim="GatherElements", scatter="ScatterElements", index_put="ScatterND",
+    constant_pad_nd="Pad", pad="Pad", reflection_pad1d="Pad", reflection_pad2d="Pad",
+    reflection_pad3d="Pad", replication_pad1d="Pad", replication_pad2d="Pad",
+    replication_pad3d="Pad",
+    repeat="Tile", tile="Tile", roll="Slice", flip="Slice",
+    pixel_shuffle="DepthToSpace", pixel_unshuffle="SpaceToDepth",
+    tril="Trilu", triu="Trilu", native_dropout="Dropout", dropout="Dropout",
+    fill="Identity", zero="Identity", masked_scatter="Where",
+    as_strided="Identity", diagonal="Slice", expand_copy="Expand",
+)
 
 #: ops that create tensors from nothing: their outputs are constants, not nodes
 FACTORIES = frozenset({

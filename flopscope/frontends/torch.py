@@ -220,7 +220,7 @@ class _Recorder(TorchDispatchMode):
             self._add(unsupported, self.module_stack[-1], "aten", name)
         else:
             for emit in emits:
-                self._add(emit, self.module_stack[-1], "", None)
+                self._add(emit, self.module_stack[-1], emit.domain, None)
         return out
 
     def _add(self, emit: aten.Emit, module: str, domain: str, label: str | None) -> None:

@@ -1,4 +1,6 @@
-"""Activations: pointwise nonlinearities priced from the table, and the softmax family."""
+"""Activations: the softmax family, and the pointwise nonlinearities whose rule is more
+than their table price per element (Swish, Gelu, Clip). Relu, Sigmoid, Tanh and the other
+plain ones are priced and registered from ``rules/constants.py`` alone."""
 
 from __future__ import annotations
 
@@ -6,13 +8,7 @@ from math import prod
 
 from flopscope.graph import Node
 from flopscope.rules.constants import per_element
-from flopscope.rules.elementwise import elementwise
 from flopscope.rules.registry import Cost, rule
-
-elementwise(
-    "Relu", "LeakyRelu", "PRelu", "ThresholdedRelu", "Elu", "Celu", "Selu", "Sigmoid",
-    "HardSigmoid", "HardSwish", "Tanh", "Softplus", "Softsign", "Mish", "Shrink",
-)
 
 
 @rule("Swish")

@@ -10,6 +10,11 @@ Users can override entries for one analysis (``analyze(..., flop_table={...})``)
 hand with :func:`overridden`; rules read the active table through :func:`per_element`.
 Compound ops (softmax, normalisations, pooling, attention, recurrent cells) spell their
 formula out in their own rule, from the same one-FLOP primitives.
+
+The table is also the registration of the plain ops: an entry whose op has no rule of
+its own is registered as costing its price per output element
+(``rules.elementwise.register_priced``). A key ``Op.variant`` (``Gelu.tanh``) prices a
+form of ``Op`` that ``Op``'s own rule picks; it is not an op.
 """
 
 from __future__ import annotations

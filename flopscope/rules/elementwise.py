@@ -1,7 +1,8 @@
 """Elementwise math, comparisons, logic and selection, priced from ``rules/constants.py``.
 
-Binary ops cost their table price per output element (after broadcasting); variadic
-Sum / Max / Min / Mean cost it once per output element for every input after the
+Unary and binary ops cost their table price per output element (binary ones after
+broadcasting) and are registered from the table itself (:func:`register_priced`), not
+listed here. The variadic Sum / Max / Min / Mean cost it once per output element for every input after the
 first, and Mean one divide more.
 """
 
@@ -10,29 +11,32 @@ from __future__ import annotations
 from math import prod
 
 from flopscope.graph import Node
-from flopscope.rules.constants import per_element
-from flopscope.rules.registry import Cost, Rule, rule
+from flopscope.rules.constants import FLOPS_PER_ELEMENT, per_element
+from flopscope.rules.registry import Cost, Rule, get_rule, rule
 
 
-def elementwise(*ops: str) -> None:
-    """Register ``ops`` as costing their table price per output element."""
-    for op in ops:
-        def cost(node: Node, _op: str = op) -> Cost:
-            return Cost(flops=per_element(_op) * node.out_numel())
-        cost.__name__ = cost.__qualname__ = f"elementwise_{op}"
-        cost.__doc__ = f"{op}: FLOPs = FLOPS_PER_ELEMENT['{op}'] per output element."
-        rule(op)(cost)
+def _priced(op: str) -> Rule:
+    def cost(node: Node) -> Cost:
+        return Cost(flops=per_element(op) * node.out_numel())
+    cost.__name__ = cost.__qualname__ = f"elementwise_{op}"
+    cost.__doc__ = f"{op}: FLOPs = FLOPS_PER_ELEMENT['{op}'] per output element."
+    return cost
 
 
-elementwise(
-    "Erf", "Exp", "Log", "Sqrt", "Neg", "Abs", "Reciprocal", "Sign", "Floor", "Ceil", "Round",
-    "Sin", "Cos", "Tan", "Asin", "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh",
-    "IsNaN", "IsInf", "Not", "BitwiseNot",
-    "Add", "Sub", "Mul", "Div", "Pow", "Mod",
-    "Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual",
-    "And", "Or", "Xor", "BitShift", "BitwiseAnd", "BitwiseOr", "BitwiseXor",
-    "Where", "DequantizeLinear", "QuantizeLinear",
-)
+def register_priced() -> list[str]:
+    """Register every op of the price table that has no rule yet as costing its price
+    per output element, and return them.
+
+    ``flopscope.rules`` calls this once, after every family module has registered its
+    own rules: an entry whose op has a rule of its own (Swish, Clip, the variadic Sum,
+    BatchNormalization...) is priced by that rule, and a variant key ``Op.variant``
+    (``Gelu.tanh``) prices a form of ``Op`` that ``Op``'s rule picks. So adding a plain
+    per-element op is one line in ``rules/constants.py``.
+    """
+    added = [op for op in FLOPS_PER_ELEMENT if "." not in op and get_rule(op) is None]
+    for op in added:
+        rule(op)(_priced(op))
+    return added
 
 
 @rule("DynamicQuantizeLinear")

@@ -34,11 +34,13 @@ def reshape(node: Node) -> Cost:
     "SequenceConstruct", "SequenceEmpty", "SequenceInsert", "SequenceAt", "SequenceErase",
     "SequenceLength", "SplitToSequence", "ConcatFromSequence",
     "Optional", "OptionalHasElement", "OptionalGetElement",
+    "StringConcat",
 )
 def data_movement(node: Node) -> Cost:
     """Copies, views, layout changes, index selection, constants: no arithmetic.
 
-    BitCast reinterprets each element's bits as another type of the same width: 0 FLOPs."""
+    BitCast reinterprets each element's bits as another type of the same width: 0 FLOPs.
+    StringConcat joins two string tensors element by element: copies, 0 FLOPs."""
     return Cost()
 
 

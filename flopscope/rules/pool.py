@@ -1,10 +1,11 @@
-"""Pooling: max, average and Lp, windowed and global."""
+"""Pooling: max, average and Lp, windowed and global; and PyTorch's adaptive pooling,
+which ONNX lacks, as flopscope's own ops (``ai.flopscope.AdaptiveAveragePool``)."""
 
 from __future__ import annotations
 
 from math import prod
 
-from flopscope.graph import Node
+from flopscope.graph import FLOPSCOPE_DOMAIN, Node
 from flopscope.rules.registry import Cost, rule
 
 
@@ -66,7 +67,7 @@ def _adaptive_elements(node: Node) -> int:
     return prod(x[:2]) * windows
 
 
-@rule("AdaptiveAveragePool")
+@rule("AdaptiveAveragePool", domain=FLOPSCOPE_DOMAIN)
 def adaptive_average_pool(node: Node) -> Cost:
     """PyTorch's adaptive average pooling where the sizes do not divide (the PyTorch
     frontend emits plain or global pooling otherwise; ONNX has no such op). Per output:
@@ -74,7 +75,7 @@ def adaptive_average_pool(node: Node) -> Cost:
     return Cost(flops=_adaptive_elements(node))
 
 
-@rule("AdaptiveMaxPool")
+@rule("AdaptiveMaxPool", domain=FLOPSCOPE_DOMAIN)
 def adaptive_max_pool(node: Node) -> Cost:
     """As AdaptiveAveragePool, with k−1 compares per output: Σ k − outputs FLOPs."""
     return Cost(flops=_adaptive_elements(node) - node.out_numel())

@@ -1,4 +1,9 @@
-"""The rule registry: one pure function per op, registered once by decorator."""
+"""The rule registry: one pure function per op, registered once by decorator.
+
+Ops are keyed by their qualified name (:func:`qualify`): bare for the ONNX standard
+domain, ``domain.Op`` otherwise. flopscope's own ops, which the ONNX standard lacks
+(PyTorch's adaptive pooling), live in :data:`flopscope.graph.FLOPSCOPE_DOMAIN`.
+"""
 
 from __future__ import annotations
 
@@ -24,12 +29,14 @@ Rule = Callable[[Node], Cost]
 
 _RULES: dict[str, Rule] = {}
 
-#: ops whose MACs are dot products (used by the "2mac" convention and docs)
-DOT_PRODUCT_OPS: set[str] = set()
+#: ops whose MACs are dot products (see :func:`is_dot_product`)
+_DOT_PRODUCT: set[str] = set()
 
 
 def rule(*ops: str, domain: str = "", dot_product: bool = False) -> Callable[[Rule], Rule]:
     """Register ``fn`` as the cost rule of ``ops``; registering an op twice is an error.
+
+    ``dot_product`` marks ops whose MACs are dot products (Conv, MatMul, attention...).
 
     >>> @rule("MyOp", domain="com.example")
     ... def my_op(node):
@@ -44,14 +51,18 @@ def rule(*ops: str, domain: str = "", dot_product: bool = False) -> Callable[[Ru
         for key in keys:
             _RULES[key] = fn
             if dot_product:
-                DOT_PRODUCT_OPS.add(key)
+                _DOT_PRODUCT.add(key)
         return fn
 
     return register
 
 
 def qualify(op: str, domain: str = "") -> str:
-    """Registry key of an op: bare for the default domain, ``domain.Op`` otherwise."""
+    """Registry key of an op: bare for the default domain, ``domain.Op`` otherwise.
+
+    >>> qualify("Conv"), qualify("AdaptiveMaxPool", "ai.flopscope")
+    ('Conv', 'ai.flopscope.AdaptiveMaxPool')
+    """
     return op if domain in ("", "ai.onnx") else f"{domain}.{op}"
 
 
@@ -60,6 +71,19 @@ def get_rule(qualified_op: str) -> Rule | None:
     return _RULES.get(qualified_op)
 
 
+def is_dot_product(qualified_op: str) -> bool:
+    """True when ``qualified_op`` has a rule whose MACs are dot products.
+
+    >>> is_dot_product("Conv"), is_dot_product("Relu"), is_dot_product("com.example.Foo")
+    (True, False, False)
+    """
+    return qualified_op in _DOT_PRODUCT
+
+
 def supported_ops() -> list[str]:
-    """Every op that has a cost rule, sorted."""
+    """Every op that has a cost rule, sorted.
+
+    >>> "Conv" in supported_ops() and "ai.flopscope.AdaptiveAveragePool" in supported_ops()
+    True
+    """
     return sorted(_RULES)

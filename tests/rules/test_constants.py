@@ -6,7 +6,8 @@ import threading
 
 import pytest
 
-from flopscope.rules import get_rule, supported_ops
+from flopscope.graph import Node, Tensor
+from flopscope.rules import Cost, constants, elementwise, get_rule, registry, supported_ops
 from flopscope.rules.constants import FLOPS_PER_ELEMENT, overridden, per_element
 
 
@@ -48,6 +49,32 @@ def test_every_table_priced_elementwise_rule_has_an_entry():
         name = get_rule(op).__name__
         if name.startswith(("elementwise_", "variadic_")):
             assert op in FLOPS_PER_ELEMENT, op
+
+
+def test_price_only_ops_are_registered_from_the_table_alone():
+    """The table is the one list of plain per-element ops: every entry no family module
+    gave a rule of its own is registered from it, with its price per output element."""
+    priced = {op for op in supported_ops() if get_rule(op).__name__.startswith("elementwise_")}
+    own_rule = {op for op in FLOPS_PER_ELEMENT if "." not in op} - priced
+    assert own_rule == {"Swish", "Gelu", "Clip", "Sum", "Max", "Min", "Mean", "BatchNormalization"}
+    assert elementwise.register_priced() == []             # done once, on import
+    x = (Tensor("x", (2, 3), "float32"),)
+    for op in priced:
+        node = Node("n", op, x, (Tensor("y", (2, 3), "float32"),))
+        assert get_rule(op)(node) == Cost(flops=FLOPS_PER_ELEMENT[op] * 6), op
+
+
+def test_a_new_table_entry_is_a_new_op(monkeypatch):
+    table = {**FLOPS_PER_ELEMENT, "Frobnicate": 3}
+    monkeypatch.setattr(elementwise, "FLOPS_PER_ELEMENT", table)
+    monkeypatch.setattr(registry, "_RULES", dict(registry._RULES))
+    assert elementwise.register_priced() == ["Frobnicate"]
+    node = Node("f", "Frobnicate", (Tensor("x", (4, 5), "float32"),), (Tensor("y", (4, 5), "float32"),))
+    token = constants._active.set(table)
+    try:
+        assert get_rule("Frobnicate")(node) == Cost(flops=3 * 20)
+    finally:
+        constants._active.reset(token)
 
 
 def test_default_table_is_read_only():

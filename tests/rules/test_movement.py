@@ -47,6 +47,7 @@ FREE = {
     "Compress": ({"x": (3, 4), "cond": ((3,), BOOL)}, ["y"], {"axis": 0}, 17),
     "MaxUnpool": ({"x": (1, 1, 2, 2), "idx": ((1, 1, 2, 2), I64)}, ["y"],
                   {"kernel_shape": [2, 2], "strides": [2, 2]}, 17),
+    "StringConcat": ({"a": ((2, 3), TensorProto.STRING), "b": ((3,), TensorProto.STRING)}, ["y"], {}, 20),
 }
 
 

@@ -1,7 +1,18 @@
-"""The rule registry, coverage of unknown ops, the FLOP-table override and the "2mac" convention."""
+"""The rule registry, coverage of unknown ops, the FLOP-table override and the "2mac" convention.
+
+The list of supported ops is not kept here: ``golden/supported_ops.txt`` holds it, one
+qualified op per line with its dot-product flag, and the test fails with a diff when the
+registry and the file disagree. After adding, renaming or removing a rule on purpose,
+regenerate the file and commit it with the rule::
+
+    pytest tests/rules/test_registry.py --update-golden
+
+(the ``--update-golden`` option is registered in ``tests/conftest.py``).
+"""
 
 from __future__ import annotations
 
+import difflib
 import pathlib
 import re
 
@@ -10,97 +21,82 @@ from onnx import helper
 
 from flopscope.analysis import analyze
 from flopscope.errors import FlopscopeError
-from flopscope.graph import Node, Tensor
-from flopscope.rules import DOT_PRODUCT_OPS, Cost, get_rule, qualify, registry, rule, supported_ops
+from flopscope.graph import FLOPSCOPE_DOMAIN, Node, Tensor
+from flopscope.report import Report
+from flopscope.rules import Cost, get_rule, is_dot_product, qualify, registry, rule, supported_ops
 from flopscope.rules.constants import overridden, per_element
 from tests.builders import cost, layer, model_of, run, single_node, weight
 
-#: every op flopscope prices; a new rule must be added here and get a test in tests/rules/
-SUPPORTED = {
-    # conv.py, matmul.py, attention.py, recurrent.py: the dot-product ops
-    "Conv", "ConvTranspose", "Gemm", "MatMul", "Einsum", "Attention", "RNN", "GRU", "LSTM",
-    "ConvInteger", "QLinearConv", "MatMulInteger", "QLinearMatMul",
-    # activation.py
-    "Relu", "LeakyRelu", "PRelu", "ThresholdedRelu", "Elu", "Celu", "Selu", "Sigmoid",
-    "HardSigmoid", "HardSwish", "Swish", "Tanh", "Softplus", "Softsign", "Mish", "Shrink",
-    "Gelu", "Clip", "Softmax", "LogSoftmax", "Hardmax",
-    # elementwise.py
-    "Erf", "Exp", "Log", "Sqrt", "Neg", "Abs", "Reciprocal", "Sign", "Floor", "Ceil", "Round",
-    "Sin", "Cos", "Tan", "Asin", "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh",
-    "IsNaN", "IsInf", "Not", "BitwiseNot", "Add", "Sub", "Mul", "Div", "Pow", "Mod",
-    "Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual", "And", "Or", "Xor",
-    "BitShift", "BitwiseAnd", "BitwiseOr", "BitwiseXor", "Where", "DequantizeLinear",
-    "QuantizeLinear", "Sum", "Max", "Min", "Mean",
-    # pool.py
-    "MaxPool", "AveragePool", "LpPool", "GlobalMaxPool", "GlobalAveragePool", "GlobalLpPool",
-    "AdaptiveAveragePool", "AdaptiveMaxPool",
-    # norm.py
-    "BatchNormalization", "LayerNormalization", "InstanceNormalization", "GroupNormalization",
-    "RMSNormalization", "LRN", "LpNormalization",
-    # reduce.py
-    "ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
-    "ReduceSumSquare", "ReduceLogSum", "ReduceLogSumExp", "ArgMax", "ArgMin", "TopK", "CumSum",
-    "CumProd", "NonZero",
-    # movement.py
-    "Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze", "Identity", "Dropout",
-    "Cast", "CastLike", "Shape", "Size", "Constant", "ConstantOfShape", "Expand", "Tile",
-    "Concat", "Split", "Slice", "Gather", "GatherElements", "GatherND", "Pad",
-    "DepthToSpace", "SpaceToDepth", "EyeLike", "OneHot", "Trilu", "ReverseSequence",
-    "Compress", "MaxUnpool", "If", "Loop", "Scan",
-    "SequenceConstruct", "SequenceEmpty", "SequenceInsert", "SequenceAt", "SequenceErase",
-    "SequenceLength", "SplitToSequence", "ConcatFromSequence",
-    "Optional", "OptionalHasElement", "OptionalGetElement",
-    "ScatterElements", "ScatterND", "Scatter", "Range", "BitCast",
-    # resize.py
-    "Resize", "Upsample",
-    # matmul.py, elementwise.py, norm.py (later additions)
-    "Det", "DynamicQuantizeLinear", "MeanVarianceNormalization",
-    # spatial.py
-    "GridSample", "AffineGrid", "RoiAlign", "DeformConv", "Col2Im", "CenterCropPad",
-    # loss.py, sampling.py
-    "SoftmaxCrossEntropyLoss", "NegativeLogLikelihoodLoss",
-    "RandomUniform", "RandomUniformLike", "RandomNormal", "RandomNormalLike", "Bernoulli",
-    "Multinomial",
-    # signal.py
-    "DFT", "STFT", "HannWindow", "HammingWindow", "BlackmanWindow", "MelWeightMatrix",
-    # decoder.py
-    "RotaryEmbedding", "SwiGLU", "TensorScatter", "LinearAttention", "CausalConvWithState",
-}
+GOLDEN = pathlib.Path(__file__).parent / "golden" / "supported_ops.txt"
+GOLDEN_HEADER = """\
+# Every op flopscope prices, one qualified op per line (bare: ONNX standard domain);
+# "dot-product" marks the ops whose MACs are dot products. Generated from the registry:
+#   pytest tests/rules/test_registry.py --update-golden
+"""
 
-DOT_PRODUCT = {"Conv", "ConvTranspose", "Gemm", "MatMul", "Einsum", "Attention", "RNN", "GRU", "LSTM",
-               "ConvInteger", "QLinearConv", "MatMulInteger", "QLinearMatMul", "Det", "AffineGrid",
-               "DeformConv", "LinearAttention", "CausalConvWithState"}
+
+def registry_listing() -> str:
+    """The registry as the golden file spells it."""
+    lines = [f"{op} dot-product" if is_dot_product(op) else op for op in supported_ops()]
+    return GOLDEN_HEADER + "\n".join(lines) + "\n"
+
+
+def golden_ops() -> set[str]:
+    """The qualified ops the golden file lists."""
+    return {line.split()[0] for line in GOLDEN.read_text().splitlines()
+            if line.strip() and not line.startswith("#")}
 
 
 @pytest.fixture
 def private_registry(monkeypatch):
     """Register into copies of the registry, so the real one is left as it was."""
     monkeypatch.setattr(registry, "_RULES", dict(registry._RULES))
-    monkeypatch.setattr(registry, "DOT_PRODUCT_OPS", set(registry.DOT_PRODUCT_OPS))
+    monkeypatch.setattr(registry, "_DOT_PRODUCT", set(registry._DOT_PRODUCT))
     return registry
 
 
 # ------------------------------------------------------------------------ registration
 
 
-def test_supported_ops_is_exactly_the_list():
+def test_supported_ops_match_the_golden_file(update_golden):
+    """A new, renamed or removed rule shows here as a diff; after checking it, rewrite the
+    file with ``--update-golden`` and commit it with the rule."""
     ops = supported_ops()
     assert ops == sorted(ops)
-    assert set(ops) == SUPPORTED, (f"new: {sorted(set(ops) - SUPPORTED)}, "
-                                   f"gone: {sorted(SUPPORTED - set(ops))}")
-    assert len(ops) == len(SUPPORTED)
+    actual = registry_listing()
+    if update_golden:
+        GOLDEN.parent.mkdir(exist_ok=True)
+        GOLDEN.write_text(actual)
+    expected = GOLDEN.read_text()
+    diff = "".join(difflib.unified_diff(expected.splitlines(keepends=True),
+                                        actual.splitlines(keepends=True),
+                                        "golden/supported_ops.txt", "registry"))
+    assert not diff, ("the registry and tests/rules/golden/supported_ops.txt disagree "
+                      "(rerun with --update-golden if the change is intended):\n" + diff)
 
 
 def test_every_supported_op_is_exercised_by_a_rule_test():
     here = pathlib.Path(__file__).parent
     text = "\n".join(p.read_text() for p in here.glob("test_*.py") if p.name != "test_registry.py")
-    quoted = set(re.findall(r'"([A-Z][A-Za-z0-9]*)"', text))
-    missing = sorted(SUPPORTED - quoted)
+    quoted = set(re.findall(r'"((?:[a-z][a-z0-9_]*\.)*[A-Z][A-Za-z0-9]*)"', text))
+    missing = sorted(golden_ops() - quoted)
     assert not missing, f"ops with no rule test: {missing}"
 
 
-def test_dot_product_ops():
-    assert DOT_PRODUCT_OPS == DOT_PRODUCT
+def test_is_dot_product():
+    assert is_dot_product("Conv") and is_dot_product("MatMul") and is_dot_product("LSTM")
+    assert not is_dot_product("Relu") and not is_dot_product("ai.flopscope.AdaptiveMaxPool")
+    assert not is_dot_product("com.example.Unknown")
+
+
+def test_flopscope_own_ops_are_in_their_domain():
+    """Ops the ONNX standard lacks are registered under ai.flopscope, never bare."""
+    onnx_defs = pytest.importorskip("onnx.defs")
+    standard = {s.name for s in onnx_defs.get_all_schemas_with_history() if s.domain in ("", "ai.onnx")}
+    bare = [op for op in supported_ops() if "." not in op]
+    assert not [op for op in bare if op not in standard]
+    assert [op for op in supported_ops() if op.startswith(FLOPSCOPE_DOMAIN + ".")] == [
+        "ai.flopscope.AdaptiveAveragePool", "ai.flopscope.AdaptiveMaxPool"]
 
 
 def test_every_rule_documents_its_formula():
@@ -146,7 +142,7 @@ def test_a_custom_domain_rule_is_used_by_analyze(private_registry):
         """Frobnicate: 3 MACs and 7 FLOPs per output element."""
         return Cost(macs=3 * node.out_numel(), flops=7 * node.out_numel())
 
-    assert "com.example.Frobnicate" in private_registry.DOT_PRODUCT_OPS
+    assert is_dot_product("com.example.Frobnicate")
     model = single_node("Frobnicate", {"x": (2, 5)}, domain="com.example")
     model.graph.output[0].CopyFrom(helper.make_tensor_value_info("y", 1, [2, 5]))
     row = layer(analyze(model), "com.example.Frobnicate")
@@ -197,6 +193,30 @@ def test_onnx_op_without_a_rule_is_unsupported():
     assert row.status == "unsupported" and row.flops is None
     assert report.coverage.unsupported == {"NonMaxSuppression": 1}
     assert report.coverage.percent == 0.0
+
+
+def test_uncosted_dot_products_are_counted_by_op():
+    """A Reshape to a shape known only at run time leaves its consumers' shapes unknown:
+    the MatMul (a dot product) and the Relu are unresolved, only the MatMul's MACs are
+    missing from the totals."""
+    nodes = [helper.make_node("Reshape", ["x", "shape"], ["r"], name="reshape"),
+             helper.make_node("MatMul", ["r", "w"], ["m"], name="mm"),
+             helper.make_node("MatMul", ["m", "w2"], ["m2"], name="mm2"),
+             helper.make_node("Relu", ["r"], ["y"], name="relu")]
+    model = model_of(nodes, {"x": (2, 6), "shape": ((2,), 7), "w": weight(6, 4), "w2": weight(4, 3)},
+                     ["m2", "y"])
+    report = analyze(model)
+    assert report.coverage.unresolved == {"MatMul": 2, "Relu": 1}
+    assert report.coverage.uncosted_dot_products == {"MatMul": 2}
+    data = report.to_dict()["coverage"]
+    assert data["uncosted_dot_products"] == {"MatMul": 2} and data["unresolved"] == {"MatMul": 2, "Relu": 1}
+    assert Report.from_json(report.to_json()).coverage.uncosted_dot_products == {"MatMul": 2}
+
+
+def test_unsupported_ops_are_not_uncosted_dot_products():
+    report = _with_unknown(2)
+    assert report.coverage.uncosted_dot_products == {}
+    assert run("Conv", {"x": (1, 1, 4, 4), "w": weight(1, 1, 3, 3)}).coverage.uncosted_dot_products == {}
 
 
 def test_complete_coverage():
