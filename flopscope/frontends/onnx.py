@@ -819,7 +819,7 @@ def _walk(graph: GraphProto, inferred: GraphProto, scope: list[dict[str, Tensor]
                 _walk(sub, inferred_graphs.get(key, sub), scope, w, f"{name}/", node_module,
                       repeat * inner_repeat, sub_branch)
         w.nodes.append(Node(
-            name=name, op=proto.op_type, inputs=inputs, outputs=outputs,  # type: ignore[arg-type]
+            name=name, op=proto.op_type, inputs=inputs, outputs=outputs,
             attrs=attrs, domain="" if is_default else proto.domain, module=node_module,
             weights=weights, values=values, opset=opset, repeat=repeat, branch=branch))
     return table

@@ -137,6 +137,7 @@ def explanations(result: GateResult) -> dict[int, list[ModuleDelta] | str]:
         if check.kind == BUDGET and check.metric in moved_baseline:
             continue
         f = check.layer_field
+        assert f is not None            # a check lists layers only for a metric that has a layer field
         key = (check.kind, f, tuple((r.module, r.old[f], r.new[f]) for r in check.layers))
         if key in shown:
             out[id(check)] = f"the same modules as for {shown[key]}"
@@ -217,8 +218,8 @@ def _table(headers: list[str], align: str, rows: list[list[str]]) -> list[str]:
 def _metric_rows(result: GateResult) -> list[list[str]]:
     """One row per metric: old (baseline), new, Δ%, limit, result."""
     by_metric: dict[str, dict[str, Check]] = {}
-    for c in result.checks:
-        by_metric.setdefault(c.metric, {})[c.kind] = c
+    for check in result.checks:
+        by_metric.setdefault(check.metric, {})[check.kind] = check
     rows = []
     for metric, kinds in by_metric.items():
         base, budget = kinds.get(BASELINE), kinds.get(BUDGET)

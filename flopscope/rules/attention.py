@@ -18,7 +18,7 @@ from flopscope.rules.registry import Cost, rule
 def _heads(shape: tuple[int, ...], heads: int | None, what: str, node: Node) -> tuple[int, int, int, int]:
     """(batch, heads, length, head size) of a 4-D tensor, or a 3-D one split into heads."""
     if len(shape) == 4:
-        return shape  # type: ignore[return-value]
+        return shape
     if len(shape) == 3 and heads:
         b, s, hidden = shape
         return b, heads, s, hidden // heads
