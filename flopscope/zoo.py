@@ -186,7 +186,10 @@ def run_zoo(names: Sequence[str] | None = None, presets: Sequence[str] = ("cpu",
     chosen = list(names) if names else catalog.names()
     unknown = [n for n in chosen if n not in catalog.names()]
     if unknown:
-        raise FlopscopeError(f"unknown reference architecture(s) {', '.join(unknown)}; "
+        from flopscope.sources import did_you_mean
+
+        hints = "".join(did_you_mean(n, catalog.names()) for n in unknown)
+        raise FlopscopeError(f"unknown reference architecture(s) {', '.join(unknown)}{hints}; "
                              f"choose from {', '.join(catalog.names())}")
     runnable, skipped = [], {}
     for preset in presets:

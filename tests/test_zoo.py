@@ -56,6 +56,8 @@ def test_outputs_written(small_zoo, tmp_path):
 def test_unknown_architecture_is_refused():
     with pytest.raises(FlopscopeError, match="unknown reference architecture"):
         zoo.run_zoo(["resnet9000"], presets=[])
+    with pytest.raises(FlopscopeError, match="did you mean 'vgg19' or 'vgg16'"):
+        zoo.run_zoo(["vgg61"], presets=[])
 
 
 def test_cli_static_only(tmp_path, capsys):
