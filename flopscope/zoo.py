@@ -23,6 +23,7 @@ from typing import Any
 
 from flopscope.comparison import Comparison
 from flopscope.errors import FlopscopeError
+from flopscope.latency.render import noise
 from flopscope.render.csv import table as csv_table
 from flopscope.render.markdown import table as markdown_table
 from flopscope.render.tables import coverage_text
@@ -290,7 +291,7 @@ def _cell(value: int | float | None, scale: float, digits: int) -> str:
 def table(zoo: Zoo) -> tuple[list[str], list[list[str]]]:
     """The zoo's main table, read from :meth:`Zoo.comparison`: one row per architecture;
     parameters exact and GMACs to 3 decimals, marked ✓/✗ against the published figures;
-    then p50 ms and GFLOP/s of each preset.
+    then p50 ms, its coefficient of variation (flagged above 5%) and GFLOP/s of each preset.
 
     >>> headers, rows = table(zoo)                        # doctest: +SKIP
     >>> headers[:4]                                       # doctest: +SKIP
@@ -300,16 +301,17 @@ def table(zoo: Zoo) -> tuple[list[str], list[list[str]]]:
     timed = {preset: zoo.comparison(preset) for preset in zoo.presets}
     headers = ["model", "input", "params", "GMACs", "GFLOPs", "weights MiB", "peak act. MiB"]
     for preset in zoo.presets:
-        headers += [f"{preset} p50 ms", f"{preset} GFLOP/s"]
+        headers += [f"{preset} p50 ms", f"{preset} cv", f"{preset} GFLOP/s"]
     rows = []
     for r in zoo.rows:
         value = partial(static.value, r.name)
         row = [r.name, shape(r.input_shape), exact(value("params")) + _mark(r.params_match),
                _cell(value("macs"), 1e9, 3) + _mark(r.gmacs_match), _cell(value("flops"), 1e9, 3),
                _cell(value("param_bytes"), 2**20, 1), _cell(value("peak_activation_bytes"), 2**20, 1)]
-        for comparison in timed.values():
+        for preset, comparison in timed.items():
             there = r.name in comparison.names
             row += [_cell(comparison.value(r.name, "p50_ms") if there else None, 1, 2),
+                    noise(r.latency[preset].cv).removeprefix("cv ") if there else "-",
                     _cell((comparison.value(r.name, "gflops_per_s") or None) if there else None, 1, 1)]
         rows.append(row)
     return headers, rows
@@ -402,14 +404,15 @@ def to_csv(zoo: Zoo) -> str:
     header = ["model", "input_shape", "params", "macs", "flops", "param_bytes", "peak_activation_bytes",
               "onnx_macs", "published_params", "published_gmacs"]
     for preset in zoo.presets:
-        header += [f"{preset}_{m}" for m in _LATENCY_METRICS]
+        header += [f"{preset}_{m}" for m in _LATENCY_METRICS] + [f"{preset}_cv"]
     rows = []
     for r in zoo.rows:
         row = [r.name, shape(r.input_shape)] + [static.value(r.name, m) for m in STATIC_METRICS[:5]] + [
             r.onnx_macs, r.published_params, r.published_gmacs]
-        for comparison in timed.values():
+        for preset, comparison in timed.items():
             there = r.name in comparison.names
             row += [comparison.value(r.name, m) if there else None for m in _LATENCY_METRICS]
+            row.append(r.latency[preset].cv if there else None)
         rows.append(row)
     return csv_table(header, rows)
 

@@ -104,11 +104,11 @@ def test_output_shape_is_pinned():
     z = fake_zoo()
     headers, rows = zoo.table(z)
     assert headers == ["model", "input", "params", "GMACs", "GFLOPs", "weights MiB", "peak act. MiB",
-                       "cpu p50 ms", "cpu GFLOP/s"]
+                       "cpu p50 ms", "cpu cv", "cpu GFLOP/s"]
     a, b = z.rows
     assert rows[0] == ["a", "1x3x224x224", f"{a.params:,} ✓", f"{a.macs / 1e9:.3f}",
-                       f"{a.report.totals.flops / 1e9:.3f}", "0.0", "0.0", "2.00", "12.5"]
-    assert rows[1][-2:] == ["-", "-"]                          # b was not timed
+                       f"{a.report.totals.flops / 1e9:.3f}", "0.0", "0.0", "2.00", "0.0%", "12.5"]
+    assert rows[1][-3:] == ["-", "-", "-"]                     # b was not timed
     markdown = zoo.to_markdown(z, ["params_vs_macs.png"])
     header = next(line for line in markdown.splitlines() if line.startswith("| model ") and "GMACs" in line)
     assert [cell.strip() for cell in header.strip("|").split("|")] == headers
@@ -128,8 +128,16 @@ def test_output_shape_is_pinned():
     assert first["latency"]["cpu"]["p50_ms"] == 2.0 and data["models"][1]["latency"] == {}
     lines = zoo.to_csv(z).splitlines()
     assert lines[0] == ("model,input_shape,params,macs,flops,param_bytes,peak_activation_bytes,onnx_macs,"
-                        "published_params,published_gmacs,cpu_p50_ms,cpu_p90_ms,cpu_gflops_per_s")
-    assert lines[2].endswith(",,,") and lines[1].split(",")[3] == str(a.macs)
+                        "published_params,published_gmacs,cpu_p50_ms,cpu_p90_ms,cpu_gflops_per_s,cpu_cv")
+    assert lines[2].endswith(",,,,") and lines[1].split(",")[3] == str(a.macs)
+
+
+def test_latency_noise_is_shown_beside_p50_and_flagged():
+    z = fake_zoo()
+    z.rows[0].latency["cpu"].cv = 0.08
+    headers, rows = zoo.table(z)
+    assert rows[0][headers.index("cpu cv")] == "8.0% ⚠ noisy"
+    assert zoo.to_csv(z).splitlines()[1].endswith(",0.08")
 
 
 def test_charts_are_drawn_by_the_shared_plot_module(tmp_path, monkeypatch):
