@@ -170,8 +170,13 @@ def machine_info() -> dict[str, str]:
 def run_zoo(names: Sequence[str] | None = None, presets: Sequence[str] = ("cpu", "mobile"),
             time_budget_s: float = DEFAULT_TIME_BUDGET_S,
             warmup_budget_s: float = DEFAULT_WARMUP_BUDGET_S,
-            log: Callable[[str], None] | None = None) -> Zoo:
+            log: Callable[[str], None] | None = None,
+            progress: Callable[[str, float, str], None] | None = None) -> Zoo:
     """Analyse, export, cross-check and time each reference architecture.
+
+    ``log`` is called with a line per step; ``progress(phase, fraction, detail)`` before
+    each step with the share of steps done (analysing a model is a step, timing it under
+    one preset another) and ``detail`` ``"k/N"`` (the model's place), and once at the end.
 
     >>> zoo = run_zoo(["resnet18"], presets=["cpu"])   # doctest: +SKIP
     >>> zoo.rows[0].macs                                # doctest: +SKIP
@@ -201,9 +206,16 @@ def run_zoo(names: Sequence[str] | None = None, presets: Sequence[str] = ("cpu",
             skipped[preset] = str(exc)
             say(f"preset {preset} skipped: {exc}")
     rows = []
+    steps, done = len(chosen) * (1 + len(runnable)), 0
+
+    def step(k: int) -> None:
+        if progress is not None:
+            progress("zoo", done / steps, f"{k}/{len(chosen)}")
+
     with tempfile.TemporaryDirectory(prefix="flopscope-zoo-") as tmp:
-        for name in chosen:
+        for k, name in enumerate(chosen, 1):
             spec = catalog.spec(name)
+            step(k)
             say(f"{name}: analysing")
             report = analyze(name)
             path = Path(tmp) / f"{name}.onnx"
@@ -215,14 +227,20 @@ def run_zoo(names: Sequence[str] | None = None, presets: Sequence[str] = ("cpu",
             except FlopscopeError as exc:
                 notes.append(f"ONNX export failed: {exc}")
             row = _row(spec, report, onnx_report, notes, _folding(name))
+            done += 1
             if onnx_report is not None:
                 for preset in runnable:
+                    step(k)
                     say(f"{name}: timing ({preset})")
                     row.latency[preset] = bench(path, preset=preset, time_budget_s=time_budget_s,
                                                 warmup_budget_s=warmup_budget_s, report=onnx_report,
                                                 flops=report.totals.flops)
+                    done += 1
                 path.unlink()
+            done = k * (1 + len(runnable))            # steps of a model not timed count as done
             rows.append(row)
+    if progress is not None:
+        progress("zoo", 1.0, f"{len(chosen)}/{len(chosen)}")
     return Zoo(rows=rows, presets=runnable, machine=machine_info(), skipped_presets=skipped)
 
 

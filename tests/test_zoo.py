@@ -66,6 +66,19 @@ def test_cli_static_only(tmp_path, capsys):
     assert "README.md" in capsys.readouterr().out
 
 
+def test_progress_is_reported_per_step_and_shown_as_k_of_n(tmp_path, capsys):
+    calls = []
+    zoo.run_zoo(["myconv"], presets=["cpu"], time_budget_s=0.1, warmup_budget_s=0.1,
+                progress=lambda *a: calls.append(a))
+    assert calls == [("zoo", 0.0, "1/1"), ("zoo", 0.5, "1/1"), ("zoo", 1.0, "1/1")]
+    assert main(["zoo", "--models", "myconv,resnet18", "--no-latency", "--out", str(tmp_path)]) == 0
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == "flopscope zoo [1/2, estimating the time left]: myconv: analysing"
+    assert lines[1].startswith("flopscope zoo [2/2, about ")
+    assert lines[1].endswith(" left]: resnet18: analysing")
+    assert not (tmp_path / "latency_vs_flops.png").exists()                  # --no-latency: no timing
+
+
 def test_unavailable_preset_is_skipped_with_its_reason(tmp_path):
     result = zoo.run_zoo(["myconv"], presets=["gpu"], time_budget_s=0.1)
     assert result.presets == [] and "onnxruntime-gpu" in result.skipped_presets["gpu"]
