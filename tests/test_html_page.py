@@ -67,6 +67,16 @@ def test_page_is_self_contained_and_complete():
     assert "symbolic dim N bound to 1" in page
 
 
+def test_a_per_layer_profile_adds_its_chart():
+    report = synthetic(10)
+    report.latency = latency(per_layer={"layers": [
+        {"name": l.name, "op": l.op, "flops": l.flops, "time_ms": 0.01 * (i + 1), "group_flops": None,
+         "status": "measured", "share": 0.1, "ort_ops": [l.op], "gflops_per_s": 1.0, "absorbed": []}
+        for i, l in enumerate(report.layers)], "other": [], "total_ms": 0.55, "notes": []})
+    page = render_html(report)
+    assert page.count("<svg") == 3 and "measured time per layer against FLOPs" in page
+
+
 def test_page_names_the_dot_products_left_out():
     report = synthetic(10)
     report.coverage.uncosted_dot_products = {"MatMul": 2}

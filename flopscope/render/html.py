@@ -291,9 +291,13 @@ def charts(report: Report) -> list[str]:
         from flopscope.plot import cumulative_chart, layers_chart, to_svg
     except ImportError as exc:                         # pragma: no cover - matplotlib is optional
         return [f"<p>charts need matplotlib (pip install flopscope[notebook]): {escape(str(exc))}</p>"]
+    drawn = [("heaviest layers", layers_chart(report)),
+             ("cumulative FLOPs and parameters", cumulative_chart(report))]
+    if report.latency is not None and report.latency.per_layer:
+        from flopscope.plot import latency_chart
+        drawn.append(("measured time per layer against FLOPs", latency_chart(report)))
     out = []
-    for caption, fig in (("heaviest layers", layers_chart(report)),
-                         ("cumulative FLOPs and parameters", cumulative_chart(report))):
+    for caption, fig in drawn:
         out.append(f"<figure>{to_svg(fig)}<figcaption>{escape(caption)}</figcaption></figure>")
     return out
 
