@@ -4,8 +4,12 @@ modules that moved."""
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from flopscope.commands.common import emit, non_negative
+
+if TYPE_CHECKING:
+    from flopscope.report import Report
 
 FORMATS = ("text", "markdown", "json")
 FIELDS = ("macs", "flops", "params", "output_bytes", "traffic_bytes")
@@ -45,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load(source: str, args: argparse.Namespace):  # noqa: ANN202 - a Report, imported lazily
+def _load(source: str, args: argparse.Namespace) -> Report:
     """A saved report (``*.json``) as saved, else the model analysed now."""
     if source.lower().endswith(".json"):
         from flopscope.checking import load_baseline

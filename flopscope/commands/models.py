@@ -41,7 +41,7 @@ def render_models(fmt: str = "text") -> str:
              "-" if s.published_params is None else f"{s.published_params:,}",
              "-" if s.published_gmacs is None else f"{s.published_gmacs:.3f} G"]
             for s in CATALOG.values()]
-    table = tabulate(rows, ["name", "family", "input", "params (published)", "MACs (published)"],
+    table: str = tabulate(rows, ["name", "family", "input", "params (published)", "MACs (published)"],
                      tablefmt="github" if fmt == "markdown" else "simple", disable_numparse=True,
                      colalign=("left", "left", "left", "right", "right"))
     return table + "\n"

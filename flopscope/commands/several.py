@@ -112,8 +112,9 @@ def render(rows: list[dict[str, Any]], fmt: str = "text") -> str:
     headers = [h for k, h in COLUMNS if k in keys]
     table = [[cell(r, k) for k in keys] for r in rows]
     align = tuple("left" if k in ("model", "inputs", "error") else "right" for k in keys)
-    return tabulate(table, headers, tablefmt="github" if fmt == "markdown" else "simple",
-                    disable_numparse=True, colalign=align) + "\n"
+    text: str = tabulate(table, headers, tablefmt="github" if fmt == "markdown" else "simple",
+                         disable_numparse=True, colalign=align)
+    return text + "\n"
 
 
 def run(args: argparse.Namespace, options: Mapping[str, Any]) -> int:
