@@ -353,7 +353,10 @@ def to_svg(fig: Figure) -> str:
 
 def spread_labels(fig: Figure, ax: Any, gap_px: float = 1.0, rounds: int = 200) -> None:
     """Move the annotations of ``ax`` up, one by one, until no two overlap (each keeps its
-    point; only its text offset changes). Needs the figure laid out: call it last."""
+    point; only its text offset changes). Needs the figure laid out: call it last.
+
+    >>> fig.tight_layout(); spread_labels(fig, fig.axes[0])            # doctest: +SKIP
+    """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     if not ax.texts:
