@@ -354,7 +354,8 @@ def to_markdown(zoo: Zoo, plots: Sequence[str] = ()) -> str:
         "`models/` (224x224 inputs unless stated); ✓ marks agreement with the published figure "
         "(parameters exact, GMACs to 3 decimals). FLOPs follow flopscope's convention (a dot "
         "product of n terms is 2n-1 FLOPs; activations, normalisation and pooling counted). "
-        "Latency is ONNX Runtime on the exported model, p50 of a warmed-up run.",
+        "Latency is ONNX Runtime on the exported model, p50 of a warmed-up run, with its "
+        "coefficient of variation (cv; ⚠ marks a noisy one, above 5%).",
         "",
         f"Machine: {m['cpu']}, {m['physical_cores']} physical cores ({m['logical_cpus']} logical), "
         f"{m['platform']}; Python {m['python']}, onnxruntime {m['onnxruntime']}, "
