@@ -59,6 +59,10 @@ def test_page_is_self_contained_and_complete():
     fetches = re.findall(r'<link|@import|(?:src|href)\s*=\s*"(?!#)|url\((?!#)', page)
     assert fetches == []                                # nothing to load: works offline
     assert page.count("<svg") == 2 and "<?xml" not in page          # both charts inline
+    ids = re.findall(r'\bid="([^"]+)"', page)
+    assert len(ids) == len(set(ids))                    # unique across the inlined charts
+    for ref in set(re.findall(r'(?:href="#|url\(#)([^")]+)', page)):
+        assert ref in ids, ref                          # every reference resolves
     assert f"{report.totals.macs:,}" in page and f"{report.totals.flops:,}" in page
     assert "The totals are a lower bound" in page
     assert "unsupported: com.example.Fancy x1" in page
@@ -105,6 +109,21 @@ def test_page_honours_top_depth_and_all_layers():
     report.layers[2].params = 0
     assert len(page_layers(report)) == 39 and len(page_layers(report, all_layers=True)) == 40
     assert "1 zero-cost plumbing layers folded" in render_html(report)
+
+
+def test_cli_html_honours_depth_and_top(tmp_path):
+    from tests.commands.nets import conv_net
+
+    model = conv_net(tmp_path / "m.onnx")                 # 3 Conv, 3 Relu, 1 Identity
+    page = tmp_path / "p.html"
+    assert main(["report", model, "--format", "html", "--top", "2", "-o", str(page)]) == 0
+    text = page.read_text(encoding="utf-8")
+    rows = re.findall(r'<tr><td class="n" data-v="\d+">\d+</td><td>([^<]*)</td>', text)
+    assert rows == ["/conv1/Conv", "/conv2/Conv"]                  # the 2 heaviest, in order
+    assert main(["report", model, "--format", "html", "--depth", "0", "-o", str(page)]) == 0
+    text = page.read_text(encoding="utf-8")
+    assert text.count('class="mod') == 1                          # the whole model only
+    assert "1 zero-cost plumbing layers folded" in text            # the Identity
 
 
 def test_page_escapes_names():

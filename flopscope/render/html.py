@@ -14,6 +14,7 @@ Report, by name, so the Report itself imports no presenter.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from html import escape
 from typing import Any
@@ -296,10 +297,21 @@ def charts(report: Report) -> list[str]:
     if report.latency is not None and report.latency.per_layer:
         from flopscope.plot import latency_chart
         drawn.append(("measured time per layer against FLOPs", latency_chart(report)))
-    out = []
-    for caption, fig in drawn:
-        out.append(f"<figure>{to_svg(fig)}<figcaption>{escape(caption)}</figcaption></figure>")
-    return out
+    return [f"<figure>{scoped_ids(to_svg(fig), f'chart{k}-')}<figcaption>{escape(caption)}"
+            "</figcaption></figure>" for k, (caption, fig) in enumerate(drawn)]
+
+
+def scoped_ids(svg: str, prefix: str) -> str:
+    """``svg`` with every ``id`` and every reference to one (``href="#..."``,
+    ``url(#...)``) prefixed, so that several SVGs inlined in one page keep their ids unique
+    (matplotlib names glyphs and clip paths the same way in every figure).
+
+    >>> scoped_ids('<path id="g1"/><use xlink:href="#g1"/><g clip-path="url(#c)"/>', "a-")
+    '<path id="a-g1"/><use xlink:href="#a-g1"/><g clip-path="url(#a-c)"/>'
+    """
+    svg = re.sub(r'\bid="', f'id="{prefix}', svg)
+    svg = re.sub(r'href="#', f'href="#{prefix}', svg)
+    return svg.replace("url(#", f"url(#{prefix}")
 
 
 PAGE_STYLE = """
