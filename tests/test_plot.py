@@ -102,6 +102,13 @@ def test_point_labels_do_not_overlap():
     assert _overlaps(fig) == []
 
 
+def test_other_charts_labels_do_not_overlap():
+    a, b = synthetic(30, "a"), synthetic(300, "b")
+    b.latency = latency(2.0)
+    assert _overlaps(plot([a, b], "cumulative")) == []
+    assert _overlaps(plot(b, "roofline", peak_gflops=100.0, bandwidth_gbs=10.0)) == []
+
+
 def test_to_svg_is_an_svg_element():
     svg = to_svg(plot(synthetic(8), "cumulative"))
     assert svg.startswith("<svg") and svg.rstrip().endswith("</svg>") and "<?xml" not in svg
