@@ -65,8 +65,9 @@ def totals_table(report: Report) -> list[list[str]]:
         rows.append(["arithmetic intensity", f"{t.flops / t.traffic_bytes:.2f} FLOPs/B", ""])
     if report.latency is not None:
         lat = report.latency
+        from flopscope.latency.render import noise
         rows.append([f"latency p50 ({lat.preset})", f"{lat.p50_ms:.3f} ms",
-                     f"p90 {lat.p90_ms:.3f} ms"])
+                     f"p90 {lat.p90_ms:.3f} ms, {noise(lat.cv)}"])
     return rows
 
 

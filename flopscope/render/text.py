@@ -54,6 +54,7 @@ def summary(report: Report) -> str:
              f"coverage {coverage_text(report.coverage, MAX_OP_NAMES)}"]
     if report.latency is not None:
         lat = report.latency
-        lines.append(f"latency p50 {lat.p50_ms:.3f} ms, p90 {lat.p90_ms:.3f} ms "
+        from flopscope.latency.render import noise
+        lines.append(f"latency p50 {lat.p50_ms:.3f} ms ({noise(lat.cv)}), p90 {lat.p90_ms:.3f} ms "
                      f"({lat.preset}, {lat.threads} thread(s), batch {lat.batch})")
     return "\n".join(lines)
