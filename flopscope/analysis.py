@@ -115,7 +115,10 @@ def build_report(graph: LayerGraph, convention: str = "flopscope",
             output_shapes=[list(t.shape) if t is not None and t.shape is not None else None
                            for t in node.outputs],
             macs=macs, flops=flops, params=params, output_bytes=out_bytes,
-            traffic_bytes=traffic, status=status, repeat=repeat, reason=reason))
+            traffic_bytes=traffic, status=status, repeat=repeat, reason=reason,
+            input_shapes=[list(t.shape) if t.shape is not None else None
+                          for i, t in enumerate(node.inputs) if t is not None and i not in node.weights],
+            attrs=_layout(node)))
 
     peak = peak_activation(graph)
     if peak.unknown:
@@ -143,7 +146,27 @@ def build_report(graph: LayerGraph, convention: str = "flopscope",
     model = ModelInfo(graph.name, graph.source,
                       [InputInfo(t.name, list(t.shape or ()), t.dtype) for t in graph.inputs])
     return Report(model=model, convention=convention, totals=totals, coverage=coverage,
-                  layers=layers, notes=notes)
+                  layers=layers, notes=notes, modules=dict(graph.modules))
+
+
+#: the layout attributes a layer row shows, for the ops that have a kernel
+_LAYOUT = ("kernel_shape", "strides", "dilations", "group")
+
+
+def _layout(node: Node) -> dict[str, Any]:
+    """Kernel, strides, dilations and groups of a convolution or pooling node (``{}`` for
+    other ops), as plain ints and lists."""
+    if "kernel_shape" not in node.attrs and node.op not in ("Conv", "ConvTranspose"):
+        return {}
+    out: dict[str, Any] = {}
+    for key in _LAYOUT:
+        value = node.attrs.get(key)
+        if value is None and key == "kernel_shape" and node.has_input(1) and node.inputs[1].shape:
+            value = node.inputs[1].shape[2:]                    # Conv: read from the weight
+        if value is not None:
+            out[key] = int(value) if isinstance(value, int) else [int(v) if type(v) is int else v
+                                                                  for v in value]
+    return out
 
 
 def _sum_bytes(tensors) -> int | None:

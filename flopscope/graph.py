@@ -200,3 +200,6 @@ class LayerGraph:
     notes: list[str] = field(default_factory=list)
     #: per If node, the branch names, so the cost step can pick the heavier branch
     alternatives: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: module path -> class name (``{"layer1.0": "Bottleneck"}``), where the source says it:
+    #: the PyTorch modules that ran, or the class scopes of a dynamo-exported ONNX file
+    modules: dict[str, str] = field(default_factory=dict)

@@ -660,15 +660,34 @@ def _module_of_scope(scope: tuple[str, ...]) -> str:
     return path
 
 
-def _module_of(node: NodeProto) -> str:
-    for prop in node.metadata_props:
-        if prop.key == "namespace":
-            # torch.onnx (dynamo): ": Net/layer1.0: BasicBlock/layer1.0.conv1: Conv2d/conv2d:
-            # aten.conv2d.default" -- module paths, then the op itself, which is no module
-            scopes = [s.split(":")[0].strip() for s in prop.value.split("/")[:-1]]
-            scopes = [s for s in scopes if s]
-            return scopes[-1] if scopes else ""
-    return module_from_name(node.name)
+def _module_of(node: NodeProto, classes: dict[str, str] | None = None) -> str:
+    """The module path of ``node``; module classes named on the way go into ``classes``.
+
+    A Conv into which torch.onnx's optimiser folded a BatchNorm carries the BatchNorm's
+    scope; it belongs to the convolution, whose module its weight is named after
+    (``conv1.weight`` -> ``conv1``).
+    """
+    props = {prop.key: prop.value for prop in node.metadata_props}
+    namespace = props.get("namespace")
+    if namespace is None:
+        return module_from_name(node.name)
+    # torch.onnx (dynamo): ": Net/layer1.0: BasicBlock/layer1.0.conv1: Conv2d/conv2d:
+    # aten.conv2d.default" -- module paths, then the op itself, which is no module
+    pairs = [s.partition(":") for s in namespace.split("/")[:-1]]
+    if classes is not None:
+        for path, _, cls in pairs:
+            if cls.strip():
+                classes.setdefault(path.strip(), cls.strip().rpartition(".")[2])
+    if props.get(_REWRITE_RULE) == _FUSED_BN and len(node.input) > 1 \
+            and node.input[1].endswith(".weight"):
+        return node.input[1].removesuffix(".weight")
+    scopes = [path.strip() for path, _, _ in pairs if path.strip()]
+    return scopes[-1] if scopes else ""
+
+
+#: the metadata key naming the onnxscript rewrite that made a node, and the BatchNorm fusion
+_REWRITE_RULE = "pkg.onnxscript.rewriter.rule_name"
+_FUSED_BN = "FuseBatchNormIntoConv"
 
 
 @dataclass
@@ -681,6 +700,8 @@ class _Walk:
     consumed: set[str] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
     alternatives: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: module path -> class name, from the class scopes of dynamo exports
+    modules: dict[str, str] = field(default_factory=dict)
     constant_outputs: dict[str, tuple[tuple[int, ...] | None, str]] = field(default_factory=dict)
     #: per base name, the last suffix handed out (linear time however many nodes share it)
     suffixes: dict[str, int] = field(default_factory=dict)
@@ -807,7 +828,7 @@ def _walk(graph: GraphProto, inferred: GraphProto, scope: list[dict[str, Tensor]
         values = {i: known[n] for i, n in enumerate(in_names) if n in known}
         w.consumed.update(in_names)
         name = w.unique(prefix + (proto.name or f"{proto.op_type}_{len(w.nodes)}"))
-        node_module = module or _module_of(proto)
+        node_module = module or _module_of(proto, w.modules)
 
         if subgraphs and inferred_proto is not None:
             inner_repeat, branches = _control_flow(proto, inputs, values, attrs, name, w)
@@ -943,4 +964,5 @@ def load(source: str | os.PathLike[str] | ModelProto, *, input_shapes: InputShap
         constants=frozenset(consts.meta),
         notes=notes,
         alternatives=w.alternatives,
+        modules=w.modules,
     )

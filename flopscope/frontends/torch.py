@@ -127,6 +127,7 @@ class _Recorder(TorchDispatchMode):
         self.records: dict[int, Tensor] = {}   # id(tensor) -> its last IR record
         self.nodes: list[Node] = []
         self.module_stack: list[str] = [""]
+        self.modules: dict[str, str] = {}     # module path -> class name, for those that ran
         self.node_names: set[str] = set()
         self.counter = 0
 
@@ -429,7 +430,7 @@ def load(model: Any, inputs: Any = None, *, input_shapes: Mapping[str, Any] | No
     return LayerGraph(
         name=name or source.name, source="torch", inputs=graph_inputs, outputs=graph_outputs,
         nodes=recorder.nodes, params=graph_params, constants=frozenset(recorder.constants),
-        notes=notes)
+        notes=notes, modules=recorder.modules)
 
 
 class _NeedsFake(Exception):
@@ -465,6 +466,7 @@ def _trace(module: torch.nn.Module, params: dict[str, Any], buffers: dict[str, A
         if path is None:  # a module created on the fly inside forward()
             parent = recorder.module_stack[-1]
             path = f"{parent}.{type(mod).__name__}" if parent else type(mod).__name__
+        recorder.modules.setdefault(path, type(mod).__name__)
         recorder.module_stack.append(path)
 
     def post_hook(mod: torch.nn.Module, _args: Any, _out: Any) -> None:
