@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from html import escape
-from typing import Any
 
 from flopscope.render.tables import (
     align,
@@ -25,7 +24,10 @@ from flopscope.render.tables import (
     layer_table,
     module_table,
     op_table,
+    rows_table,
+    select,
     totals_table,
+    tree_title,
 )
 from flopscope.report import CONVENTIONS, Report
 
@@ -124,9 +126,16 @@ def _details(title: str, headers: list[str], rows: list[list[str]], limit: int) 
     return f"<details><summary>{escape(title)}</summary>{table(headers, shown)}</details>"
 
 
-def render_html(report: Report, *, top: int | None = None, **_: Any) -> str:
-    """A standalone HTML page of the report's compact view (``flopscope report --format html``)."""
+def render_html(report: Report, *, depth: int | None = None, top: int | None = None,
+                all_layers: bool = False) -> str:
+    """A standalone HTML page of the report's compact view (``flopscope report --format html``),
+    with the rows that ``depth``, ``top`` and ``all_layers`` select, as in every format
+    (:func:`flopscope.render.tables.select`)."""
+    selection = select(report, depth, top, all_layers)
+    headers, rows = rows_table(report, selection, indent="\u00a0\u00a0")
+    tree = f"<p><b>{escape(tree_title(selection))}</b></p>{table(headers, rows)}"
     body = to_html(report, top=top or TOP_LAYERS)
+    body = body[:body.rindex("</div>")] + tree + "\n</div>"
     title = escape(report.model.name)
     return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>flopscope: {title}"
             f"</title></head>\n<body>\n{body}\n</body></html>\n")
