@@ -355,6 +355,8 @@ class _Binding:
     #: a declared size was replaced, an input had no shape, or a symbol got two sizes:
     #: declared intermediate and output shapes may no longer hold
     resized: bool = False
+    #: input name -> its declared shape, for the inputs given a size other than declared
+    changed: dict[str, tuple[Any, ...]] = field(default_factory=dict)
 
     def bind(self, symbol: str, size: int) -> None:
         if self.symbols.setdefault(symbol, size) != size:
@@ -414,8 +416,11 @@ def _bind_inputs(graph: GraphProto, real_inputs: list[str], input_shapes: InputS
                     f"({'x'.join(str(d) if d is not None else '?' for d in declared) or 'scalar'})")
             if dtype is not None:
                 _bind_dtype(vi, name, dtype)
-            binding.resized |= declared is None or any(
+            changed = declared is not None and any(
                 isinstance(d, int) and d != g for d, g in zip(declared, given))
+            binding.resized |= declared is None or changed
+            if changed:
+                binding.changed[name] = tuple(declared)  # type: ignore[arg-type]
             for d, g in zip(declared or (), given):
                 if isinstance(d, str) and type(g) is int:
                     binding.bind(d, g)
@@ -965,4 +970,5 @@ def load(source: str | os.PathLike[str] | ModelProto, *, input_shapes: InputShap
         notes=notes,
         alternatives=w.alternatives,
         modules=w.modules,
+        resized_inputs=binding.changed,
     )
