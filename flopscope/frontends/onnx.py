@@ -683,14 +683,15 @@ def _module_of(node: NodeProto, classes: dict[str, str] | None = None) -> str:
         for path, _, cls in pairs:
             if cls.strip():
                 classes.setdefault(path.strip(), cls.strip().rpartition(".")[2])
-    if props.get(_REWRITE_RULE) == _FUSED_BN and len(node.input) > 1 \
-            and node.input[1].endswith(".weight"):
+    rewrites = [r.strip() for r in props.get(_REWRITE_RULE, "").split(",")]
+    if _FUSED_BN in rewrites and len(node.input) > 1 and node.input[1].endswith(".weight"):
         return node.input[1].removesuffix(".weight")
     scopes = [path.strip() for path, _, _ in pairs if path.strip()]
     return scopes[-1] if scopes else ""
 
 
-#: the metadata key naming the onnxscript rewrite that made a node, and the BatchNorm fusion
+#: the metadata key naming the onnxscript rewrites that made a node (comma-separated), and
+#: the BatchNorm fusion
 _REWRITE_RULE = "pkg.onnxscript.rewriter.rule_name"
 _FUSED_BN = "FuseBatchNormIntoConv"
 
