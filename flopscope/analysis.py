@@ -161,10 +161,11 @@ def _layout(node: Node) -> dict[str, Any]:
     if "kernel_shape" not in node.attrs and node.op not in ("Conv", "ConvTranspose"):
         return {}
     out: dict[str, Any] = {}
+    weight = node.inputs[1] if len(node.inputs) > 1 else None
     for key in _LAYOUT:
         value = node.attrs.get(key)
-        if value is None and key == "kernel_shape" and node.has_input(1) and node.inputs[1].shape:
-            value = node.inputs[1].shape[2:]                    # Conv: read from the weight
+        if value is None and key == "kernel_shape" and weight is not None and weight.shape:
+            value = weight.shape[2:]                            # Conv: read from the weight
         if value is not None:
             out[key] = int(value) if isinstance(value, int) else [int(v) if type(v) is int else v
                                                                   for v in value]

@@ -93,7 +93,7 @@ def by_module(report: Report, depth: int = 1) -> pd.DataFrame:
     2    bn1  BatchNorm2d      1       1       128           0     1605632
     """
     rows = report.by_module(depth)
-    data = {"module": [r.module for r in rows],
+    data: dict[str, list[Any]] = {"module": [r.module for r in rows],
             "module_class": [report.modules.get(r.module, "") for r in rows],
             "depth": [r.depth for r in rows], "layers": [r.layers for r in rows],
             "params": [r.params for r in rows], "macs": [r.macs for r in rows],
@@ -111,7 +111,7 @@ def by_op_type(report: Report) -> pd.DataFrame:
     1  BatchNormalization     20           0
     """
     rows = report.by_op_type()
-    data = {"op": [r.op for r in rows], "count": [r.count for r in rows],
+    data: dict[str, list[Any]] = {"op": [r.op for r in rows], "count": [r.count for r in rows],
             "params": [r.params for r in rows], "macs": [r.macs for r in rows],
             "flops": [r.flops for r in rows], "uncosted": [r.unsupported for r in rows]}
     return _frame(data, OP_COLUMNS)

@@ -404,7 +404,7 @@ def sections(report: Report, depth: int | None = None, top: int | None = None,
     """The report's tables in order, as (title, headers, rows): totals first, then the
     module tree (see :func:`select`), then the op types."""
     selection = select(report, depth, top, all_layers)
-    out = [("totals", [], totals_table(report))]
+    out: list[tuple[str, list[str], list[list[str]]]] = [("totals", [], totals_table(report))]
     out.append((tree_title(selection), *rows_table(report, selection, indent)))
     out.append(("by op type", *op_table(report)))
     return out
