@@ -23,7 +23,7 @@ from math import prod
 from pathlib import Path
 from typing import Any
 
-from flopscope.errors import FlopscopeError
+from flopscope.errors import FlopscopeError, dim_hint, option
 from flopscope.frontends import onnxcore, protoscan
 from flopscope.frontends.external import check_external_data
 from flopscope.frontends.onnxcore import AttributeProto, GraphProto, ModelProto, NodeProto, TensorProto
@@ -391,14 +391,16 @@ def _bind_inputs(graph: GraphProto, real_inputs: list[str], input_shapes: InputS
     by_name = {vi.name: vi for vi in graph.input}
     unknown = sorted(set(input_shapes) - set(real_inputs))
     if unknown:
-        raise FlopscopeError(f"--input-shape names {', '.join(map(repr, unknown))}, but the "
+        raise FlopscopeError(f"{option('input_shapes', '--input-shape')} names "
+                             f"{', '.join(map(repr, unknown))}, but the "
                              f"model's inputs are {', '.join(map(repr, real_inputs)) or 'none'}")
     declared_all = {name: _dims_of(by_name[name]) for name in real_inputs}
     symbols = {d for declared in declared_all.values() for d in declared or () if isinstance(d, str)}
     stray = sorted(set(dims) - symbols)
     if stray:
         have = ("symbolic dims " + ", ".join(map(repr, sorted(symbols)))) if symbols else "no symbolic dims"
-        raise FlopscopeError(f"--dim names {', '.join(map(repr, stray))}, but the model's inputs "
+        raise FlopscopeError(f"{option('dims', '--dim')} names {', '.join(map(repr, stray))}, but "
+                             f"the model's inputs "
                              f"have {have}")
     binding = _Binding()
     defaulted: dict[str, list[str]] = {}
@@ -428,8 +430,8 @@ def _bind_inputs(graph: GraphProto, real_inputs: list[str], input_shapes: InputS
         else:
             if declared is None:
                 raise FlopscopeError(
-                    f"input '{name}' has no declared shape; pass --input-shape {name}=... "
-                    f"(input_shapes={{'{name}': (...)}} from Python)")
+                    f"input '{name}' has no declared shape; give "
+                    + option(f"input_shapes={{'{name}': (...)}}", f"--input-shape {name}=..."))
             resolved = []
             for axis, d in enumerate(declared):
                 if isinstance(d, int):
@@ -444,9 +446,9 @@ def _bind_inputs(graph: GraphProto, real_inputs: list[str], input_shapes: InputS
                         binding.bind(d, 1)
                 else:
                     raise FlopscopeError(
-                        f"input '{name}' dim {axis} has no size or name; pass "
-                        f"--input-shape {name}=" + "x".join(
-                            str(x) if isinstance(x, int) else "?" for x in declared))
+                        f"input '{name}' dim {axis} has no size or name; give "
+                        + option(f"input_shapes={{'{name}': (...)}}", f"--input-shape {name}=" + "x".join(
+                            str(x) if isinstance(x, int) else "?" for x in declared)))
         for n in resolved:
             if type(n) is not int or n < 0:
                 raise FlopscopeError(f"input '{name}': dimension {n!r} is not a size")
@@ -458,7 +460,7 @@ def _bind_inputs(graph: GraphProto, real_inputs: list[str], input_shapes: InputS
             shape.dim.add().dim_value = n
     for sym, names in defaulted.items():
         notes.append(f"symbolic dim '{sym}' (input {', '.join(names)}) bound to 1; "
-                     f"use --dim {sym}=SIZE to choose")
+                     f"use {dim_hint(sym)} to choose")
     return binding
 
 
