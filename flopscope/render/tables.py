@@ -174,8 +174,11 @@ def tree_rows(report: Report, depth: int | None = None,
             if not stop:
                 visit(child)
 
-    if depth is None or depth > 0:
-        visit(_tree(report.layers))
+    root = _tree(report.layers)
+    if depth == 0 and root.layers:            # the whole model, one row
+        whole = _module_row(report, root, None)
+        return [replace(whole, path="(model)", depth=0)], [True]
+    visit(root)
     return rows, leaves
 
 

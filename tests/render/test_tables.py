@@ -67,6 +67,8 @@ def test_plumbing_is_folded_unless_all_layers(tiny):
 
 
 def test_sums_over_the_selection_match_the_totals(tiny):
+    (whole,) = select(tiny, depth=0).rows
+    assert (whole.path, whole.cls, whole.macs, whole.layers) == ("(model)", "TinyNet", tiny.totals.macs, 10)
     for depth in (None, 1, 2, 3):
         rows = select(tiny, depth=depth).rows
         top = [r for r in rows if r.depth == 0]
