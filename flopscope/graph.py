@@ -214,3 +214,9 @@ class LayerGraph:
     notes: list[str] = field(default_factory=list)
     #: per If node, the branch names, so the cost step can pick the heavier branch
     alternatives: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: module path -> class name (``{"layer1.0": "Bottleneck"}``), where the source says it:
+    #: the PyTorch modules that ran, or the class scopes of a dynamo-exported ONNX file
+    modules: dict[str, str] = field(default_factory=dict)
+    #: input name -> declared shape, for inputs the user gave other sizes than declared:
+    #: a layer whose shapes then contradict its weights is the user's mismatch, an error
+    resized_inputs: dict[str, tuple[Any, ...]] = field(default_factory=dict)

@@ -23,7 +23,7 @@ from math import prod
 from pathlib import Path
 from typing import Any
 
-from flopscope.errors import FlopscopeError
+from flopscope.errors import FlopscopeError, dim_hint, option
 from flopscope.frontends import onnxcore, protoscan
 from flopscope.frontends.external import check_external_data
 from flopscope.frontends.onnxcore import AttributeProto, GraphProto, ModelProto, NodeProto, TensorProto
@@ -355,6 +355,8 @@ class _Binding:
     #: a declared size was replaced, an input had no shape, or a symbol got two sizes:
     #: declared intermediate and output shapes may no longer hold
     resized: bool = False
+    #: input name -> its declared shape, for the inputs given a size other than declared
+    changed: dict[str, tuple[Any, ...]] = field(default_factory=dict)
 
     def bind(self, symbol: str, size: int) -> None:
         if self.symbols.setdefault(symbol, size) != size:
@@ -389,14 +391,16 @@ def _bind_inputs(graph: GraphProto, real_inputs: list[str], input_shapes: InputS
     by_name = {vi.name: vi for vi in graph.input}
     unknown = sorted(set(input_shapes) - set(real_inputs))
     if unknown:
-        raise FlopscopeError(f"--input-shape names {', '.join(map(repr, unknown))}, but the "
+        raise FlopscopeError(f"{option('input_shapes', '--input-shape')} names "
+                             f"{', '.join(map(repr, unknown))}, but the "
                              f"model's inputs are {', '.join(map(repr, real_inputs)) or 'none'}")
     declared_all = {name: _dims_of(by_name[name]) for name in real_inputs}
     symbols = {d for declared in declared_all.values() for d in declared or () if isinstance(d, str)}
     stray = sorted(set(dims) - symbols)
     if stray:
         have = ("symbolic dims " + ", ".join(map(repr, sorted(symbols)))) if symbols else "no symbolic dims"
-        raise FlopscopeError(f"--dim names {', '.join(map(repr, stray))}, but the model's inputs "
+        raise FlopscopeError(f"{option('dims', '--dim')} names {', '.join(map(repr, stray))}, but "
+                             f"the model's inputs "
                              f"have {have}")
     binding = _Binding()
     defaulted: dict[str, list[str]] = {}
@@ -414,8 +418,11 @@ def _bind_inputs(graph: GraphProto, real_inputs: list[str], input_shapes: InputS
                     f"({'x'.join(str(d) if d is not None else '?' for d in declared) or 'scalar'})")
             if dtype is not None:
                 _bind_dtype(vi, name, dtype)
-            binding.resized |= declared is None or any(
+            changed = declared is not None and any(
                 isinstance(d, int) and d != g for d, g in zip(declared, given))
+            binding.resized |= declared is None or changed
+            if changed:
+                binding.changed[name] = tuple(declared)  # type: ignore[arg-type]
             for d, g in zip(declared or (), given):
                 if isinstance(d, str) and type(g) is int:
                     binding.bind(d, g)
@@ -423,8 +430,8 @@ def _bind_inputs(graph: GraphProto, real_inputs: list[str], input_shapes: InputS
         else:
             if declared is None:
                 raise FlopscopeError(
-                    f"input '{name}' has no declared shape; pass --input-shape {name}=... "
-                    f"(input_shapes={{'{name}': (...)}} from Python)")
+                    f"input '{name}' has no declared shape; give "
+                    + option(f"input_shapes={{'{name}': (...)}}", f"--input-shape {name}=..."))
             resolved = []
             for axis, d in enumerate(declared):
                 if isinstance(d, int):
@@ -439,9 +446,9 @@ def _bind_inputs(graph: GraphProto, real_inputs: list[str], input_shapes: InputS
                         binding.bind(d, 1)
                 else:
                     raise FlopscopeError(
-                        f"input '{name}' dim {axis} has no size or name; pass "
-                        f"--input-shape {name}=" + "x".join(
-                            str(x) if isinstance(x, int) else "?" for x in declared))
+                        f"input '{name}' dim {axis} has no size or name; give "
+                        + option(f"input_shapes={{'{name}': (...)}}", f"--input-shape {name}=" + "x".join(
+                            str(x) if isinstance(x, int) else "?" for x in declared)))
         for n in resolved:
             if type(n) is not int or n < 0:
                 raise FlopscopeError(f"input '{name}': dimension {n!r} is not a size")
@@ -453,7 +460,7 @@ def _bind_inputs(graph: GraphProto, real_inputs: list[str], input_shapes: InputS
             shape.dim.add().dim_value = n
     for sym, names in defaulted.items():
         notes.append(f"symbolic dim '{sym}' (input {', '.join(names)}) bound to 1; "
-                     f"use --dim {sym}=SIZE to choose")
+                     f"use {dim_hint(sym)} to choose")
     return binding
 
 
@@ -660,15 +667,35 @@ def _module_of_scope(scope: tuple[str, ...]) -> str:
     return path
 
 
-def _module_of(node: NodeProto) -> str:
-    for prop in node.metadata_props:
-        if prop.key == "namespace":
-            # torch.onnx (dynamo): ": Net/layer1.0: BasicBlock/layer1.0.conv1: Conv2d/conv2d:
-            # aten.conv2d.default" -- module paths, then the op itself, which is no module
-            scopes = [s.split(":")[0].strip() for s in prop.value.split("/")[:-1]]
-            scopes = [s for s in scopes if s]
-            return scopes[-1] if scopes else ""
-    return module_from_name(node.name)
+def _module_of(node: NodeProto, classes: dict[str, str] | None = None) -> str:
+    """The module path of ``node``; module classes named on the way go into ``classes``.
+
+    A Conv into which torch.onnx's optimiser folded a BatchNorm carries the BatchNorm's
+    scope; it belongs to the convolution, whose module its weight is named after
+    (``conv1.weight`` -> ``conv1``).
+    """
+    props = {prop.key: prop.value for prop in node.metadata_props}
+    namespace = props.get("namespace")
+    if namespace is None:
+        return module_from_name(node.name)
+    # torch.onnx (dynamo): ": Net/layer1.0: BasicBlock/layer1.0.conv1: Conv2d/conv2d:
+    # aten.conv2d.default" -- module paths, then the op itself, which is no module
+    pairs = [s.partition(":") for s in namespace.split("/")[:-1]]
+    if classes is not None:
+        for path, _, cls in pairs:
+            if cls.strip():
+                classes.setdefault(path.strip(), cls.strip().rpartition(".")[2])
+    rewrites = [r.strip() for r in props.get(_REWRITE_RULE, "").split(",")]
+    if _FUSED_BN in rewrites and len(node.input) > 1 and node.input[1].endswith(".weight"):
+        return node.input[1].removesuffix(".weight")
+    scopes = [path.strip() for path, _, _ in pairs if path.strip()]
+    return scopes[-1] if scopes else ""
+
+
+#: the metadata key naming the onnxscript rewrites that made a node (comma-separated), and
+#: the BatchNorm fusion
+_REWRITE_RULE = "pkg.onnxscript.rewriter.rule_name"
+_FUSED_BN = "FuseBatchNormIntoConv"
 
 
 @dataclass
@@ -681,6 +708,8 @@ class _Walk:
     consumed: set[str] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
     alternatives: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: module path -> class name, from the class scopes of dynamo exports
+    modules: dict[str, str] = field(default_factory=dict)
     constant_outputs: dict[str, tuple[tuple[int, ...] | None, str]] = field(default_factory=dict)
     #: per base name, the last suffix handed out (linear time however many nodes share it)
     suffixes: dict[str, int] = field(default_factory=dict)
@@ -807,7 +836,7 @@ def _walk(graph: GraphProto, inferred: GraphProto, scope: list[dict[str, Tensor]
         values = {i: known[n] for i, n in enumerate(in_names) if n in known}
         w.consumed.update(in_names)
         name = w.unique(prefix + (proto.name or f"{proto.op_type}_{len(w.nodes)}"))
-        node_module = module or _module_of(proto)
+        node_module = module or _module_of(proto, w.modules)
 
         if subgraphs and inferred_proto is not None:
             inner_repeat, branches = _control_flow(proto, inputs, values, attrs, name, w)
@@ -943,4 +972,6 @@ def load(source: str | os.PathLike[str] | ModelProto, *, input_shapes: InputShap
         constants=frozenset(consts.meta),
         notes=notes,
         alternatives=w.alternatives,
+        modules=w.modules,
+        resized_inputs=binding.changed,
     )

@@ -17,18 +17,21 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from html import escape
-from typing import Any
 
 from flopscope.render.tables import (
     align,
     coverage_text,
+    folded,
     inputs_text,
     layer_table,
     module_table,
     op_table,
+    rows_table,
+    select,
     totals_table,
+    tree_title,
 )
-from flopscope.report import CONVENTIONS, OK, Latency, Layer, Report
+from flopscope.report import CONVENTIONS, Latency, Layer, Report
 from flopscope.units import binary_bytes, exact, shape, si
 
 #: rows shown per section, and characters per cell, in the HTML display
@@ -127,7 +130,7 @@ def _details(title: str, headers: list[str], rows: list[list[str]], limit: int) 
 
 
 def render_html(report: Report, *, depth: int | None = None, top: int | None = None,
-                all_layers: bool = False, **_: Any) -> str:
+                all_layers: bool = False) -> str:
     """One self-contained HTML page of the report (``flopscope report --format html``).
 
     No network: CSS, the sorting/filtering script and the charts (inline SVG) are in the
@@ -154,6 +157,10 @@ def render_html(report: Report, *, depth: int | None = None, top: int | None = N
                 "<h2>Totals</h2>", table([], totals_table(report))]
     if report.latency is not None:
         sections += ["<h2>Latency</h2>", _latency(report.latency)]
+    selection = select(report, depth, top, all_layers)      # the rows every format shows
+    headers, rows = rows_table(report, selection, indent="\u00a0\u00a0")
+    sections += [f"<h2>{escape(tree_title(selection).capitalize())}</h2>"
+                 f"<p><b>{escape(tree_title(selection))}</b></p>{table(headers, rows)}"]
     sections += [f"<h2>Layers</h2><p><input id=\"filter\" type=\"search\" placeholder=\"filter layers\" "
                  f"aria-label=\"filter layers\"> <span id=\"shown\"></span> {escape(what)}; "
                  "click a header to sort</p>", layer_page_table(layers, report.totals.flops),
@@ -171,24 +178,16 @@ def render_html(report: Report, *, depth: int | None = None, top: int | None = N
             + "\n".join(sections) + f"\n</main>\n<script>{PAGE_SCRIPT}</script>\n</body></html>\n")
 
 
-#: op types that only move or describe data (no arithmetic): folded from the page's layer
-#: table when they cost nothing, unless ``all_layers``
-PLUMBING = frozenset(("Identity", "Reshape", "Transpose", "Shape", "Constant", "Gather", "Concat",
-                      "Squeeze", "Unsqueeze", "Flatten", "Slice", "Cast", "ConstantOfShape", "Expand",
-                      "Size", "Range"))
-
-
 def page_layers(report: Report, *, top: int | None = None, all_layers: bool = False) -> list[Layer]:
     """The layers the page's table lists, in execution order: the ``top`` heaviest by FLOPs
-    when given; without ``all_layers``, plumbing ops (:data:`PLUMBING`) that cost nothing
-    are left out.
+    when given; without ``all_layers``, zero-cost plumbing
+    (:func:`flopscope.render.tables.folded`) is left out.
 
     >>> [l.op for l in page_layers(report)]                          # doctest: +SKIP
     """
     layers = report.layers
     if not all_layers:
-        layers = [l for l in layers if not (l.op in PLUMBING and l.status == OK and not l.macs
-                                            and not l.flops and not l.params)]
+        layers = [l for l in layers if not folded(l)]
     if top:
         keep = {id(l) for l in sorted(layers, key=lambda l: -(l.flops or 0))[:top]}
         layers = [l for l in layers if id(l) in keep]
