@@ -136,8 +136,8 @@ def test_all_layers_in_every_format(capsys):
             assert sel[0]["folded"] == 1 and sel[1]["folded"] == 0
             assert [r["op"] for r in sel[1]["rows"]].count("Reshape") == 1
         else:
-            if fmt == "html":      # the page's compact view lists the heaviest layers above
-                folded_out, every_out = (o.split("module tree (to depth 1)")[1]
+            if fmt == "html":      # the selected rows' table; the page's charts name layers too
+                folded_out, every_out = (o.split("module tree (to depth 1)")[1].split("</table>")[0]
                                          for o in (folded_out, every_out))
             assert "node_view" not in folded_out and "node_view" in every_out, fmt
 
