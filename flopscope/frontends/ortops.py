@@ -232,6 +232,17 @@ def _fused_matmul(ctx: _Ctx) -> None:
         ctx.add("Einsum", [a, b], ctx.outp(0), equation=f"{lhs},{rhs}->...ik")
 
 
+def _nhwc_conv(ctx: _Ctx) -> None:
+    """Channels-last Conv: X (N, H, W, C), W (M, kH, kW, C/group)."""
+    w = ctx.const_shape(1)
+    if w is None or len(w) != 4:
+        return
+    nchw = ctx.add("Transpose", [ctx.inp(0)], ctx.tmp(), perm=[0, 3, 1, 2])
+    weight = ctx.fake((w[0], w[3], w[1], w[2]), ctx.elem(1))
+    y = ctx.add("Conv", [nchw, weight], ctx.tmp(), **_copy_attrs(ctx, _CONV_ATTRS))
+    ctx.add("Transpose", [y], ctx.outp(0), perm=[0, 2, 3, 1])
+
+
 def _matmul_kn(ctx: _Ctx) -> None:
     """MatMulNBits / MatMulBnb4: A (…, K) times a logical K x N weight."""
     k, n = ctx.attrs.get("K"), ctx.attrs.get("N")
@@ -262,12 +273,14 @@ def _attention_projection(weight: int, quantised: bool) -> Callable[[_Ctx], None
     return stand_in
 
 
-def _heads_attention(heads_attr: str, kv_attr: str | None, packed_groups: int = 0) -> Callable[[_Ctx], None]:
+def _heads_attention(heads_attr: str, kv_attr: str | None, packed_groups: int = 0,
+                     past: tuple[int, int] = (3, 4), shared: bool = False) -> Callable[[_Ctx], None]:
     """MultiHeadAttention, GroupQueryAttention, SparseAttention, DecoderMaskedMultiHeadAttention.
 
     Output 0 has the query's shape (values have the queries' head size). Packed QKV (no
     key input): the query's last dim holds N + 2·kv heads, the output N of them.
-    Present key/value: past (B, kv, P, H) concatenated with the new keys along the length.
+    Present key/value: past (inputs ``past``, (B, kv, P, H)) concatenated with the new keys
+    along the length, or the past buffer itself when the kernel ``shared`` it.
     """
     def stand_in(ctx: _Ctx) -> None:
         q = ctx.inp(0)
@@ -284,12 +297,15 @@ def _heads_attention(heads_attr: str, kv_attr: str | None, packed_groups: int = 
             return
         if not (ctx.inp(1) and n and kv):
             return
-        for out, new, past in ((1, 1, 3), (2, 2, 4)):
-            if not ctx.outp(out) or not ctx.inp(new) or not ctx.inp(past):
+        for out, new, old in ((1, 1, past[0]), (2, 2, past[1])):
+            if not ctx.outp(out) or not ctx.inp(new) or not ctx.inp(old):
+                continue
+            if shared:
+                ctx.add("Identity", [ctx.inp(old)], ctx.outp(out))
                 continue
             heads = ctx.add("Reshape", [ctx.inp(new), ctx.ints(0, 0, kv, -1)], ctx.tmp())
             bnsh = ctx.add("Transpose", [heads], ctx.tmp(), perm=[0, 2, 1, 3])
-            ctx.add("Concat", [ctx.inp(past), bnsh], ctx.outp(out), axis=2)
+            ctx.add("Concat", [ctx.inp(old), bnsh], ctx.outp(out), axis=2)
     return stand_in
 
 
@@ -375,6 +391,7 @@ _MS_STANDINS: dict[str, Callable[[_Ctx], None]] = {
     "BiasSplitGelu": _bias_split_gelu,
     # fused and quantised dot products
     "FusedConv": _same_op("Conv", (0, 1, 2), _CONV_ATTRS),
+    "NhwcConv": _nhwc_conv,
     "FusedGemm": _same_op("Gemm", (0, 1, 2), ("alpha", "beta", "transA", "transB")),
     "FusedMatMul": _fused_matmul,
     "MatMulNBits": _matmul_kn,
@@ -386,10 +403,11 @@ _MS_STANDINS: dict[str, Callable[[_Ctx], None]] = {
     "Attention": _attention_projection(1, quantised=False),
     "PackedAttention": _attention_projection(1, quantised=False),
     "QAttention": _attention_projection(1, quantised=True),
-    "MultiHeadAttention": _heads_attention("num_heads", None),
+    "MultiHeadAttention": _heads_attention("num_heads", None, past=(6, 7)),
     "GroupQueryAttention": _heads_attention("num_heads", "kv_num_heads", packed_groups=1),
-    "SparseAttention": _heads_attention("num_heads", "kv_num_heads", packed_groups=1),
-    "DecoderMaskedMultiHeadAttention": _heads_attention("num_heads", None, packed_groups=1),
+    "SparseAttention": _heads_attention("num_heads", "kv_num_heads", packed_groups=1, shared=True),
+    "DecoderMaskedMultiHeadAttention": _heads_attention("num_heads", None, packed_groups=1,
+                                                        past=(5, 6), shared=True),
     # the QLinear family
     "QLinearAdd": _qlinear_binary("Add"),
     "QLinearMul": _qlinear_binary("Mul"),

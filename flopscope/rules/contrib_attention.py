@@ -202,7 +202,8 @@ def sparse_attention(node: Node) -> Cost:
     """Block-sparse causal attention of a prompt: only the blocks the layout keeps are
     computed. block_row_indices (input 5, CSR row pointers, (layouts, rows + 1)) must be
     a known constant: layout l keeps ptr[l][-1] blocks of size² scores, head h uses layout
-    h mod layouts. Scores = B·Σ_h blocks(h)·size², each a dot product of H terms, scaled
+    h mod layouts. T is total_sequence_length (input 7) when known, else past + S.
+    Scores = B·Σ_h blocks(h)·size², each a dot product of H terms, scaled
     and causally selected; the softmax of a row of n kept scores is 5n−2 and P·V 2n−1 per
     output, so over all rows 5·scores − 2·rows and H·(2·scores − rows). Rotary on Q and
     K with ``do_rotary``. Token generation (S < T) is not modelled: unresolved rather than
@@ -212,7 +213,10 @@ def sparse_attention(node: Node) -> Cost:
     kv = node.attr("kv_num_heads", 0) or n
     b, s, d = q
     head = d // (n + 2 * kv) if not node.has_input(1) else d // n
-    t = s + (node.shape(3)[2] if node.has_input(3) else 0)
+    if 7 in node.values:                                 # total_sequence_length
+        t = int(node.values[7][0])
+    else:
+        t = s + (node.shape(3)[2] if node.has_input(3) else 0)
     if t != s:
         raise RuleError(f"SparseAttention '{node.name}': token generation (S={s} < T={t}) not modelled")
     rows = node.shape(5)
