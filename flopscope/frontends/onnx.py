@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from flopscope.errors import FlopscopeError
-from flopscope.frontends import onnxcore, ortops, protoscan
+from flopscope.frontends import onnxcore, ortops, protoscan, quantised
 from flopscope.frontends.external import check_external_data
 from flopscope.frontends.onnxcore import AttributeProto, GraphProto, ModelProto, NodeProto, TensorProto
-from flopscope.graph import FLOAT_DTYPES, LayerGraph, Node, Param, Tensor
+from flopscope.graph import FLOAT_DTYPES, LayerGraph, Node, Tensor
 
 #: files larger than this are read without their large tensor payloads (protoscan)
 SCAN_SIZE = 16 * 2**20
@@ -404,18 +404,17 @@ def _large_constant(node: NodeProto) -> tuple[tuple[int, ...], int] | None:
 # --------------------------------------------------------------------------- ordering
 
 
-def _sorted(model: ModelProto, where: str, notes: list[str]) -> ModelProto:
-    """``model`` with every graph's nodes in topological order (ONNX Runtime sorts them
-    itself, so files with unsorted nodes run). Sorted graphs are left untouched; otherwise
-    a sorted copy is returned and a note says so. A cycle is an error."""
-    if not _needs_sorting(model.graph):
-        return model
+class _Unsorted(Exception):
+    """The checker found a node reading a value no earlier node produced."""
+
+
+def _sorted_copy(model: ModelProto, where: str) -> tuple[ModelProto, int]:
+    """A copy of ``model`` with every graph's nodes in topological order (ONNX Runtime
+    sorts them itself, so files with unsorted nodes run), and how many nodes moved. Only
+    called when the checker complains, so sorted files pay nothing. A cycle is an error."""
     copy = ModelProto()
     copy.CopyFrom(model)
-    moved = _sort_graph(copy.graph, where)
-    notes.append(f"the graph's nodes were not in topological order ({moved} moved); "
-                 "analysed in a sorted order, as ONNX Runtime runs them")
-    return copy
+    return copy, _sort_graph(copy.graph, where)
 
 
 def _subgraphs(node: NodeProto) -> list[GraphProto]:
@@ -446,18 +445,6 @@ def _reads(node: NodeProto) -> list[str]:
     if any(a.type in (AttributeProto.GRAPH, AttributeProto.GRAPHS) for a in node.attribute):
         names += sorted(_subgraph_reads(node))
     return names
-
-
-def _needs_sorting(graph: GraphProto) -> bool:
-    produced = {o for n in graph.node for o in n.output if o}
-    seen: set[str] = set()
-    for node in graph.node:
-        if any(name in produced and name not in seen for name in _reads(node)):
-            return True
-        seen.update(node.output)
-        if any(_needs_sorting(sub) for sub in _subgraphs(node)):
-            return True
-    return False
 
 
 def _sort_graph(graph: GraphProto, where: str) -> int:
@@ -684,6 +671,8 @@ def _infer(stripped: ModelProto, where: str, shapes_given: bool, notes: list[str
         raise FlopscopeError(f"{where}: invalid ONNX graph (a name or string is not valid UTF-8)") from None
     except onnxcore.ValidationError as exc:
         message = _one_line(exc)
+        if "topologically sorted" in message:
+            raise _Unsorted(message) from None
         if "is deprecated in domain_version" not in message:
             raise FlopscopeError(f"{where}: invalid ONNX graph ({message})") from None
         # runtimes still execute deprecated ops (GroupNormalization-18): analyse, and say so
@@ -756,10 +745,6 @@ def _fold_shape_arithmetic(stripped: ModelProto, inferred: ModelProto, symbols: 
                      "them are known")
     return inferred, table
 
-
-#: quantised ops -> the inputs that hold their (integer) weights when constant
-_QUANTISED_WEIGHTS = {"ConvInteger": (1,), "QLinearConv": (3,), "MatMulInteger": (0, 1),
-                      "QLinearMatMul": (0, 3), "DequantizeLinear": (0,)}
 
 #: ops whose output shape depends on tensor values: unknown shapes there are expected
 _DATA_DEPENDENT = frozenset({"NonZero", "Unique", "NonMaxSuppression", "Compress", "TopK"})
@@ -1061,50 +1046,50 @@ def load(source: str | os.PathLike[str] | ModelProto, *, input_shapes: InputShap
         except Exception as exc:
             raise FlopscopeError(f"{where}: cannot inline local functions ({_one_line(exc)})") from None
 
-    notes: list[str] = []
-    model = _sorted(model, where, notes)
-    consts = _Constants(opset=opsets.get("", 0))
-    try:
-        stripped = _stripped_copy(model, consts)
-    except FlopscopeError as exc:                   # a negative dim in a constant
-        raise FlopscopeError(f"{where}: {exc}") from None
-    if consts.rewrite.replaced:
-        ops = ", ".join(f"{op} x{n}" for op, n in sorted(consts.rewrite.replaced.items()))
-        notes.append(f"ONNX Runtime operators unknown to the onnx package ({ops}): their output "
-                     "shapes inferred from standard equivalents")
-    init_names = set(_initializer_names(model.graph))
-    real_inputs = [vi.name for vi in model.graph.input if vi.name not in init_names]
-    shapes = dict(input_shapes or {})
-    if "" in shapes:
-        if len(real_inputs) != 1:
-            raise FlopscopeError(
-                f"the model has {len(real_inputs)} inputs ({', '.join(real_inputs)}); "
-                "name them: --input-shape NAME=1x3x224x224")
-        shapes[real_inputs[0]] = shapes.pop("")
-    binding = _bind_inputs(stripped.graph, real_inputs, shapes, dims or {}, notes)
-    if binding.resized:  # declared intermediate shapes may no longer hold
-        del stripped.graph.value_info[:]
-    _loosen_outputs(stripped.graph, binding.resized)
-    inferred = _infer(stripped, where, bool(shapes), notes)
+    sort_notes: list[str] = []
+    while True:
+        notes = list(sort_notes)
+        consts = _Constants(opset=opsets.get("", 0))
+        try:
+            stripped = _stripped_copy(model, consts)
+        except FlopscopeError as exc:                   # a negative dim in a constant
+            raise FlopscopeError(f"{where}: {exc}") from None
+        if consts.rewrite.replaced:
+            ops = ", ".join(f"{op} x{n}" for op, n in sorted(consts.rewrite.replaced.items()))
+            notes.append(f"ONNX Runtime operators unknown to the onnx package ({ops}): their "
+                         "output shapes inferred from standard equivalents")
+        init_names = set(_initializer_names(model.graph))
+        real_inputs = [vi.name for vi in model.graph.input if vi.name not in init_names]
+        shapes = dict(input_shapes or {})
+        if "" in shapes:
+            if len(real_inputs) != 1:
+                raise FlopscopeError(
+                    f"the model has {len(real_inputs)} inputs ({', '.join(real_inputs)}); "
+                    "name them: --input-shape NAME=1x3x224x224")
+            shapes[real_inputs[0]] = shapes.pop("")
+        binding = _bind_inputs(stripped.graph, real_inputs, shapes, dims or {}, notes)
+        if binding.resized:  # declared intermediate shapes may no longer hold
+            del stripped.graph.value_info[:]
+        _loosen_outputs(stripped.graph, binding.resized)
+        try:
+            inferred = _infer(stripped, where, bool(shapes), notes)
+        except _Unsorted as exc:    # the checker found nodes out of order: sort once, again
+            if sort_notes:
+                raise FlopscopeError(f"{where}: invalid ONNX graph ({exc})") from None
+            model, moved = _sorted_copy(model, where)
+            if not moved:           # an input nothing produces: no order helps
+                raise FlopscopeError(f"{where}: invalid ONNX graph ({exc})") from None
+            sort_notes.append(f"the graph's nodes were not in topological order ({moved} moved); "
+                              "analysed in a sorted order, as ONNX Runtime runs them")
+            continue
+        break
     inferred, table = _fold_shape_arithmetic(stripped, inferred, binding.symbols, notes)
 
     w = _Walk(opsets=opsets, consts=consts, symbols=binding.symbols, notes=notes)
     top = _walk(model.graph, inferred.graph, [], w, "", "", 1, (), table)
 
-    params: dict[str, Param] = {}
-    for tensor_name, (shape, dtype) in consts.meta.items():
-        if dtype in FLOAT_DTYPES and tensor_name in w.consumed and tensor_name not in consts.aliases:
-            params[tensor_name] = Param(tensor_name, tuple(shape), dtype)
-    for node in w.nodes:        # quantised weights are parameters too, though integers
-        for i in _QUANTISED_WEIGHTS.get(node.qualified_op, ()):
-            t = node.inputs[i] if i < len(node.inputs) else None
-            if t is not None and t.name in consts.meta and t.name not in params \
-                    and t.name not in consts.aliases:
-                shape, dtype = consts.meta[t.name]
-                params[t.name] = Param(t.name, tuple(shape), dtype)
-    for alias, root in consts.aliases.items():
-        if root in params:
-            params[alias] = params[root]
+    params = quantised.parameters(w.nodes, consts.meta, w.consumed, consts.aliases, FLOAT_DTYPES)
+    notes += quantised.duplicates(model.graph.initializer, params)
     unused = sum(1 for n in init_names if n not in w.consumed)
     if unused:
         notes.append(f"{unused} initializer(s) not used by any node: not counted")
