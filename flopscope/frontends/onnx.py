@@ -213,6 +213,8 @@ class _Constants:
     rewrite: ortops.Rewrite = field(default_factory=ortops.Rewrite)
     #: the default domain's opset
     opset: int = 0
+    #: the inference copy has nodes of its own, named with ``ortops.MARK`` (walks skip them)
+    marked: bool = False
 
 
 def _dims(dims: Any, name: str) -> tuple[int, ...]:
@@ -309,6 +311,7 @@ def _strip_graph(src: GraphProto, dst: GraphProto, moved: list, consts: _Constan
             standing = _stand_ins(node, consts)
             if standing is not None:
                 consts.replaced.add(node.output[0])
+                consts.marked = True
                 dst.node.extend(standing)
                 continue
         dst.node.append(node)
@@ -709,7 +712,7 @@ def _unknown_shapes(graph: GraphProto, table: Mapping[str, Tensor]) -> bool:
 
 
 def _fold_shape_arithmetic(stripped: ModelProto, inferred: ModelProto, symbols: Mapping[str, int],
-                           notes: list[str]) -> tuple[ModelProto, dict[str, Tensor]]:
+                           notes: list[str], consts: _Constants) -> tuple[ModelProto, dict[str, Tensor]]:
     """While top-level outputs lack a static shape, fold the shape arithmetic that
     inference could not follow (see :mod:`flopscope.frontends.fold`) and infer again.
     Returns the inferred model and its top-level tensor table."""
@@ -729,7 +732,8 @@ def _fold_shape_arithmetic(stripped: ModelProto, inferred: ModelProto, symbols: 
     total = 0
     for _ in range(8):
         shapes = {name: t.shape for name, t in table.items() if t.static}
-        count = fold.fold(stripped.graph, shapes, values)  # type: ignore[arg-type]
+        count = fold.fold(stripped.graph, shapes, values, consts.opset)  # type: ignore[arg-type]
+        consts.marked |= bool(count)
         if not count:
             break
         total += count
@@ -920,7 +924,7 @@ def _walk(graph: GraphProto, inferred: GraphProto, scope: list[dict[str, Tensor]
         return Tensor(name, None, "unknown")
 
     inferred_nodes = iter([n for n in inferred.node if not n.name.startswith(ortops.MARK)]
-                          if w.consts.replaced else inferred.node)
+                          if w.consts.marked else inferred.node)
     for proto in graph.node:
         opset = _proto_opset(w, proto)
         attrs, subgraphs = _attrs(proto, opset)
@@ -1083,7 +1087,7 @@ def load(source: str | os.PathLike[str] | ModelProto, *, input_shapes: InputShap
                               "analysed in a sorted order, as ONNX Runtime runs them")
             continue
         break
-    inferred, table = _fold_shape_arithmetic(stripped, inferred, binding.symbols, notes)
+    inferred, table = _fold_shape_arithmetic(stripped, inferred, binding.symbols, notes, consts)
 
     w = _Walk(opsets=opsets, consts=consts, symbols=binding.symbols, notes=notes)
     top = _walk(model.graph, inferred.graph, [], w, "", "", 1, (), table)
