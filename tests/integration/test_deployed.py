@@ -112,9 +112,9 @@ def _static_qoperator(src: Path, dst: Path) -> None:
     quantize_static(str(src), str(dst), Reader(), quant_format=QuantFormat.QOperator)
 
 
-@pytest.fixture(scope="module")
-def deployed(tmp_path_factory) -> dict[str, tuple[dict[str, Path], int]]:
-    """family -> ({variant: path}, the model's parameter count in PyTorch)."""
+def build(folder: Path) -> dict[str, tuple[dict[str, Path], int]]:
+    """Write every family's clean export and variants into ``folder``:
+    family -> ({variant: path}, the model's parameter count in PyTorch)."""
     import logging
 
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -123,7 +123,6 @@ def deployed(tmp_path_factory) -> dict[str, tuple[dict[str, Path], int]]:
     from onnxruntime.transformers.float16 import convert_float_to_float16
 
     logging.getLogger("onnxruntime").setLevel(logging.ERROR)
-    folder = tmp_path_factory.mktemp("deployed")
     families: dict[str, tuple[dict[str, Path], int]] = {}
     models = {name: (_Wrap(m), kind) for name, (m, kind) in _transformers_models().items()}
     models["cnn"] = (_cnn(), "")
@@ -158,6 +157,12 @@ def deployed(tmp_path_factory) -> dict[str, tuple[dict[str, Path], int]]:
             _static_qoperator(clean, paths["static QOperator"])
         families[name] = (paths, sum(p.numel() for p in model.parameters()))
     return families
+
+
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory) -> dict[str, tuple[dict[str, Path], int]]:
+    """:func:`build` once per module."""
+    return build(tmp_path_factory.mktemp("deployed"))
 
 
 VARIANTS = ["ext", "all", "fp16", "optimizer", "optimizer fp16", "dynamic int8", "4-bit MatMulNBits",
