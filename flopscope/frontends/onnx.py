@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from math import prod
 from pathlib import Path
@@ -1093,7 +1093,13 @@ def load(source: str | os.PathLike[str] | ModelProto, *, input_shapes: InputShap
     top = _walk(model.graph, inferred.graph, [], w, "", "", 1, (), table)
 
     params = quantised.parameters(w.nodes, consts.meta, w.consumed, consts.aliases, FLOAT_DTYPES)
-    notes += quantised.duplicates(model.graph.initializer, params)
+    copy_notes, copies = quantised.duplicates(model.graph.initializer, params)
+    notes += copy_notes
+    for copy in copies:
+        params[copy] = replace(params[copy], buffer=True)
+    for alias, root in consts.aliases.items():
+        if root in copies:
+            params[alias] = params[root]
     unused = sum(1 for n in init_names if n not in w.consumed)
     if unused:
         notes.append(f"{unused} initializer(s) not used by any node: not counted")

@@ -148,53 +148,51 @@ def parameters(nodes: list[Node], meta: Mapping[str, tuple[tuple[int, ...], str]
     return params
 
 
-def _payload(t: Any) -> bytes | None:
-    """The raw bytes of a tensor whose data is in the file (None otherwise)."""
-    return bytes(t.raw_data) if t.raw_data else None
-
-
 #: copies smaller than this many elements are not worth a note (biases, norms)
-DUPLICATE_MIN = 4096
+DUPLICATE_MIN = 1024
 
 
-def duplicates(initializers: Iterable[Any], params: Mapping[str, Param]) -> list[str]:
-    """Notes for weights stored twice: equal payloads, or a 2-D one and its transpose (a
-    tied embedding written once as the lookup table and once as the output projection).
+def duplicates(initializers: Iterable[Any], params: Mapping[str, Param]) -> tuple[list[str], set[str]]:
+    """Weights stored twice: equal payloads, or a 2-D one and its transpose (a tied
+    embedding written once as the lookup table and once as the output projection).
+    Returns a note for each and the names of the copies: a copy is one parameter of the
+    model, so it counts once; its storage is real, so it stays in memory as a buffer.
 
-    Only payloads already in memory are compared; external data is never read.
+    Only payloads already in memory are compared (external data is never read), and
+    tensors of one repeated value (a zero-initialised weight) are never taken for copies.
     """
     by_shape: dict[tuple[tuple[int, ...], int], list[Any]] = {}
     for t in initializers:
         if t.name in params and not params[t.name].buffer and prod(t.dims) >= DUPLICATE_MIN:
             by_shape.setdefault((tuple(sorted(t.dims)), t.data_type), []).append(t)
-    notes = []
-    for group in by_shape.values():
-        if len(group) < 2:
-            continue
-        seen: dict[bytes, str] = {}
-        for t in group:
-            data = _payload(t)
-            if data is None:
-                continue
-            if data in seen:
-                notes.append(f"weights '{seen[data]}' and '{t.name}' hold the same values (a tied "
-                             f"weight stored twice): both counted")
-                continue
-            seen[data] = t.name
-        notes += _transposed_pairs([t for t in group if len(t.dims) == 2 and t.dims[0] != t.dims[1]])
-    return notes
-
-
-def _transposed_pairs(group: list[Any]) -> list[str]:
-    if len(group) < 2:
-        return []
+    candidates = [group for group in by_shape.values() if len(group) > 1]
+    if not candidates:
+        return [], set()
     from onnx import numpy_helper
 
-    notes = []
-    arrays = [(t.name, numpy_helper.to_array(t)) for t in group]
-    for i, (a_name, a) in enumerate(arrays):
-        for b_name, b in arrays[i + 1:]:
-            if a.shape == b.shape[::-1] and (a.T == b).all():
-                notes.append(f"weights '{a_name}' and '{b_name}' hold the same values, one "
-                             f"transposed (a tied embedding stored twice): both counted")
-    return notes
+    notes: list[str] = []
+    copies: set[str] = set()
+    for group in candidates:
+        arrays = []
+        for t in group:
+            if not t.raw_data:
+                continue
+            a = numpy_helper.to_array(t)
+            if a.size and not (a == a.flat[0]).all():
+                arrays.append((t.name, a))
+        for i, (a_name, a) in enumerate(arrays):
+            if a_name in copies:
+                continue
+            for b_name, b in arrays[i + 1:]:
+                if b_name in copies:
+                    continue
+                if a.shape == b.shape and (a == b).all():
+                    how = "a copy"
+                elif a.ndim == 2 and a.shape == b.shape[::-1] and (a.T == b).all():
+                    how = "a transposed copy"
+                else:
+                    continue
+                copies.add(b_name)
+                notes.append(f"weight '{b_name}' is {how} of '{a_name}' (a tied weight stored "
+                             f"twice): counted once as a parameter, its storage as a buffer")
+    return notes, copies
