@@ -730,7 +730,9 @@ def _fold_shape_arithmetic(stripped: ModelProto, inferred: ModelProto, symbols: 
                 and node.attribute[0].name == "value" and prod(node.attribute[0].t.dims) <= fold.MAX_ELEMENTS:
             values[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
     total = 0
-    for _ in range(8):
+    # each round folds what the shapes known so far allow, and inference carries the new
+    # shapes on to the next Reshape: a network of n reshaping blocks takes n rounds
+    for _ in range(len(stripped.graph.node)):
         shapes = {name: t.shape for name, t in table.items() if t.static}
         count = fold.fold(stripped.graph, shapes, values, consts.opset)  # type: ignore[arg-type]
         consts.marked |= bool(count)
