@@ -274,6 +274,14 @@ def _stripped_copy(model: ModelProto, consts: _Constants) -> ModelProto:
         inits, fakes = ortops.constant_infos(consts.rewrite)
         g.initializer.extend(inits)
         g.input.extend(fakes)
+        # an output a stand-in could not give (a kernel's rarely used extra output) stays
+        # unknown rather than failing the checker
+        made = {o for node in g.node for o in node.output} | {vi.name for vi in g.input} \
+            | {t.name for t in g.initializer}
+        if any(vi.name not in made for vi in g.output):
+            kept = [vi for vi in g.output if vi.name in made]
+            del g.output[:]
+            g.output.extend(kept)
     g.value_info.extend(src.value_info)
     imported = {"" if o.domain == "ai.onnx" else o.domain for o in model.opset_import}
     for domain in sorted(domains - imported - {"ai.onnx"}):

@@ -287,6 +287,7 @@ def _heads_attention(heads_attr: str, kv_attr: str | None, packed_groups: int = 
         n = int(ctx.attrs.get(heads_attr, 0) or 0)
         kv = int(ctx.attrs.get(kv_attr, 0) or 0) if kv_attr else n
         kv = kv or n
+        split = None
         if ctx.inp(1):
             ctx.add("Identity", [q], ctx.outp(0))
         elif n and packed_groups:
@@ -295,15 +296,20 @@ def _heads_attention(heads_attr: str, kv_attr: str | None, packed_groups: int = 
             ctx.add("Reshape", [first, ctx.ints(0, 0, -1)], ctx.outp(0))
         else:
             return
-        if not (ctx.inp(1) and n and kv):
-            return
-        for out, new, old in ((1, 1, past[0]), (2, 2, past[1])):
-            if not ctx.outp(out) or not ctx.inp(new) or not ctx.inp(old):
+        for out, old in ((1, past[0]), (2, past[1])):
+            if not ctx.outp(out) or not ctx.inp(old):
                 continue
             if shared:
                 ctx.add("Identity", [ctx.inp(old)], ctx.outp(out))
                 continue
-            heads = ctx.add("Reshape", [ctx.inp(new), ctx.ints(0, 0, kv, -1)], ctx.tmp())
+            if split is not None:            # packed: keys are heads n..n+kv, values the rest
+                start = n + (out - 1) * kv
+                heads = ctx.add("Slice", [split, ctx.ints(start), ctx.ints(start + kv), ctx.ints(2)],
+                                ctx.tmp())
+            elif ctx.inp(out) and kv:
+                heads = ctx.add("Reshape", [ctx.inp(out), ctx.ints(0, 0, kv, -1)], ctx.tmp())
+            else:
+                continue
             bnsh = ctx.add("Transpose", [heads], ctx.tmp(), perm=[0, 2, 1, 3])
             ctx.add("Concat", [ctx.inp(old), bnsh], ctx.outp(out), axis=2)
     return stand_in

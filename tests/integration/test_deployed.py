@@ -174,9 +174,9 @@ def _dims(path: Path) -> dict[str, int]:
     return DIMS if path.name.split("_")[0].split(".")[0] in ("bert", "gpt2", "llama") else {"batch": 1}
 
 
-def _logical_params(path: Path) -> int:
+def _logical_params(path: Path, dims: dict[str, int] | None = None) -> int:
     """Parameters of the file without the exporter's literal scalars, and without buffers."""
-    graph = onnx_frontend.load(path, dims=_dims(path))
+    graph = onnx_frontend.load(path, dims=dims or _dims(path))
     distinct = {p.name: p for p in graph.params.values()}.values()
     return sum(p.numel for p in distinct if not p.buffer and p.numel > 1)
 
@@ -254,3 +254,41 @@ def test_swin_t_legacy_export_with_dynamic_batch_is_costed_in_full(tmp_path):
     assert report.coverage.complete
     assert report.totals.macs == analyze(_Wrap(swin).eval(), (1, 3, 224, 224)).totals.macs
     assert round(report.totals.macs / 1e9, 1) == 4.5
+
+
+@pytest.mark.parametrize("precision", ["fp32", "int4"])
+def test_onnxruntime_genai_builder_files(tmp_path, precision):
+    # the LLM builder writes GroupQueryAttention with packed QKV and a KV cache,
+    # SkipSimplifiedLayerNormalization, SimplifiedLayerNormalization in the default
+    # domain, and with int4 MatMulNBits everywhere, the LM head included
+    pytest.importorskip("onnxruntime_genai", reason="onnxruntime-genai is not installed")
+    import subprocess
+    import sys
+
+    import transformers as tf
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    config = tf.LlamaConfig(vocab_size=96, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                            num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=32,
+                            tie_word_embeddings=False)
+    llm = tf.LlamaForCausalLM(config)
+    clean = tmp_path / "clean.onnx"
+    _export(_Wrap(llm), clean)                      # random weights, as every model here
+    llm.save_pretrained(tmp_path / "hf")
+    words = Tokenizer(models.WordLevel({f"t{i}": i for i in range(96)}, unk_token="t0"))
+    words.pre_tokenizer = pre_tokenizers.Whitespace()
+    tf.PreTrainedTokenizerFast(tokenizer_object=words, unk_token="t0", bos_token="t1",
+                               eos_token="t2").save_pretrained(tmp_path / "hf")
+    out = tmp_path / precision
+    subprocess.run([sys.executable, "-m", "onnxruntime_genai.models.builder", "-i", tmp_path / "hf",
+                    "-o", out, "-p", precision, "-e", "cpu", "-c", tmp_path / "cache"],
+                   check=True, capture_output=True)
+    # a prompt of 8 tokens, no past: the clean export's forward pass
+    dims = {"batch_size": 1, "sequence_length": LENGTH, "total_sequence_length": LENGTH,
+            "past_sequence_length": 0, "kv_cache_dim": 32 // 4}
+    report = analyze(out / "model.onnx", dims=dims)
+    assert report.coverage.complete
+    assert report.totals.macs == analyze(clean, dims=DIMS).totals.macs
+    rotary_caches = 2 * 32 * (32 // 4 // 2)         # cos and sin: positions x head size / 2
+    assert _logical_params(out / "model.onnx", dims) == \
+        sum(p.numel() for p in llm.parameters()) + rotary_caches
