@@ -243,6 +243,23 @@ def _nhwc_conv(ctx: _Ctx) -> None:
     ctx.add("Transpose", [y], ctx.outp(0), perm=[0, 2, 3, 1])
 
 
+def _channels_last(op: str, x: int, rest: Sequence[int], keys: Sequence[str]) -> Callable[[_Ctx], None]:
+    """The standard ``op`` on NHWC data (``channels_last``, or always when the op is Nhwc*):
+    transposed to NCHW, run, and transposed back."""
+    def stand_in(ctx: _Ctx) -> None:
+        names = [ctx.inp(i) for i in rest]
+        while names and not names[-1]:
+            names.pop()
+        attrs = _copy_attrs(ctx, keys)
+        if ctx.node.op_type.startswith("Nhwc") or ctx.attrs.get("channels_last", 0):
+            nchw = ctx.add("Transpose", [ctx.inp(x)], ctx.tmp(), perm=[0, 3, 1, 2])
+            y = ctx.add(op, [nchw, *names], ctx.tmp(), **attrs)
+            ctx.add("Transpose", [y], ctx.outp(0), perm=[0, 2, 3, 1])
+        else:
+            ctx.add(op, [ctx.inp(x), *names], ctx.outp(0), **attrs)
+    return stand_in
+
+
 def _matmul_kn(ctx: _Ctx) -> None:
     """MatMulNBits / MatMulBnb4: A (…, K) times a logical K x N weight."""
     k, n = ctx.attrs.get("K"), ctx.attrs.get("N")
@@ -415,6 +432,8 @@ _MS_STANDINS: dict[str, Callable[[_Ctx], None]] = {
     "DecoderMaskedMultiHeadAttention": _heads_attention("num_heads", None, packed_groups=1,
                                                         past=(5, 6), shared=True),
     # the QLinear family
+    "QLinearConv": _channels_last("Conv", 0, (3,), _CONV_ATTRS),
+    "NhwcMaxPool": _channels_last("MaxPool", 0, (), _POOL_ATTRS),
     "QLinearAdd": _qlinear_binary("Add"),
     "QLinearMul": _qlinear_binary("Mul"),
     "QLinearConcat": _qlinear_concat,

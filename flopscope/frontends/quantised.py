@@ -32,6 +32,7 @@ QUANTISED: Mapping[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
     MS + "DequantizeLinear": ((0,), (1, 2)),
     MS + "QuantizeLinear": ((), (1, 2)),
     MS + "QGemm": ((3, 6), (1, 2, 4, 5, 7, 8)),
+    MS + "QLinearConv": ((3, 8), (1, 2, 4, 5, 6, 7)),
     MS + "MatMulNBits": ((1,), (2, 3)),
     MS + "MatMulBnb4": ((1,), (2,)),
     MS + "GatherBlockQuantized": ((0,), (2, 3)),

@@ -1,6 +1,7 @@
 """ONNX Runtime's quantised kernels (``com.microsoft``): QGemm, the QLinear* family,
 MatMulNBits, MatMulBnb4, GatherBlockQuantized, MatMulIntegerToFloat,
-DynamicQuantizeMatMul, QAttention, and the contrib QuantizeLinear / DequantizeLinear.
+DynamicQuantizeMatMul, QAttention, the contrib QuantizeLinear / DequantizeLinear, and the
+channels-last QLinearConv and NhwcMaxPool of ORT's NHWC transformer.
 
 They follow ``rules/conv.py``'s QLinearConv and ``rules/matmul.py``'s QLinearMatMul: the
 float op's MACs and FLOPs computed on integers, then requantisation priced as
@@ -19,9 +20,10 @@ from flopscope.graph import Node, RuleError
 from flopscope.rules.activation import softmax
 from flopscope.rules.constants import per_element
 from flopscope.rules.contrib_attention import projected_attention
+from flopscope.rules.conv import qlinear_conv
 from flopscope.rules.elementwise import dynamic_quantize_linear
 from flopscope.rules.matmul import _matmul, gemm
-from flopscope.rules.pool import average_pool, global_average_pool
+from flopscope.rules.pool import average_pool, global_average_pool, max_pool
 from flopscope.rules.registry import Cost, rule
 
 MS = "com.microsoft"
@@ -42,6 +44,28 @@ def qgemm(node: Node) -> Cost:
     if node.has_input(7):
         return _requantised(base, outputs)
     return Cost(macs=base.macs, flops=base.flops + outputs)
+
+
+@rule("QLinearConv", domain=MS, dot_product=True)
+def ms_qlinear_conv(node: Node) -> Cost:
+    """The default domain's QLinearConv (Conv's MACs, 2n−1 per output, the bias, then
+    QuantizeLinear per output) on channels-last data when ``channels_last`` is set
+    (X: N, H, W, C; W stays M, C/group, kH, kW), as ORT's NHWC transformer writes it."""
+    if not node.attr("channels_last", 0):
+        return qlinear_conv(node)
+    x, w = node.shape(0), node.shape(3)
+    group = node.attr("group", 1)
+    if len(x) < 3 or len(w) != len(x) or x[-1] != w[1] * group:
+        raise RuleError(f"QLinearConv '{node.name}': input {x} does not fit weight {w} with group={group}")
+    n, outputs = prod(w[1:]), node.out_numel()
+    flops = max(2 * n - 1, 0) * outputs + (outputs if node.has_input(8) else 0)
+    return _requantised(Cost(macs=n * outputs, flops=flops), outputs)
+
+
+@rule("NhwcMaxPool", domain=MS)
+def nhwc_max_pool(node: Node) -> Cost:
+    """MaxPool on channels-last data: k−1 compares per output."""
+    return max_pool(node)
 
 
 def _qlinear_binary(op: str):

@@ -6,7 +6,7 @@ exported with the TorchScript exporter, and turned into what ONNX Runtime's own 
 write: the transformer optimizer (fp32, and fp16 with keep_io_types), session-optimised
 dumps (extended and all: FusedConv, FusedMatMul, nchwc.*), dynamic quantisation
 (MatMulInteger, uint8 embedding tables), 4-bit MatMulNBits, fp16 conversion, and static
-QOperator quantisation of the CNN (QLinearConv, QGemm...).
+quantisation of the CNN, QOperator (QLinearConv, QGemm...) and QDQ.
 
 For every variant: exit 0, 100% coverage, the clean export's MACs, and the model's
 logical parameter count (PyTorch's, ``sum(p.numel())``): quantised weights at their
@@ -98,7 +98,7 @@ def _session_dump(src: Path, dst: Path, level: ort.GraphOptimizationLevel) -> No
     ort.InferenceSession(str(src), options, providers=["CPUExecutionProvider"])
 
 
-def _static_qoperator(src: Path, dst: Path) -> None:
+def _static(src: Path, dst: Path, qoperator: bool) -> None:
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, quantize_static
 
     class Reader(CalibrationDataReader):
@@ -109,7 +109,8 @@ def _static_qoperator(src: Path, dst: Path) -> None:
         def get_next(self):  # noqa: ANN201
             return next(self.batches, None)
 
-    quantize_static(str(src), str(dst), Reader(), quant_format=QuantFormat.QOperator)
+    quantize_static(str(src), str(dst), Reader(),
+                    quant_format=QuantFormat.QOperator if qoperator else QuantFormat.QDQ)
 
 
 def build(folder: Path) -> dict[str, tuple[dict[str, Path], int]]:
@@ -153,8 +154,11 @@ def build(folder: Path) -> dict[str, tuple[dict[str, Path], int]]:
             paths["4-bit MatMulNBits"] = folder / f"{name}_nbits.onnx"
             quantizer.model.save_model_to_file(str(paths["4-bit MatMulNBits"]))
         else:
-            paths["static QOperator"] = folder / f"{name}_qop.onnx"
-            _static_qoperator(clean, paths["static QOperator"])
+            for tag, qoperator in (("static QOperator", True), ("static QDQ", False)):
+                paths[tag] = folder / f"{name}_{tag.split()[1].lower()}.onnx"
+                _static(clean, paths[tag], qoperator)
+            paths["static QDQ, all"] = folder / f"{name}_qdq_all.onnx"     # NHWC QLinearConv
+            _session_dump(paths["static QDQ"], paths["static QDQ, all"], levels["all"])
         families[name] = (paths, sum(p.numel() for p in model.parameters()))
     return families
 
@@ -166,7 +170,7 @@ def deployed(tmp_path_factory) -> dict[str, tuple[dict[str, Path], int]]:
 
 
 VARIANTS = ["ext", "all", "fp16", "optimizer", "optimizer fp16", "dynamic int8", "4-bit MatMulNBits",
-            "static QOperator"]
+            "static QOperator", "static QDQ", "static QDQ, all"]
 FAMILIES = ["bert", "gpt2", "llama", "vit", "cnn"]
 
 

@@ -123,3 +123,17 @@ def test_qattention_is_attention_with_a_dequantised_projection():
                   attrs={"num_heads": 2})
     assert row.macs == 768 + 256
     assert row.flops == 15 * 96 + 96 + 96 + 624            # projection, bias, scale, attention
+
+
+def test_channels_last_qlinear_conv_and_nhwc_max_pool():
+    # ORT's NHWC transformer: X (N, H, W, C), W unchanged (M, C/group, kH, kW)
+    ins = {**q("x", (1, 6, 6, 4)), "w": np.ones((8, 2, 3, 3), np.int8), "ws": scale(),
+           "wz": zero(np.int8), "ys": scale(), "yz": zero(), "b": np.zeros(8, np.int32)}
+    row = cost_op("QLinearConv", ins, attrs={"group": 2, "channels_last": 1})
+    n, outputs = 2 * 3 * 3, 4 * 4 * 8
+    assert row.output_shapes == [[1, 4, 4, 8]]
+    assert row.macs == n * outputs
+    assert row.flops == (2 * n - 1) * outputs + outputs + Q * outputs
+    pool = cost_op("NhwcMaxPool", {"x": ((1, 4, 4, 8), U8)},
+                   attrs={"kernel_shape": [2, 2], "strides": [2, 2]})
+    assert pool.output_shapes == [[1, 2, 2, 8]] and pool.flops == 3 * 2 * 2 * 8

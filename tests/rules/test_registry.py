@@ -77,15 +77,15 @@ _MS = "com.microsoft"
 _ORT_DOT = {f"{_MS}.{op}" for op in (
     "Attention", "MultiHeadAttention", "GroupQueryAttention", "PackedAttention",
     "DecoderMaskedMultiHeadAttention", "SparseAttention", "FusedConv", "FusedGemm", "FusedMatMul",
-    "NhwcConv", "QGemm", "MatMulNBits", "MatMulBnb4", "MatMulIntegerToFloat", "DynamicQuantizeMatMul",
-    "QAttention")} | {f"{_MS}.nchwc.Conv"}
+    "NhwcConv", "QGemm", "QLinearConv", "MatMulNBits", "MatMulBnb4", "MatMulIntegerToFloat",
+    "DynamicQuantizeMatMul", "QAttention")} | {f"{_MS}.nchwc.Conv"}
 SUPPORTED |= _ORT_DOT | {"SimplifiedLayerNormalization"} | {f"{_MS}.{op}" for op in (
     "Gelu", "FastGelu", "BiasGelu", "QuickGelu", "BiasAdd", "BiasSoftmax", "BiasSplitGelu",
     "SkipLayerNormalization", "SkipSimplifiedLayerNormalization", "EmbedLayerNormalization",
     "GroupNorm", "SkipGroupNorm", "RotaryEmbedding", "QLinearAdd", "QLinearMul", "QLinearSigmoid",
     "QLinearLeakyRelu", "QLinearSoftmax", "QLinearConcat", "QLinearGlobalAveragePool",
     "QLinearAveragePool", "QLinearReduceMean", "QLinearWhere", "QuantizeLinear", "DequantizeLinear",
-    "GatherBlockQuantized")} | {f"{_MS}.nchwc.{op}" for op in (
+    "GatherBlockQuantized", "NhwcMaxPool")} | {f"{_MS}.nchwc.{op}" for op in (
     "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "ReorderInput", "ReorderOutput",
     "Upsample")}
 DOT_PRODUCT |= _ORT_DOT
