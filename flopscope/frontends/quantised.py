@@ -152,44 +152,48 @@ def parameters(nodes: list[Node], meta: Mapping[str, tuple[tuple[int, ...], str]
 #: copies smaller than this many elements are not worth a note (biases, norms)
 DUPLICATE_MIN = 1024
 
+#: element types compared for copies, with their numpy names
+_COMPARABLE = {1: "float32", 10: "float16", 11: "float64", 16: "uint16"}   # bfloat16 as bits
+
 
 def duplicates(initializers: Iterable[Any], params: Mapping[str, Param]) -> tuple[list[str], set[str]]:
-    """Weights stored twice: equal payloads, or a 2-D one and its transpose (a tied
+    """Matrices stored twice: equal payloads, or one the transpose of the other (a tied
     embedding written once as the lookup table and once as the output projection).
     Returns a note for each and the names of the copies: a copy is one parameter of the
     model, so it counts once; its storage is real, so it stays in memory as a buffer.
 
-    Only payloads already in memory are compared (external data is never read), and
-    tensors of one repeated value (a zero-initialised weight) are never taken for copies.
+    Only 2-D float payloads already in memory are compared (external data and the
+    payloads a large file is read without are never read), pairs of one shape or of
+    swapped shapes only; tensors of one repeated value (zero-initialised) are no copies.
     """
     by_shape: dict[tuple[tuple[int, ...], int], list[Any]] = {}
     for t in initializers:
-        if t.name in params and not params[t.name].buffer and prod(t.dims) >= DUPLICATE_MIN:
+        if len(t.dims) == 2 and t.data_type in _COMPARABLE and t.name in params \
+                and not params[t.name].buffer and prod(t.dims) >= DUPLICATE_MIN \
+                and t.HasField("raw_data"):
             by_shape.setdefault((tuple(sorted(t.dims)), t.data_type), []).append(t)
     candidates = [group for group in by_shape.values() if len(group) > 1]
     if not candidates:
         return [], set()
-    from onnx import numpy_helper
+    import numpy as np
 
     notes: list[str] = []
     copies: set[str] = set()
     for group in candidates:
         arrays = []
         for t in group:
-            if not t.raw_data:
-                continue
-            a = numpy_helper.to_array(t)
-            if a.size and not (a == a.flat[0]).all():
-                arrays.append((t.name, a))
+            a = np.frombuffer(t.raw_data, dtype=_COMPARABLE[t.data_type])
+            if a.size == prod(t.dims) and not (a == a[0]).all():
+                arrays.append((t.name, a.reshape(tuple(t.dims))))
         for i, (a_name, a) in enumerate(arrays):
             if a_name in copies:
                 continue
             for b_name, b in arrays[i + 1:]:
                 if b_name in copies:
                     continue
-                if a.shape == b.shape and (a == b).all():
+                if a.shape == b.shape and np.array_equal(a, b):
                     how = "a copy"
-                elif a.ndim == 2 and a.shape == b.shape[::-1] and (a.T == b).all():
+                elif a.shape == b.shape[::-1] and np.array_equal(a.T, b):
                     how = "a transposed copy"
                 else:
                     continue
