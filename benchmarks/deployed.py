@@ -56,13 +56,14 @@ def table(before: Path, after: Path) -> str:
     for key, row in a.items():
         family, variant = key.split("|")
         clean = a[f"{family}|clean"]["macs"]
-
-        def cells(r: dict) -> str:
-            if "refused" in r:
-                return "refused (exit 2) | –"
-            return f"{r['macs']:,} ({100 * r['macs'] / clean:.0f}%) | {r['coverage']:.1f}%"
-        lines.append(f"| {family} | {variant} | {clean:,} | {cells(b[key])} | {cells(row)} |")
+        lines.append(f"| {family} | {variant} | {clean:,} | {_cells(b[key], clean)} | {_cells(row, clean)} |")
     return "\n".join(lines)
+
+
+def _cells(r: dict, clean: int) -> str:
+    if "refused" in r:
+        return "refused (exit 2) | –"
+    return f"{r['macs']:,} ({100 * r['macs'] / clean:.0f}%) | {r['coverage']:.1f}%"
 
 
 def main(argv: list[str]) -> None:
