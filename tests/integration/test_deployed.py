@@ -55,8 +55,11 @@ def _transformers_models() -> dict[str, tuple[torch.nn.Module, str]]:
 
     tiny = {"num_hidden_layers": 2, "num_attention_heads": 4, "hidden_size": 32, "intermediate_size": 64}
     return {
+        # eager attention: the pattern ORT's optimizer fuses into Attention and
+        # EmbedLayerNormalization (its SDPA export keeps MatMul and Softmax)
         "bert": (tf.BertModel(tf.BertConfig(vocab_size=96, max_position_embeddings=32, type_vocab_size=2,
-                                            **tiny), add_pooling_layer=False), "bert"),
+                                            attn_implementation="eager", **tiny),
+                              add_pooling_layer=False), "bert"),
         "gpt2": (tf.GPT2Model(tf.GPT2Config(vocab_size=96, n_embd=32, n_layer=2, n_head=4,
                                             n_positions=32)), "gpt2"),
         "llama": (tf.LlamaModel(tf.LlamaConfig(vocab_size=96, num_key_value_heads=2,
