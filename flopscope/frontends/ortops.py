@@ -50,8 +50,8 @@ class Rewrite:
 
     #: fake graph inputs: name -> (elem type, shape)
     inputs: dict[str, tuple[int, tuple[int, ...]]] = field(default_factory=dict)
-    #: small int64 constants: name -> values
-    constants: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    #: small constants: name -> values (float32 when named ``MARK + "floats/..."``, else int64)
+    constants: dict[str, tuple[float, ...] | tuple[int, ...]] = field(default_factory=dict)
     #: replaced nodes, by op
     replaced: dict[str, int] = field(default_factory=dict)
 
@@ -191,17 +191,12 @@ def _reorder_output(ctx: _Ctx) -> None:
 
 
 def _nchwc_upsample(ctx: _Ctx) -> None:
-    scales = [float(s) for s in ctx.attrs.get("scales", ())]
-    rank = 2 + len(scales)
-    x = ctx.inp(0)
-    full = [1.0, 1.0, *scales] if rank > 2 else [1.0, 1.0]
+    """Integer ``scales`` of the spatial dims: Resize with scales (1, 1, *scales)."""
+    full = (1.0, 1.0, *(float(s) for s in ctx.attrs.get("scales", ())))
     name = f"{MARK}floats/" + "_".join(map(str, full))
-    ctx.rewrite.inputs.pop(name, None)
-    ctx.rewrite.constants[name] = tuple(full)      # type: ignore[arg-type]
-    if ctx.opset >= 11:
-        ctx.add("Resize", [x, "", name], ctx.outp(0))
-    else:
-        ctx.add("Resize", [x, name], ctx.outp(0))
+    ctx.rewrite.constants[name] = full
+    inputs = [ctx.inp(0), "", name] if ctx.opset >= 11 else [ctx.inp(0), name]
+    ctx.add("Resize", inputs, ctx.outp(0))
 
 
 def _gemm(a: int, b: int, c: int | None, float_unless: int | None = None) -> Callable[[_Ctx], None]:
@@ -440,7 +435,7 @@ _MS_STANDINS: dict[str, Callable[[_Ctx], None]] = {
     "QLinearGlobalAveragePool": _qlinear_global_pool,
     "QLinearAveragePool": _same_op("AveragePool", (0,), _POOL_ATTRS),
     "QLinearReduceMean": _qlinear_reduce_mean,
-    "QLinearWhere": lambda ctx: ctx.add("Where", [ctx.inp(0), ctx.inp(1), ctx.inp(4)], ctx.outp(0)),
+    "QLinearWhere": _same_op("Where", (0, 1, 4), ()),
     "QuantizeLinear": _quantize,
     "DequantizeLinear": _dequantize,
 }

@@ -219,10 +219,9 @@ def sparse_attention(node: Node) -> Cost:
         t = s + (node.shape(3)[2] if node.has_input(3) else 0)
     if t != s:
         raise RuleError(f"SparseAttention '{node.name}': token generation (S={s} < T={t}) not modelled")
-    rows = node.shape(5)
+    layouts, width = node.shape(5)
     ptr = node.value(5)
     size = node.attr("sparse_block_size", 0)
-    layouts, width = rows
     kept = [int(ptr[(h % layouts) * width + width - 1]) for h in range(n)]
     scores = b * sum(kept) * size * size
     rows = b * n * s

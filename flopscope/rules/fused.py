@@ -82,8 +82,10 @@ def fused_matmul(node: Node) -> Cost:
     else:
         k = a[-2] if node.attr("transA", 0) else a[-1]
     b = node.inputs[1] if len(node.inputs) > 1 else None
-    if b is not None and b.static and len(b.shape) >= 2 and not node.attr("transBatchB", 0):  # type: ignore[arg-type]
-        _same_k(node, k, b.shape[-1] if node.attr("transB", 0) else b.shape[-2])  # type: ignore[index]
+    if b is not None and b.static and not node.attr("transBatchB", 0):
+        shape = node.shape(1)
+        if len(shape) >= 2:
+            _same_k(node, k, shape[-1] if node.attr("transB", 0) else shape[-2])
     outputs = node.out_numel()
     flops = max(2 * k - 1, 0) * outputs + (outputs if node.attr("alpha", 1.0) != 1.0 else 0)
     return Cost(macs=k * outputs, flops=flops)
