@@ -40,8 +40,12 @@ MS = "com.microsoft"
 NCHWC = "com.microsoft.nchwc"
 
 #: ORT operators in the default domain that the onnx package does not know
-#: (LayerNormalization before opset 17 is one too: ORT registers it as a contrib op)
-ORT_DEFAULT_DOMAIN = frozenset({"SimplifiedLayerNormalization", "LayerNormalization"})
+#: (LayerNormalization before opset 17 is one too: ORT registers it as a contrib op;
+#: the Memcpy ops are what a CUDA session dump adds between devices; the others are
+#: experimental ops onnx dropped and ORT still runs)
+ORT_DEFAULT_DOMAIN = frozenset({"SimplifiedLayerNormalization", "LayerNormalization",
+                                "MemcpyFromHost", "MemcpyToHost", "Scale", "Affine",
+                                "ImageScaler", "ScaledTanh", "ParametricSoftplus"})
 
 
 @dataclass
@@ -454,6 +458,8 @@ _NCHWC_STANDINS: dict[str, Callable[[_Ctx], None]] = {
 _DEFAULT_STANDINS: dict[str, Callable[[_Ctx], None]] = {
     "SimplifiedLayerNormalization": _identity(0, 1),
     "LayerNormalization": _identity(0, 1, 2),
+    **{op: _identity() for op in ("MemcpyFromHost", "MemcpyToHost", "Scale", "Affine", "ImageScaler",
+                                  "ScaledTanh", "ParametricSoftplus")},
 }
 
 STANDINS: Mapping[str, Mapping[str, Callable[[_Ctx], None]]] = {

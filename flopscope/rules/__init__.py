@@ -5,6 +5,7 @@ from flopscope.rules import (  # noqa: F401  (registration by import)
     attention,
     contrib_activation,
     contrib_attention,
+    contrib_movement,
     contrib_norm,
     conv,
     decoder,

@@ -1,5 +1,7 @@
 """ONNX Runtime's activation kernels (``com.microsoft``): Gelu, FastGelu, BiasGelu,
-QuickGelu, BiasAdd, BiasSoftmax, BiasSplitGelu.
+QuickGelu, BiasAdd, BiasSoftmax, BiasSplitGelu; and the experimental elementwise ops onnx
+dropped that ORT still runs in the default domain: Scale, Affine, ImageScaler, ScaledTanh,
+ParametricSoftplus.
 
 Each is the standard formula priced from the table (``rules/constants.py``), plus one add
 per element for a fused bias: Gelu (erf form) 5 per element, FastGelu (tanh form) 9,
@@ -68,3 +70,27 @@ def bias_split_gelu(node: Node) -> Cost:
     """X (N, S, D) + bias (D), split in halves a, b along D, out = a·Gelu(b) (N, S, D/2):
     D adds per row of X (2 per output), then Gelu and a multiply per output."""
     return Cost(flops=(2 + per_element("Gelu") + 1) * node.out_numel())
+
+
+@rule("Scale")
+def scale(node: Node) -> Cost:
+    """x · scale: one multiply per element."""
+    return Cost(flops=node.out_numel())
+
+
+@rule("Affine", "ImageScaler")
+def affine(node: Node) -> Cost:
+    """alpha·x + beta (ImageScaler: scale·x + bias[c]): a multiply and an add per element."""
+    return Cost(flops=2 * node.out_numel())
+
+
+@rule("ScaledTanh")
+def scaled_tanh(node: Node) -> Cost:
+    """alpha·tanh(beta·x): the table's Tanh and two multiplies per element."""
+    return Cost(flops=(per_element("Tanh") + 2) * node.out_numel())
+
+
+@rule("ParametricSoftplus")
+def parametric_softplus(node: Node) -> Cost:
+    """alpha·ln(1 + exp(beta·x)): the table's Softplus and two multiplies per element."""
+    return Cost(flops=(per_element("Softplus") + 2) * node.out_numel())

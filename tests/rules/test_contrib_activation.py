@@ -35,3 +35,18 @@ def test_bias_split_gelu_halves_the_channels():
     assert row.output_shapes == [[1, 4, 10]]
     # 80 bias adds (2 per output), then Gelu (5) and the multiply (1) per output
     assert row.flops == 80 + (5 + 1) * 40
+
+
+def test_default_domain_ops_ort_still_runs():
+    # experimental ops onnx dropped (ORT registers them in the default domain) and the
+    # copies a GPU session dump inserts
+    x = {"x": X}
+    assert cost_op("Scale", x, attrs={"scale": 2.0}, domain="").flops == E
+    assert cost_op("Affine", x, attrs={"alpha": 2.0, "beta": 1.0}, domain="").flops == 2 * E
+    assert cost_op("ImageScaler", {"x": (1, 3, 2, 2)}, attrs={"scale": 2.0, "bias": [1.0, 2.0, 3.0]},
+                   domain="").flops == 2 * 12
+    assert cost_op("ScaledTanh", x, attrs={"alpha": 1.0, "beta": 2.0}, domain="").flops == (5 + 2) * E
+    assert cost_op("ParametricSoftplus", x, domain="").flops == (3 + 2) * E
+    for op in ("MemcpyFromHost", "MemcpyToHost"):
+        row = cost_op(op, x, domain="")
+        assert row.output_shapes == [list(X)] and row.flops == 0

@@ -72,14 +72,17 @@ DOT_PRODUCT = {"Conv", "ConvTranspose", "Gemm", "MatMul", "Einsum", "Attention",
                "DeformConv", "LinearAttention", "CausalConvWithState"}
 
 #: ONNX Runtime's own operators (contrib_activation.py, contrib_norm.py, contrib_attention.py,
-#: fused.py, quantized_ops.py); SimplifiedLayerNormalization is in the default domain
+#: contrib_movement.py, fused.py, quantized_ops.py); SimplifiedLayerNormalization, the Memcpy
+#: ops and onnx's dropped experimental ops are in the default domain
 _MS = "com.microsoft"
 _ORT_DOT = {f"{_MS}.{op}" for op in (
     "Attention", "MultiHeadAttention", "GroupQueryAttention", "PackedAttention",
     "DecoderMaskedMultiHeadAttention", "SparseAttention", "FusedConv", "FusedGemm", "FusedMatMul",
     "NhwcConv", "QGemm", "QLinearConv", "MatMulNBits", "MatMulBnb4", "MatMulIntegerToFloat",
     "DynamicQuantizeMatMul", "QAttention")} | {f"{_MS}.nchwc.Conv"}
-SUPPORTED |= _ORT_DOT | {"SimplifiedLayerNormalization"} | {f"{_MS}.{op}" for op in (
+_ORT_DEFAULT = {"SimplifiedLayerNormalization", "MemcpyFromHost", "MemcpyToHost", "Scale", "Affine",
+                "ImageScaler", "ScaledTanh", "ParametricSoftplus"}
+SUPPORTED |= _ORT_DOT | _ORT_DEFAULT | {f"{_MS}.{op}" for op in (
     "Gelu", "FastGelu", "BiasGelu", "QuickGelu", "BiasAdd", "BiasSoftmax", "BiasSplitGelu",
     "SkipLayerNormalization", "SkipSimplifiedLayerNormalization", "EmbedLayerNormalization",
     "GroupNorm", "SkipGroupNorm", "RotaryEmbedding", "QLinearAdd", "QLinearMul", "QLinearSigmoid",
