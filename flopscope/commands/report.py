@@ -19,6 +19,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--top", type=int, metavar="K", help="show only the K heaviest layers")
     p.add_argument("--convention", choices=("flopscope", "2mac"), default="flopscope",
                    help="flopscope (default) or 2mac: FLOPs = 2 x MACs of dot products")
+    p.add_argument("--mode", choices=("inference", "train"), default="inference",
+                   help="train: forward + backward, optimizer step and training memory")
+    p.add_argument("--optimizer", choices=("sgd", "momentum", "adam", "adamw"), default="adamw",
+                   help="train mode: the optimizer whose step and state are costed")
+    p.add_argument("--precision", choices=("fp32", "bf16-mixed", "fp16-mixed"), default="fp32",
+                   help="train mode: fp32, or half-precision weights/grads with fp32 master "
+                        "weights and state")
+    p.add_argument("--frozen", action="append", default=[], metavar="PATTERN",
+                   help="train mode: freeze parameters whose name matches this glob (repeatable)")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
 
 
@@ -29,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     non_negative("--depth", args.depth)
     non_negative("--top", args.top)
     report = analyze(args.model, input_shapes=parse_input_shapes(args.input_shape),
-                     dims=parse_dims(args.dim), convention=args.convention)
+                     dims=parse_dims(args.dim), convention=args.convention, mode=args.mode,
+                     optimizer=args.optimizer, precision=args.precision, frozen=args.frozen)
     emit(render(report, args.format, depth=args.depth, top=args.top), args.output, [args.model])
     return 0

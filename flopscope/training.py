@@ -1,0 +1,297 @@
+"""Training cost: backward, optimizer step, gradients, optimizer state, saved activations.
+
+``analyze(model, mode="train", optimizer=..., precision=..., frozen=...)`` lands here.
+
+PyTorch models are traced through a whole training step on meta or fake tensors
+(:mod:`flopscope.frontends.torch_train`): the forward, then the backward of the sum of
+the outputs. Every op autograd runs is a layer row with its ``phase`` (``forward``,
+``backward``, or ``recompute`` for a checkpointed segment run again during backward),
+attributed to the module whose forward made it, and costed exactly by the rules
+(:mod:`flopscope.rules.backward` for the gradient ops). ONNX files have no autograd:
+their backward is derived from the forward graph by rule (:func:`derive_backward`).
+
+Optimizer step, per trainable parameter element (one FLOP per add, subtract, multiply,
+divide, sqrt; scalars such as ``1 − β``, bias corrections and ``lr·λ`` are computed once
+per step, not per element; no weight decay unless the optimizer's name says so):
+
+- ``sgd``: p ← p − lr·g: multiply, subtract: 2 FLOPs, no state.
+- ``momentum``: v ← μ·v + g (multiply, add); p ← p − lr·v (multiply, subtract): 4 FLOPs,
+  1 state element (v).
+- ``adam``: m ← β₁·m + (1−β₁)·g (2 multiplies, add: 3); v ← β₂·v + (1−β₂)·g·g
+  (3 multiplies, add: 4); m̂ ← m / (1−β₁ᵗ) (1); v̂ ← v / (1−β₂ᵗ) (1);
+  p ← p − lr·m̂ / (√v̂ + ε) (sqrt, add, divide, multiply, subtract: 5): 14 FLOPs,
+  2 state elements (m, v).
+- ``adamw``: Adam's 14, then the decoupled decay p ← p − (lr·λ)·p (multiply,
+  subtract: 2): 16 FLOPs, 2 state elements.
+
+Memory convention. ``fp32``: weights, gradients and optimizer state in the parameter's
+own dtype (4 bytes for a float32 model). ``bf16-mixed`` / ``fp16-mixed`` (the mixed
+precision convention of ZeRO, Rajbhandari et al. 2020, 16 bytes per parameter with
+Adam): half-precision (2-byte) working weights and gradients, plus fp32 (4-byte) master
+weights and fp32 optimizer state for every trainable parameter. Frozen parameters have
+working weights only: no gradient, no master copy, no state. Saved activations are
+measured at the dtypes the model runs in (the trace does not apply autocast).
+
+Peak training memory = working weights + master weights + buffers + gradients + optimizer
+state (all held through the step) + the peak of live activations and activation
+gradients over the forward then the backward (a liveness walk over the traced step: a
+tensor lives from the op that writes it to the last op that reads it, so an activation
+saved for backward lives until its gradient op has run; parameter gradients are counted
+once, with the gradients).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from flopscope.errors import FlopscopeError
+from flopscope.graph import DTYPE_BITS, FLOAT_DTYPES, LayerGraph, Param
+from flopscope.memory import peak_activation
+from flopscope.report import OK, Layer, Report
+from flopscope.rules import is_dot_product
+
+FORWARD, BACKWARD, RECOMPUTE, DERIVED = "forward", "backward", "recompute", "derived"
+
+
+@dataclass(frozen=True)
+class Optimizer:
+    """An optimizer's per-element cost: FLOPs of one update, state elements kept."""
+
+    name: str
+    flops_per_element: int
+    state_per_element: int
+
+
+#: the optimizers ``--optimizer`` names (formulas in the module docstring)
+OPTIMIZERS: dict[str, Optimizer] = {o.name: o for o in (
+    Optimizer("sgd", 2, 0),
+    Optimizer("momentum", 4, 1),
+    Optimizer("adam", 14, 2),
+    Optimizer("adamw", 16, 2),
+)}
+
+#: precisions ``--precision`` names -> bytes of working weights and gradients (None: the
+#: parameter's own dtype), and whether fp32 master weights are kept
+PRECISIONS: dict[str, tuple[int | None, bool]] = {
+    "fp32": (None, False),
+    "bf16-mixed": (2, True),
+    "fp16-mixed": (2, True),
+}
+#: bytes per element of optimizer state (and master weights) under mixed precision
+FP32_BYTES = 4
+
+
+@dataclass(frozen=True)
+class TrainingMemory:
+    """Bytes held through a training step, by kind.
+
+    >>> TrainingMemory(40, 0, 40, 80).held
+    160
+    """
+
+    weight_bytes: int
+    master_weight_bytes: int
+    gradient_bytes: int
+    optimizer_state_bytes: int
+
+    @property
+    def held(self) -> int:
+        """Weights, master weights, gradients and optimizer state together."""
+        return (self.weight_bytes + self.master_weight_bytes + self.gradient_bytes
+                + self.optimizer_state_bytes)
+
+
+def _choose(table: Mapping[str, Any], key: str, what: str) -> Any:
+    if key not in table:
+        raise FlopscopeError(f"unknown {what} '{key}'; choose one of {', '.join(table)}")
+    return table[key]
+
+
+def _element_bytes(p: Param) -> int:
+    return (DTYPE_BITS.get(p.dtype, 32) + 7) // 8
+
+
+def training_memory(params: Iterable[Param], optimizer: str = "adamw",
+                    precision: str = "fp32") -> TrainingMemory:
+    """Weights, master weights, gradients and optimizer state of ``params`` (buffers
+    excluded; ``trainable=None``, an ONNX parameter, counts as trainable).
+
+    >>> w = [Param("w", (10,), "float32", trainable=True), Param("f", (5,), "float32", trainable=False)]
+    >>> training_memory(w, "adamw", "fp32")
+    TrainingMemory(weight_bytes=60, master_weight_bytes=0, gradient_bytes=40, optimizer_state_bytes=80)
+    >>> training_memory(w, "adamw", "bf16-mixed")
+    TrainingMemory(weight_bytes=30, master_weight_bytes=40, gradient_bytes=20, optimizer_state_bytes=80)
+    """
+    opt = _choose(OPTIMIZERS, optimizer, "optimizer")
+    working, master = _choose(PRECISIONS, precision, "precision")
+    weights = masters = grads = state = 0
+    for p in params:
+        if p.buffer:
+            continue
+        size = working if working is not None else _element_bytes(p)
+        weights += size * p.numel
+        if p.trainable is False:
+            continue
+        grads += size * p.numel
+        masters += FP32_BYTES * p.numel if master else 0
+        state_bytes = FP32_BYTES if master else _element_bytes(p)
+        state += opt.state_per_element * state_bytes * p.numel
+    return TrainingMemory(weights, masters, grads, state)
+
+
+def optimizer_flops(params: Iterable[Param], optimizer: str = "adamw") -> int:
+    """FLOPs of one optimizer step over the trainable elements of ``params``.
+
+    >>> optimizer_flops([Param("w", (10,), "float32", trainable=True)], "adam")
+    140
+    """
+    opt = _choose(OPTIMIZERS, optimizer, "optimizer")
+    return opt.flops_per_element * sum(p.numel for p in params
+                                       if not p.buffer and p.trainable is not False)
+
+
+# --------------------------------------------------------------------------- PyTorch
+
+
+def analyze_training(source: Any, given: Any, *, dims: Mapping[str, int] | None = None,
+                     convention: str = "flopscope", flop_table: Mapping[str, int] | None = None,
+                     name: str | None = None, optimizer: str = "adamw", precision: str = "fp32",
+                     frozen: Iterable[str] = ()) -> Report:
+    """The :class:`Report` of one training step (see the module docstring); ``source`` is
+    a resolved :class:`flopscope.sources.Source`, ``given`` its merged inputs."""
+    from flopscope.analysis import build_report
+
+    _choose(OPTIMIZERS, optimizer, "optimizer")
+    _choose(PRECISIONS, precision, "precision")
+    frozen = list(frozen)
+    if source.is_onnx:
+        from flopscope.frontends import onnx as onnx_frontend
+        if frozen:
+            raise FlopscopeError("--frozen names PyTorch parameters; ONNX parameters all count "
+                                 "as trainable")
+        graph = onnx_frontend.load(source.target, input_shapes=given.by_name(), dims=dims,
+                                   name=name)
+        report = build_report(graph, convention, flop_table)
+        derive_backward(report, graph)
+        return _finish(report, graph, {}, None, optimizer, precision, convention)
+    if dims:
+        raise FlopscopeError("--dim binds symbolic dims of ONNX models; for PyTorch models "
+                             "give --input-shape")
+    from flopscope.frontends.torch_train import load_train
+    trace = load_train(source, given, frozen=frozen, name=name)
+    report = build_report(trace.graph, convention, flop_table)
+    for layer, phase in zip(report.layers, trace.phases):
+        layer.phase = phase
+    producer: dict[str, int] = {}
+    for i, node in enumerate(trace.graph.nodes):
+        for t in node.outputs:
+            if t is not None:
+                producer.setdefault(t.name, i)
+        if trace.phases[i] == FORWARD:
+            report.layers[i].saved_bytes = 0
+    for tensor_name, size in trace.saved.items():
+        i = producer.get(tensor_name, -1)
+        if i >= 0 and report.layers[i].saved_bytes is not None:
+            report.layers[i].saved_bytes = (report.layers[i].saved_bytes or 0) + size
+    report.totals.saved_activation_bytes = trace.saved_bytes
+    return _finish(report, trace.graph, trace.grads, trace.saved_bytes, optimizer, precision,
+                   convention)
+
+
+def _finish(report: Report, graph: LayerGraph, grads: Mapping[str, str], saved: int | None,
+            optimizer: str, precision: str, convention: str) -> Report:
+    """Training totals from the phased layer rows, the parameters and a liveness walk."""
+    t = report.totals
+    forward = [l for l in report.layers if l.phase == FORWARD]
+    backward = [l for l in report.layers if l.phase in (BACKWARD, RECOMPUTE, DERIVED)]
+    t.forward_macs = sum(l.macs or 0 for l in forward)
+    t.forward_flops = sum(l.flops or 0 for l in forward)
+    t.backward_macs = sum(l.macs or 0 for l in backward)
+    t.backward_flops = sum(l.flops or 0 for l in backward)
+    t.recompute_macs = sum(l.macs or 0 for l in report.layers if l.phase == RECOMPUTE)
+    params = list({p.name: p for p in graph.params.values() if not p.buffer}.values())
+    memory = training_memory(params, optimizer, precision)
+    t.optimizer_flops = optimizer_flops(params, optimizer)
+    t.macs = t.forward_macs + t.backward_macs
+    t.flops = t.forward_flops + t.backward_flops + (0 if convention == "2mac" else t.optimizer_flops)
+    t.gradient_bytes = memory.gradient_bytes
+    t.optimizer_state_bytes = memory.optimizer_state_bytes
+    t.master_weight_bytes = memory.master_weight_bytes
+    if saved is None:       # ONNX: no autograd to ask; every forward activation is kept
+        t.saved_activation_bytes = t.activation_bytes
+        peak = t.activation_bytes
+    else:
+        walk = replace(graph, constants=graph.constants | frozenset(grads))
+        peak = peak_activation(walk).bytes
+        t.peak_activation_bytes = peak
+    t.peak_training_bytes = memory.held + t.buffer_bytes + peak
+    report.notes.append(
+        f"train mode: {optimizer}, {precision}; MACs and FLOPs are forward + backward "
+        f"({t.forward_macs:,} + {t.backward_macs:,} MACs), FLOPs include the optimizer step "
+        f"({t.optimizer_flops:,}); see flopscope.training for the memory convention")
+    return report
+
+
+# --------------------------------------------------------------------------- ONNX
+
+
+#: backward of non-dot-product ops, derived from the forward FLOPs: multiple of forward
+#: FLOPs, per op (the gradient formula in the comment). An op not listed is costed as
+#: 1× its forward and marked ``derived`` (no backward rule).
+BACKWARD_FLOP_MULTIPLE: Mapping[str, int] = {
+    "Relu": 1,                  # select dy by the sign of x: one compare
+    "Add": 0, "Sub": 0,         # the gradient passes through (broadcast sums left out)
+    "Mul": 2,                   # dy·b and dy·a
+    "Div": 3,                   # dy/b and −dy·a/b²
+    "BatchNormalization": 5,    # 10 per element in training (rules.backward) vs 2 forward
+    "LayerNormalization": 2,    # 13 per element vs ~7 forward
+    "Softmax": 1, "Sigmoid": 1, "Tanh": 1, "Gelu": 1,
+    "MaxPool": 1, "AveragePool": 1, "GlobalAveragePool": 1,
+    "Flatten": 0, "Reshape": 0, "Transpose": 0, "Identity": 0, "Concat": 0, "Slice": 0,
+}
+
+
+def derive_backward(report: Report, graph: LayerGraph) -> None:
+    """Append one derived backward row per forward layer of an ONNX graph (in place).
+
+    Which tensors need a gradient: floating-point parameters (every ONNX initializer
+    counts as trainable) and what is computed from them; graph inputs do not. A
+    dot-product op costs its forward MACs and FLOPs once per input that needs a gradient
+    (grad-input, grad-weight): 2× forward, 1× for the first layer, whose input is a graph
+    input. Other ops: :data:`BACKWARD_FLOP_MULTIPLE` of their forward FLOPs, or 1×
+    marked ``derived`` when no rule is listed.
+    """
+    params = {name for name, p in graph.params.items()
+              if not p.buffer and p.dtype in FLOAT_DTYPES}
+    needs = set(params)
+    rows: list[Layer] = []
+    for node, layer in zip(graph.nodes, report.layers):
+        layer.phase = FORWARD
+        flowing = [t is not None and t.name in needs for t in node.inputs]
+        if not any(flowing):
+            continue
+        needs.update(t.name for t in node.outputs if t is not None)
+        if layer.status != OK:
+            continue
+        op = layer.op
+        if is_dot_product(op):
+            k = sum(flowing[:2])
+            macs, flops, phase, why = (layer.macs or 0) * k, (layer.flops or 0) * k, BACKWARD, (
+                f"{k} gradient product(s) of the forward's size")
+        elif op in BACKWARD_FLOP_MULTIPLE:
+            k = BACKWARD_FLOP_MULTIPLE[op]
+            macs, flops, phase, why = 0, (layer.flops or 0) * k, BACKWARD, f"{k}x forward FLOPs"
+        else:
+            macs, flops, phase, why = 0, layer.flops or 0, DERIVED, (
+                f"no backward rule for {op}: assumed equal to its forward")
+        rows.append(Layer(name=f"{layer.name}/grad", op=f"{op}.grad", module=layer.module,
+                          output_shapes=[], macs=macs, flops=flops, params=0,
+                          output_bytes=None, traffic_bytes=None, phase=phase,
+                          reason=f"derived from the forward: {why}"))
+    report.layers.extend(rows)
+    guessed = sorted({r.op for r in rows if r.phase == DERIVED})
+    report.notes.append("ONNX: backward derived from the forward graph by rule"
+                        + (f"; no backward rule for {', '.join(guessed)} (costed as their forward)"
+                           if guessed else ""))
