@@ -71,7 +71,7 @@ METRICS: dict[str, Metric] = {m.key: m for m in (
     Metric("optimizer_flops", "optimizer FLOPs", "optimizer", None, COUNT, baseline=False),
     Metric("gradient_bytes", "gradient bytes", "gradients", "params", BYTES, baseline=False),
     Metric("optimizer_state_bytes", "optimizer state bytes", "opt. state", "params", BYTES, baseline=False),
-    Metric("saved_activation_bytes", "saved activation bytes", "saved acts", "output_bytes", BYTES, baseline=False),
+    Metric("saved_activation_bytes", "saved activations", "saved", "output_bytes", BYTES, baseline=False),
     Metric("peak_training_bytes", "peak training bytes", "peak train", None, BYTES, baseline=False),
     Metric("p90_ms", "latency p90", "p90", None, MS, baseline=False, section=LATENCY),
 )}

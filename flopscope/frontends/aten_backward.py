@@ -64,3 +64,10 @@ handles("max_pool2d_with_indices_backward", "max_pool3d_with_indices_backward")(
 handles("avg_pool2d_backward", "avg_pool3d_backward", "_adaptive_avg_pool2d_backward",
         "_adaptive_avg_pool3d_backward")(_grad("AvgPoolGrad", "grad_output", "self"))
 handles("embedding_dense_backward")(_grad("EmbeddingGrad", "grad_output", "indices"))
+
+
+@handles("select_backward", "slice_backward", "as_strided_backward", "diagonal_backward")
+def _placed(call: Call) -> list[Emit]:
+    """The gradient of a view written into zeros of the input's shape: movement, no FLOPs
+    (an ``Identity`` from the incoming gradient to the grad-input)."""
+    return [Emit("Identity", [call.t("grad_output")], call.outputs)]
