@@ -184,15 +184,11 @@ def analyze_training(source: Any, given: Any, *, dims: Mapping[str, int] | None 
     report = build_report(trace.graph, convention, flop_table)
     for layer, phase in zip(report.layers, trace.phases):
         layer.phase = phase
-    producer: dict[str, int] = {}
-    for i, node in enumerate(trace.graph.nodes):
-        for t in node.outputs:
-            if t is not None:
-                producer.setdefault(t.name, i)
-        if trace.phases[i] == FORWARD:
+    for i, phase in enumerate(trace.phases):
+        if phase == FORWARD:
             report.layers[i].saved_bytes = 0
-    for tensor_name, size in trace.saved.items():
-        i = producer.get(tensor_name, -1)
+    for tensor_name, size in trace.saved.items():     # graph inputs: in the total only
+        i = trace.writers.get(tensor_name, -1)
         if i >= 0 and report.layers[i].saved_bytes is not None:
             report.layers[i].saved_bytes = (report.layers[i].saved_bytes or 0) + size
     report.totals.saved_activation_bytes = trace.saved_bytes

@@ -48,13 +48,17 @@ class TrainTrace:
     ``graph`` holds the forward nodes, then those run by ``backward()`` (``phases`` says
     which, per node). ``saved`` maps the IR name of each tensor autograd saved for
     backward to its storage bytes (``""`` gathers saved storages the trace did not name);
-    ``grads`` names the parameter gradients (IR tensor name -> parameter name).
+    ``grads`` names the parameter gradients (IR tensor name -> parameter name);
+    ``writers`` gives, for each tensor an ATen call wrote, the index of the first node
+    recorded for that call (also for outputs the IR nodes leave out, such as max-pool
+    indices or batch-norm statistics).
     """
 
     graph: LayerGraph
     phases: tuple[str, ...]
     saved: Mapping[str, int]
     grads: Mapping[str, str]
+    writers: Mapping[str, int]
 
     @property
     def saved_bytes(self) -> int:
@@ -82,6 +86,7 @@ class _TrainRecorder(_Recorder):
         self.labels: dict[int, str] = {}        # autograd sequence nr -> module path
         self.phase = FORWARD
         self.phases: list[str] = []
+        self.writers: dict[str, int] = {}      # IR tensor name -> first node of its ATen call
 
     def _record(self, value: Any, name: str) -> Tensor:
         self.by_view[_view_key(value)] = name
@@ -111,11 +116,18 @@ class _TrainRecorder(_Recorder):
                 self.module_stack.append(path)
                 pushed = True
         try:
-            return super().__torch_dispatch__(func, types, args, kwargs)
+            out = super().__torch_dispatch__(func, types, args, kwargs)
         finally:
             if pushed:
                 self.module_stack.pop()
             self.phases.extend([phase] * (len(self.nodes) - before))
+        if len(self.nodes) > before:
+            flat, _ = tree_flatten(out)
+            for value in flat:
+                name = self.names.get(id(value)) if isinstance(value, torch.Tensor) else None
+                if name is not None:
+                    self.writers.setdefault(name, before)
+        return out
 
 
 def _label(outputs: Any, start: int, path: str, labels: dict[int, str]) -> None:
@@ -184,7 +196,7 @@ def load_train(model: Any, inputs: Any = None, *, input_shapes: Mapping[str, Any
     graph = LayerGraph(name=name or source.name, source="torch", inputs=graph_in,
                        outputs=graph_out, nodes=rec.nodes, params=graph_params,
                        constants=frozenset(rec.constants), notes=[])
-    return TrainTrace(graph, tuple(rec.phases), saved, grads)
+    return TrainTrace(graph, tuple(rec.phases), saved, grads, rec.writers)
 
 
 def _trace(module: torch.nn.Module, params: dict[str, Any], buffers: dict[str, Any],
