@@ -34,21 +34,22 @@ measured at the dtypes the model runs in (the trace does not apply autocast).
 
 Peak training memory = working weights + master weights + buffers + gradients + optimizer
 state (all held through the step) + the peak of live activations and activation
-gradients over the forward then the backward (a liveness walk over the traced step: a
-tensor lives from the op that writes it to the last op that reads it, so an activation
-saved for backward lives until its gradient op has run; parameter gradients are counted
-once, with the gradients).
+gradients over the forward then the backward (:func:`peak_live_bytes`, a liveness walk
+over the ATen calls of the traced step by storage: a storage lives from the call that
+writes it to the last call that reads it, so an activation saved for backward lives
+until its gradient op has run, and views allocate nothing; parameter gradients are
+counted once, with the gradients). In train mode ``peak_activation_bytes`` is that peak.
+ONNX files have no trace to walk: every forward output is taken as kept for backward.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from flopscope.errors import FlopscopeError
 from flopscope.graph import DTYPE_BITS, FLOAT_DTYPES, LayerGraph, Param
-from flopscope.memory import peak_activation
 from flopscope.report import OK, Layer, Report
 from flopscope.rules import is_dot_product
 
@@ -152,6 +153,55 @@ def optimizer_flops(params: Iterable[Param], optimizer: str = "adamw") -> int:
                                        if not p.buffer and p.trainable is not False)
 
 
+def peak_live_bytes(steps: Sequence[Any], held: frozenset[int] = frozenset(),
+                    outputs: frozenset[int] = frozenset()) -> int:
+    """Peak bytes of live storages over ``steps`` (``Step``s of a traced training step:
+    ``reads`` and ``writes`` as (storage, bytes), ``phase``), ``held`` storages left out.
+
+    A storage lives from the step that first writes it (from the start when it is read
+    before any step writes it: an input) to the last step that reads or writes it; the
+    model's ``outputs`` live until the backward starts (the loss reads them). Views share
+    their base's storage, so they allocate nothing.
+
+    >>> from types import SimpleNamespace as S
+    >>> steps = [S(reads=((1, 10),), writes=((2, 20),), phase="forward"),
+    ...          S(reads=((2, 20),), writes=((3, 5),), phase="forward"),
+    ...          S(reads=((3, 5),), writes=((4, 20),), phase="backward")]
+    >>> peak_live_bytes(steps)        # step 0: the input (10) and its output (20)
+    30
+    >>> peak_live_bytes(steps, outputs=frozenset({2}))   # 2 is read by the loss: 20 + 5 + 20
+    45
+    """
+    born: dict[int, int] = {}
+    last: dict[int, int] = {}
+    size: dict[int, int] = {}
+    start_backward = len(steps)
+    for i, step in enumerate(steps):
+        if step.phase != FORWARD and start_backward == len(steps):
+            start_backward = i
+        for key, n in step.reads:
+            born.setdefault(key, 0)
+            size.setdefault(key, n)
+            last[key] = i
+        for key, n in step.writes:
+            if key not in born:
+                born[key], size[key] = i, n
+            last[key] = i
+    for key in outputs:
+        if key in last:
+            last[key] = max(last[key], start_backward)
+    delta = [0] * (len(steps) + 1)
+    for key, first in born.items():
+        if key not in held:
+            delta[first] += size[key]
+            delta[last[key] + 1] -= size[key]
+    live = peak = 0
+    for change in delta:
+        live += change
+        peak = max(peak, live)
+    return peak
+
+
 # --------------------------------------------------------------------------- PyTorch
 
 
@@ -175,7 +225,7 @@ def analyze_training(source: Any, given: Any, *, dims: Mapping[str, int] | None 
                                    name=name)
         report = build_report(graph, convention, flop_table)
         derive_backward(report, graph)
-        return _finish(report, graph, {}, None, optimizer, precision, convention)
+        return _finish(report, graph, None, None, optimizer, precision, convention)
     if dims:
         raise FlopscopeError("--dim binds symbolic dims of ONNX models; for PyTorch models "
                              "give --input-shape")
@@ -192,11 +242,11 @@ def analyze_training(source: Any, given: Any, *, dims: Mapping[str, int] | None 
         if i >= 0 and report.layers[i].saved_bytes is not None:
             report.layers[i].saved_bytes = (report.layers[i].saved_bytes or 0) + size
     report.totals.saved_activation_bytes = trace.saved_bytes
-    return _finish(report, trace.graph, trace.grads, trace.saved_bytes, optimizer, precision,
-                   convention)
+    peak = peak_live_bytes(trace.steps, trace.held, trace.outputs)
+    return _finish(report, trace.graph, peak, trace.saved_bytes, optimizer, precision, convention)
 
 
-def _finish(report: Report, graph: LayerGraph, grads: Mapping[str, str], saved: int | None,
+def _finish(report: Report, graph: LayerGraph, peak: int | None, saved: int | None,
             optimizer: str, precision: str, convention: str) -> Report:
     """Training totals from the phased layer rows, the parameters and a liveness walk."""
     t = report.totals
@@ -215,12 +265,10 @@ def _finish(report: Report, graph: LayerGraph, grads: Mapping[str, str], saved: 
     t.gradient_bytes = memory.gradient_bytes
     t.optimizer_state_bytes = memory.optimizer_state_bytes
     t.master_weight_bytes = memory.master_weight_bytes
-    if saved is None:       # ONNX: no autograd to ask; every forward activation is kept
+    if saved is None or peak is None:   # ONNX: no autograd to ask; every forward output is kept
         t.saved_activation_bytes = t.activation_bytes
         peak = t.activation_bytes
     else:
-        walk = replace(graph, constants=graph.constants | frozenset(grads))
-        peak = peak_activation(walk).bytes
         t.peak_activation_bytes = peak
     t.peak_training_bytes = memory.held + t.buffer_bytes + peak
     report.notes.append(

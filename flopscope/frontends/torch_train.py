@@ -33,12 +33,22 @@ from torch.utils._pytree import tree_flatten
 
 from flopscope.errors import FlopscopeError
 from flopscope.frontends import aten_backward  # noqa: F401  (registers the backward mappings)
-from flopscope.frontends.torch import _NeedsFake, _Recorder, arguments, dtype_name
+from flopscope.frontends.torch import _leaves, _NeedsFake, _Recorder, arguments, dtype_name
 from flopscope.graph import LayerGraph, Param, Tensor
 from flopscope.sources import merge_inputs, resolve
 
 #: phases of a traced node
 FORWARD, BACKWARD, RECOMPUTE = "forward", "backward", "recompute"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One ATen call as memory sees it: the storages it reads and writes, each with its
+    bytes, and its phase."""
+
+    reads: tuple[tuple[int, int], ...]
+    writes: tuple[tuple[int, int], ...]
+    phase: str
 
 
 @dataclass(frozen=True)
@@ -51,7 +61,10 @@ class TrainTrace:
     ``grads`` names the parameter gradients (IR tensor name -> parameter name);
     ``writers`` gives, for each tensor an ATen call wrote, the index of the first node
     recorded for that call (also for outputs the IR nodes leave out, such as max-pool
-    indices or batch-norm statistics).
+    indices or batch-norm statistics). ``steps`` is the memory view of the step, one
+    :class:`Step` per ATen call in order, by storage (so views allocate nothing);
+    ``outputs`` the storages of the model's outputs, ``held`` those of parameters,
+    buffers and parameter gradients (memory held through the step, counted apart).
     """
 
     graph: LayerGraph
@@ -59,6 +72,9 @@ class TrainTrace:
     saved: Mapping[str, int]
     grads: Mapping[str, str]
     writers: Mapping[str, int]
+    steps: tuple[Step, ...] = ()
+    outputs: frozenset[int] = frozenset()
+    held: frozenset[int] = frozenset()
 
     @property
     def saved_bytes(self) -> int:
@@ -87,6 +103,7 @@ class _TrainRecorder(_Recorder):
         self.phase = FORWARD
         self.phases: list[str] = []
         self.writers: dict[str, int] = {}      # IR tensor name -> first node of its ATen call
+        self.steps: list[Step] = []
 
     def _record(self, value: Any, name: str) -> Tensor:
         self.by_view[_view_key(value)] = name
@@ -121,8 +138,13 @@ class _TrainRecorder(_Recorder):
             if pushed:
                 self.module_stack.pop()
             self.phases.extend([phase] * (len(self.nodes) - before))
+        flat = _leaves(out)
+        self.steps.append(Step(
+            tuple({(storage_id(t), t.untyped_storage().nbytes())
+                   for t in _leaves((args, kwargs or {})) if isinstance(t, torch.Tensor)}),
+            tuple((storage_id(t), t.untyped_storage().nbytes()) for t in flat
+                  if isinstance(t, torch.Tensor)), phase))
         if len(self.nodes) > before:
-            flat, _ = tree_flatten(out)
             for value in flat:
                 name = self.names.get(id(value)) if isinstance(value, torch.Tensor) else None
                 if name is not None:
@@ -185,23 +207,25 @@ def load_train(model: Any, inputs: Any = None, *, input_shapes: Mapping[str, Any
     try:
         module.train()
         try:
-            rec, graph_in, graph_out, saved, grads = _trace(module, params, buffers, trainable,
-                                                            given, "meta")
+            rec, graph_in, graph_out, saved, grads, outputs, held = _trace(
+                module, params, buffers, trainable, given, "meta")
         except _NeedsFake:
-            rec, graph_in, graph_out, saved, grads = _trace(module, params, buffers, trainable,
-                                                            given, "fake")
+            rec, graph_in, graph_out, saved, grads, outputs, held = _trace(
+                module, params, buffers, trainable, given, "fake")
     finally:
         for m, training in modes.items():
             m.training = training
     graph = LayerGraph(name=name or source.name, source="torch", inputs=graph_in,
                        outputs=graph_out, nodes=rec.nodes, params=graph_params,
                        constants=frozenset(rec.constants), notes=[])
-    return TrainTrace(graph, tuple(rec.phases), saved, grads, rec.writers)
+    return TrainTrace(graph, tuple(rec.phases), saved, grads, rec.writers, tuple(rec.steps),
+                      outputs, held)
 
 
 def _trace(module: torch.nn.Module, params: dict[str, Any], buffers: dict[str, Any],
            trainable: Mapping[str, bool], given: Any, how: str
-           ) -> tuple[_TrainRecorder, list[Tensor], list[Tensor], dict[str, int], dict[str, str]]:
+           ) -> tuple[_TrainRecorder, list[Tensor], list[Tensor], dict[str, int], dict[str, str],
+                      frozenset[int], frozenset[int]]:
     from torch._subclasses.fake_tensor import FakeTensorMode
 
     names: dict[int, str] = {}
@@ -272,8 +296,11 @@ def _trace(module: torch.nn.Module, params: dict[str, Any], buffers: dict[str, A
             with recorder:
                 loss.backward()  # type: ignore[union-attr]
             grads = {}
+            held = set(param_storages)
+            outputs = frozenset(storage_id(t) for t in roots)
             for key, stand_in in state.items():
                 if stand_in.grad is not None:
+                    held.add(storage_id(stand_in.grad))
                     grad_name = recorder.name_of(stand_in.grad)
                     if grad_name is not None:
                         grads[grad_name] = key
@@ -293,4 +320,4 @@ def _trace(module: torch.nn.Module, params: dict[str, Any], buffers: dict[str, A
     by_name: dict[str, int] = {}
     for tensor_name, size in saved.values():
         by_name[tensor_name] = by_name.get(tensor_name, 0) + size
-    return recorder, graph_inputs, graph_outputs, by_name, grads
+    return recorder, graph_inputs, graph_outputs, by_name, grads, outputs, frozenset(held)
