@@ -46,7 +46,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from flopscope.errors import FlopscopeError
 from flopscope.graph import DTYPE_BITS, FLOAT_DTYPES, LayerGraph, Param
@@ -54,6 +54,7 @@ from flopscope.report import OK, Layer, Report
 from flopscope.rules import is_dot_product
 
 FORWARD, BACKWARD, RECOMPUTE, DERIVED = "forward", "backward", "recompute", "derived"
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,7 @@ class TrainingMemory:
                 + self.optimizer_state_bytes)
 
 
-def _choose(table: Mapping[str, Any], key: str, what: str) -> Any:
+def _choose(table: Mapping[str, _T], key: str, what: str) -> _T:
     if key not in table:
         raise FlopscopeError(f"unknown {what} '{key}'; choose one of {', '.join(table)}")
     return table[key]
