@@ -71,3 +71,12 @@ def _placed(call: Call) -> list[Emit]:
     """The gradient of a view written into zeros of the input's shape: movement, no FLOPs
     (an ``Identity`` from the incoming gradient to the grad-input)."""
     return [Emit("Identity", [call.t("grad_output")], call.outputs)]
+
+
+@handles("_scaled_dot_product_flash_attention_for_cpu_backward",
+         "_scaled_dot_product_flash_attention_backward",
+         "_scaled_dot_product_efficient_attention_backward")
+def _attention_backward(call: Call) -> list[Emit]:
+    """Fused attention's backward: grads of Q, K and V, the scores recomputed."""
+    return [Emit("AttentionGrad", [call.t("grad_out"), call.t("query"), call.t("key"),
+                                   call.t("value")], call.outputs, domain=FLOPSCOPE_DOMAIN)]

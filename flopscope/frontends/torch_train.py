@@ -91,6 +91,24 @@ def _view_key(t: torch.Tensor) -> tuple[Any, ...]:
     return (storage_id(t), t.storage_offset(), tuple(t.shape), tuple(t.stride()), t.dtype)
 
 
+#: functions that pick an attention kernel by device (the second calls the first)
+_ATTENTION = (torch.nn.functional.scaled_dot_product_attention,
+              torch.nn.functional.multi_head_attention_forward)
+
+
+class _FusedKernels(torch.overrides.TorchFunctionMode):
+    """On meta tensors ``F.scaled_dot_product_attention`` always takes the math kernel
+    (its L×S probabilities saved for backward); the CPU takes a fused one (flash, which
+    saves a log-sum-exp and recomputes them). Meeting it on meta restarts the trace on
+    fake CPU tensors, which make the CPU's choice."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+        if func in _ATTENTION and args and getattr(args[0], "device", None) is not None and \
+                args[0].device.type == "meta":
+            raise _NeedsFake
+        return func(*args, **(kwargs or {}))
+
+
 class _TrainRecorder(_Recorder):
     """The forward recorder, plus: tensors known by storage and view (autograd hands
     backward a new tensor object for a saved output), per-node phases, and module
@@ -281,7 +299,7 @@ def _trace(module: torch.nn.Module, params: dict[str, Any], buffers: dict[str, A
                     graph_inputs.append(Tensor(input_name, tuple(value.shape), dtype_name(value.dtype)))
             pre = torch.nn.modules.module.register_module_forward_pre_hook(pre_hook)
             post = torch.nn.modules.module.register_module_forward_hook(post_hook, always_call=True)
-            with recorder, torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            with recorder, _FusedKernels(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
                 out = torch.func.functional_call(module, state, tuple(args), kwargs,
                                                  tie_weights=True, strict=False)
             flat_out, _ = tree_flatten(out)
@@ -305,7 +323,7 @@ def _trace(module: torch.nn.Module, params: dict[str, Any], buffers: dict[str, A
                     if grad_name is not None:
                         grads[grad_name] = key
     except Exception as exc:
-        if how == "meta" and "device" in str(exc):
+        if how == "meta" and (isinstance(exc, _NeedsFake) or "device" in str(exc)):
             raise _NeedsFake from None
         if isinstance(exc, FlopscopeError):
             raise

@@ -147,3 +147,30 @@ def layer_norm_grad(node: Node) -> Cost:
     grad_input, grad_weight, grad_bias = _mask(node)
     per = 2 * (grad_input or grad_weight) + 8 * grad_input + 2 * grad_weight + grad_bias
     return Cost(flops=per * elements)
+
+
+@rule("AttentionGrad", domain=FLOPSCOPE_DOMAIN, dot_product=True)
+def attention_grad(node: Node) -> Cost:
+    """A fused attention kernel's backward (flash, memory-efficient), which keeps no
+    L×S probabilities and so recomputes them. Inputs (dO, Q, K, V): Q (B, H, L, E),
+    K (B, H, S, E), V (B, H, S, Ev); n = B·H·L·S scores.
+
+    Products: S = Q·Kᵀ again (n·E MACs), dV = Pᵀ·dO (n·Ev), dP = dO·Vᵀ (n·Ev),
+    dQ = dS·K (n·E), dK = dSᵀ·Q (n·E): n·(3E + 2Ev) MACs, each written element a dot
+    product ((2k−1) FLOPs). Per score: scale, subtract the log-sum-exp, exp (P: 3),
+    dS = P·(dP − D)·scale (3); D = rowsum(dO ⊙ O) is 2·Ev per row.
+    """
+    b, h, length, e = node.shape(1)
+    source, ev = node.shape(3)[2], node.shape(3)[3]
+    if node.shape(2)[2] != source:
+        raise RuleError(f"AttentionGrad '{node.name}': K has {node.shape(2)[2]} positions, "
+                        f"V {source}")
+    rows, n = b * h * length, b * h * length * source
+    flops = (n * (2 * e - 1)                        # S recomputed
+             + b * h * source * ev * (2 * length - 1)    # dV
+             + n * (2 * ev - 1)                     # dP
+             + rows * 2 * ev                        # D
+             + n * 6                                # P from S, dS from dP
+             + rows * e * (2 * source - 1)          # dQ
+             + b * h * source * e * (2 * length - 1))   # dK
+    return Cost(macs=n * (3 * e + 2 * ev), flops=flops)

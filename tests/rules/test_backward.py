@@ -110,3 +110,16 @@ def test_scatter_adds_cost_one_add_per_incoming_gradient_element():
     # embedding: 2x3 tokens of width 8 added into a 100x8 table
     tokens = Tensor("i", (2, 3), "int64")
     assert grad("ai.flopscope.EmbeddingGrad", [t(2, 3, 8), tokens], [t(100, 8)]).flops == 48
+
+
+def test_fused_attention_grad_recomputes_the_scores():
+    """Q (1, 2, 4, 8), K and V (1, 2, 6, 8): n = 1·2·4·6 = 48 scores; Q·Kᵀ again, dV, dP,
+    dQ, dK: n·(3·8 + 2·8) MACs."""
+    q, kv = t(1, 2, 4, 8), t(1, 2, 6, 8)
+    cost = grad("ai.flopscope.AttentionGrad", [q, q, kv, kv])
+    assert cost.macs == 48 * (3 * 8 + 2 * 8)
+    n, rows = 48, 8
+    assert cost.flops == (n * 15 + 2 * 6 * 8 * 7 + n * 15 + rows * 16 + n * 6 + rows * 8 * 11
+                          + 2 * 6 * 8 * 7)
+    with pytest.raises(RuleError, match="K has 6 positions, V 5"):
+        grad("ai.flopscope.AttentionGrad", [q, q, kv, t(1, 2, 5, 8)])
