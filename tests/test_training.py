@@ -168,6 +168,17 @@ def test_onnx_backward_is_derived_from_the_forward_by_rule():
     assert t.gradient_bytes == 4 * params
 
 
+def test_the_onnx_train_path_does_not_import_torch(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "tiny.onnx"
+    path.write_bytes(tiny_onnx().SerializeToString())
+    code = ("import sys, flopscope; r = flopscope.analyze(sys.argv[1], mode='train'); "
+            "assert r.totals.backward_macs > 0; assert 'torch' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code, str(path)], check=True)
+
+
 def test_onnx_refuses_frozen_patterns():
     with pytest.raises(FlopscopeError, match="--frozen names PyTorch parameters"):
         analyze(tiny_onnx(), mode="train", frozen=["w"])
