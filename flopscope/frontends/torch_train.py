@@ -263,9 +263,8 @@ def _trace(module: torch.nn.Module, params: dict[str, Any], buffers: dict[str, A
     def post_hook(mod: torch.nn.Module, _args: Any, out: Any) -> None:
         if len(recorder.module_stack) > 1:
             path = recorder.module_stack.pop()
-            start = starts.pop()
-            if recorder.phase == FORWARD:
-                _label(out, start, path, recorder.labels)
+            # also during backward: a reentrant checkpoint makes new nodes as it recomputes
+            _label(out, starts.pop(), path, recorder.labels)
 
     device = torch.device("meta") if how == "meta" else torch.device("cpu")
     fake = FakeTensorMode(allow_non_fake_inputs=True) if how == "fake" else contextlib.nullcontext()

@@ -222,3 +222,30 @@ def test_the_module_is_left_as_it_was():
 
 def test_frozen_names_match_globs():
     assert torch_train.frozen_names(["a.w", "b.w"], ["a.*"]) == {"a.w"}
+
+
+class Reentrant(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Linear(8, 8)
+        self.body = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 16))
+        self.head = nn.Linear(16, 4)
+
+    def forward(self, x):
+        return self.head(checkpoint(self.body, self.stem(x), use_reentrant=True))
+
+
+def test_reentrant_checkpointing_is_recomputed_and_its_backward_attributed():
+    trace = load_train(Reentrant(), (4, 8))
+    report = build_report(trace.graph)
+    rows = [(layer.module, phase, layer.macs) for layer, phase in zip(report.layers, trace.phases)
+            if layer.macs]
+    assert [r for r in rows if r[1] == "recompute"] == [("body.0", "recompute", 4 * 8 * 16),
+                                                        ("body.2", "recompute", 4 * 16 * 16)]
+    backward = {}
+    for module, phase, macs in rows:
+        if phase == "backward":
+            backward[module] = backward.get(module, 0) + macs
+    # every layer: grad-weight and grad-input, except the stem's grad-input (x needs none)
+    assert backward == {"head": 2 * 4 * 16 * 4, "body.2": 2 * 4 * 16 * 16, "body.0": 2 * 4 * 8 * 16,
+                        "stem": 4 * 8 * 8}
