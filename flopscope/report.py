@@ -155,6 +155,7 @@ class Layer:
     reason: str = ""
     phase: str | None = None          # train mode: forward, backward, recompute, derived
     saved_bytes: int | None = None    # train mode: bytes autograd saves of its outputs
+    gradient_bytes: int | None = None  # train mode: gradients of the parameters it owns
 
 
 @dataclass

@@ -59,19 +59,27 @@ _T = TypeVar("_T")
 
 @dataclass(frozen=True)
 class Optimizer:
-    """An optimizer's per-element cost: FLOPs of one update, state elements kept."""
+    """An optimizer's per-element cost: FLOPs of one update, state elements kept, and the
+    update it counts (one FLOP per add, subtract, multiply, divide, sqrt).
+
+    >>> OPTIMIZERS["momentum"].formula
+    'v = mu*v + g (2); p = p - lr*v (2)'
+    """
 
     name: str
     flops_per_element: int
     state_per_element: int
+    formula: str
 
 
-#: the optimizers ``--optimizer`` names (formulas in the module docstring)
+#: the optimizers ``--optimizer`` names
 OPTIMIZERS: dict[str, Optimizer] = {o.name: o for o in (
-    Optimizer("sgd", 2, 0),
-    Optimizer("momentum", 4, 1),
-    Optimizer("adam", 14, 2),
-    Optimizer("adamw", 16, 2),
+    Optimizer("sgd", 2, 0, "p = p - lr*g (2)"),
+    Optimizer("momentum", 4, 1, "v = mu*v + g (2); p = p - lr*v (2)"),
+    Optimizer("adam", 14, 2, "m = b1*m + (1-b1)*g (3); v = b2*v + (1-b2)*g*g (4); "
+                             "mh = m/(1-b1^t) (1); vh = v/(1-b2^t) (1); "
+                             "p = p - lr*mh/(sqrt(vh) + eps) (5)"),
+    Optimizer("adamw", 16, 2, "adam's update (14); p = p - (lr*wd)*p (2)"),
 )}
 
 #: precisions ``--precision`` names -> bytes of working weights and gradients (None: the
@@ -260,6 +268,7 @@ def _finish(report: Report, graph: LayerGraph, peak: int | None, saved: int | No
     t.recompute_macs = sum(l.macs or 0 for l in report.layers if l.phase == RECOMPUTE)
     params = list({p.name: p for p in graph.params.values() if not p.buffer}.values())
     memory = training_memory(params, optimizer, precision)
+    _layer_gradients(report, graph, precision)
     t.optimizer_flops = optimizer_flops(params, optimizer)
     t.macs = t.forward_macs + t.backward_macs
     t.flops = t.forward_flops + t.backward_flops + (0 if convention == "2mac" else t.optimizer_flops)
@@ -277,6 +286,20 @@ def _finish(report: Report, graph: LayerGraph, peak: int | None, saved: int | No
         f"({t.forward_macs:,} + {t.backward_macs:,} MACs), FLOPs include the optimizer step "
         f"({t.optimizer_flops:,}); see flopscope.training for the memory convention")
     return report
+
+
+def _layer_gradients(report: Report, graph: LayerGraph, precision: str) -> None:
+    """Each forward layer's ``gradient_bytes``: the gradients of the parameters it owns
+    (a parameter belongs to the first layer that reads it, as its ``params`` count)."""
+    seen: set[str] = set()
+    for node, layer in zip(graph.nodes, report.layers):
+        if layer.phase != FORWARD:
+            continue
+        owned = [graph.params[t.name] for t in node.inputs
+                 if t is not None and t.name in graph.params and t.name not in seen]
+        seen.update(p.name for p in owned)
+        layer.gradient_bytes = training_memory(
+            [p for p in owned if not p.buffer], precision=precision).gradient_bytes
 
 
 # --------------------------------------------------------------------------- ONNX

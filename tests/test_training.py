@@ -42,6 +42,9 @@ def test_optimizer_step_and_state_per_trainable_element(name, flops, state):
     assert optimizer_flops([W, FROZEN, BUFFER], name) == flops * 1000
     assert training_memory([W, FROZEN, BUFFER], name).optimizer_state_bytes == state * 1000 * 4
     assert OPTIMIZERS[name].state_per_element == state
+    # the formula counts what the price says: the (n) of each update sum to it
+    counted = [int(part.rpartition("(")[2].rstrip(")")) for part in OPTIMIZERS[name].formula.split("; ")]
+    assert sum(counted) == flops
 
 
 def test_adamw_fp32_holds_two_fp32_copies_of_the_parameters_as_state():
@@ -105,6 +108,8 @@ def test_train_report_totals_by_hand():
     held = 4 * PARAMS + 4 * PARAMS + 8 * PARAMS
     assert t.peak_training_bytes == held + t.peak_activation_bytes
     assert {layer.phase for layer in report.layers} == {"forward", "backward"}
+    grads = {layer.module: layer.gradient_bytes for layer in report.layers if layer.gradient_bytes}
+    assert grads == {"body": 4 * (8 * 16 + 16), "head": 4 * (16 * 4 + 4)}
 
 
 def test_a_frozen_backbone_has_no_grad_weight_cost_or_gradient_memory():
@@ -113,6 +118,7 @@ def test_a_frozen_backbone_has_no_grad_weight_cost_or_gradient_memory():
     head = 16 * 4 + 4
     assert t.backward_macs == 2 * 16 * 4                 # head's grad-weight; no grad-input
     assert t.gradient_bytes == 4 * head and t.optimizer_state_bytes == 8 * head
+    assert sum(layer.gradient_bytes or 0 for layer in report.layers) == 4 * head
     assert t.optimizer_flops == 14 * head
     assert (t.trainable_params, t.frozen_params) == (head, PARAMS - head)
 
