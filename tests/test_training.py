@@ -15,6 +15,7 @@ from flopscope.cli import main
 from flopscope.errors import FlopscopeError
 from flopscope.gate import check_budget
 from flopscope.graph import Param
+from flopscope.report import Report
 from flopscope.training import OPTIMIZERS, optimizer_flops, training_memory
 from tests.builders import model_of, weight
 
@@ -124,8 +125,10 @@ def test_a_frozen_backbone_has_no_grad_weight_cost_or_gradient_memory():
 
 
 def test_json_has_the_train_totals_and_inference_leaves_them_null():
-    train = json.loads(analyze(Net(), (2, 8), mode="train").to_json())
+    report = analyze(Net(), (2, 8), mode="train")
+    train = json.loads(report.to_json())
     assert all(isinstance(train["totals"][k], int) for k in TRAIN_KEYS)
+    assert Report.from_dict(train).to_dict() == report.to_dict()      # a baseline round-trips
     assert {row["phase"] for row in train["layers"]} == {"forward", "backward"}
     inference = json.loads(analyze(Net(), (2, 8)).to_json())
     assert all(inference["totals"][k] is None for k in TRAIN_KEYS)
