@@ -135,6 +135,17 @@ def test_json_has_the_train_totals_and_inference_leaves_them_null():
     assert {row["phase"] for row in inference["layers"]} == {None}
 
 
+def test_csv_adds_the_train_columns_in_train_mode_only():
+    from flopscope.render import render
+
+    train = render(analyze(Net(), (2, 8), mode="train"), "csv").splitlines()
+    assert train[0].endswith(",repeat,phase,saved_bytes,gradient_bytes")
+    # body owns 144 params; the x it saves is a graph input, in the total only
+    assert train[1].split(",")[-3:] == ["forward", "0", "576"]
+    assert train[2].split(",")[-3:] == ["forward", "128", "0"]    # ReLU's output, 2x16 floats
+    assert render(analyze(Net(), (2, 8)), "csv").splitlines()[0].endswith(",status,repeat")
+
+
 def test_the_gate_budgets_training_figures():
     report = analyze(Net(), (2, 8), mode="train")
     assert check_budget(report, {"backward_macs": report.totals.backward_macs}).exit_code == 0

@@ -14,11 +14,19 @@ COLUMNS = ("name", "op", "module", "output_shapes", "macs", "flops", "params", "
            "traffic_bytes", "status", "repeat")
 
 
+#: columns a train-mode report adds (flopscope.training)
+TRAIN_COLUMNS = ("phase", "saved_bytes", "gradient_bytes")
+
+
 def render_csv(report: Report, **_: Any) -> str:
     """Per-layer rows; unknown values are empty cells, shapes are ``1x64x56x56``."""
-    return table(COLUMNS, ([l.name, l.op, l.module, " ".join(shape(s) for s in l.output_shapes),
-                            _cell(l.macs), _cell(l.flops), l.params, _cell(l.output_bytes),
-                            _cell(l.traffic_bytes), l.status, l.repeat] for l in report.layers))
+    train = report.totals.backward_macs is not None
+    return table(COLUMNS + (TRAIN_COLUMNS if train else ()), (
+        [l.name, l.op, l.module, " ".join(shape(s) for s in l.output_shapes),
+         _cell(l.macs), _cell(l.flops), l.params, _cell(l.output_bytes),
+         _cell(l.traffic_bytes), l.status, l.repeat]
+        + ([l.phase or "", _cell(l.saved_bytes), _cell(l.gradient_bytes)] if train else [])
+        for l in report.layers))
 
 
 def table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
