@@ -29,8 +29,11 @@ own dtype (4 bytes for a float32 model). ``bf16-mixed`` / ``fp16-mixed`` (the mi
 precision convention of ZeRO, Rajbhandari et al. 2020, 16 bytes per parameter with
 Adam): half-precision (2-byte) working weights and gradients, plus fp32 (4-byte) master
 weights and fp32 optimizer state for every trainable parameter. Frozen parameters have
-working weights only: no gradient, no master copy, no state. Saved activations are
-measured at the dtypes the model runs in (the trace does not apply autocast).
+working weights only: no gradient, no master copy, no state. Under a mixed precision the
+PyTorch trace runs the forward under ``torch.autocast`` (CPU, bf16 or fp16), so saved
+activations and the peak take the dtypes autocast gives each op (matmuls and convolutions
+in half precision, normalisations and reductions in fp32); ONNX activations keep the
+file's dtypes.
 
 Peak training memory = working weights + master weights + buffers + gradients + optimizer
 state (all held through the step) + the peak of live activations and activation
@@ -239,7 +242,7 @@ def analyze_training(source: Any, given: Any, *, dims: Mapping[str, int] | None 
         raise FlopscopeError("--dim binds symbolic dims of ONNX models; for PyTorch models "
                              "give --input-shape")
     from flopscope.frontends.torch_train import load_train
-    trace = load_train(source, given, frozen=frozen, name=name)
+    trace = load_train(source, given, frozen=frozen, name=name, precision=precision)
     report = build_report(trace.graph, convention, flop_table)
     for layer, phase in zip(report.layers, trace.phases):
         layer.phase = phase

@@ -193,12 +193,19 @@ def frozen_names(names: Iterable[str], patterns: Iterable[str]) -> set[str]:
     return {n for n in names if any(fnmatch.fnmatchcase(n, p) for p in pats)}
 
 
+#: autocast dtype of each mixed precision (flopscope.training.PRECISIONS)
+AUTOCAST = {"bf16-mixed": torch.bfloat16, "fp16-mixed": torch.float16}
+
+
 def load_train(model: Any, inputs: Any = None, *, input_shapes: Mapping[str, Any] | None = None,
-               frozen: Iterable[str] = (), name: str | None = None) -> TrainTrace:
+               frozen: Iterable[str] = (), name: str | None = None,
+               precision: str = "fp32") -> TrainTrace:
     """Trace one training step of ``model`` (forward, then backward of the outputs' sum).
 
     ``frozen`` holds glob patterns of parameter names to treat as ``requires_grad=False``
-    (the module itself is not changed); parameters already frozen stay frozen.
+    (the module itself is not changed); parameters already frozen stay frozen. A mixed
+    ``precision`` runs the forward under ``torch.autocast`` on (fake) CPU tensors, so
+    activations, saved tensors and gradients take the dtypes autocast gives them.
     """
     source = resolve(model)
     module, default_inputs = source.build(weights=False)
@@ -224,12 +231,15 @@ def load_train(model: Any, inputs: Any = None, *, input_shapes: Mapping[str, Any
     modes = {m: m.training for m in module.modules()}
     try:
         module.train()
+        cast = AUTOCAST.get(precision)
         try:
+            if cast is not None:       # autocast acts on CPU tensors, not on meta ones
+                raise _NeedsFake
             rec, graph_in, graph_out, saved, grads, outputs, held = _trace(
-                module, params, buffers, trainable, given, "meta")
+                module, params, buffers, trainable, given, "meta", None)
         except _NeedsFake:
             rec, graph_in, graph_out, saved, grads, outputs, held = _trace(
-                module, params, buffers, trainable, given, "fake")
+                module, params, buffers, trainable, given, "fake", cast)
     finally:
         for m, training in modes.items():
             m.training = training
@@ -241,7 +251,7 @@ def load_train(model: Any, inputs: Any = None, *, input_shapes: Mapping[str, Any
 
 
 def _trace(module: torch.nn.Module, params: dict[str, Any], buffers: dict[str, Any],
-           trainable: Mapping[str, bool], given: Any, how: str
+           trainable: Mapping[str, bool], given: Any, how: str, cast: torch.dtype | None
            ) -> tuple[_TrainRecorder, list[Tensor], list[Tensor], dict[str, int], dict[str, str],
                       frozenset[int], frozenset[int]]:
     from torch._subclasses.fake_tensor import FakeTensorMode
@@ -298,7 +308,10 @@ def _trace(module: torch.nn.Module, params: dict[str, Any], buffers: dict[str, A
                     graph_inputs.append(Tensor(input_name, tuple(value.shape), dtype_name(value.dtype)))
             pre = torch.nn.modules.module.register_module_forward_pre_hook(pre_hook)
             post = torch.nn.modules.module.register_module_forward_hook(post_hook, always_call=True)
-            with recorder, _FusedKernels(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            autocast = (torch.autocast("cpu", dtype=cast) if cast is not None
+                        else contextlib.nullcontext())
+            with recorder, _FusedKernels(), autocast, \
+                    torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
                 out = torch.func.functional_call(module, state, tuple(args), kwargs,
                                                  tie_weights=True, strict=False)
             flat_out, _ = tree_flatten(out)

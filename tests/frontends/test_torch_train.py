@@ -129,6 +129,20 @@ def test_saved_activation_bytes_equal_what_a_real_cpu_run_saves(make, shape):
     assert load_train(model, shape).saved_bytes == real_saved_bytes(model, torch.randn(shape))
 
 
+@pytest.mark.parametrize(("precision", "dtype"), [("bf16-mixed", torch.bfloat16),
+                                                  ("fp16-mixed", torch.float16)])
+def test_mixed_precision_saves_what_a_real_autocast_run_saves(precision, dtype):
+    model = SmallCNN()
+    x = torch.randn(2, 3, 16, 16)
+    with torch.autocast("cpu", dtype=dtype):
+        real = real_saved_bytes(model, x)
+    traced = load_train(model, x.shape, precision=precision).saved_bytes
+    # known difference: the CPU batch-norm kernel keeps its batch mean and inverse std in
+    # fp32 for a half-precision input, PyTorch's meta kernel says half: 2 x 8 channels x 2 B
+    assert traced + 2 * 8 * 2 == real
+    assert traced < load_train(model, x.shape).saved_bytes
+
+
 def test_attention_saves_what_the_cpu_kernel_saves():
     """The CPU's flash kernel keeps a log-sum-exp per row, not the T×T probabilities the
     math kernel of meta tensors would: the trace takes the CPU's kernel."""
