@@ -363,6 +363,7 @@ def derive_backward(report: Report, graph: LayerGraph) -> None:
                           reason=f"derived from the forward: {why}"))
     report.layers.extend(rows)
     guessed = sorted({r.op for r in rows if r.phase == DERIVED})
-    report.notes.append("ONNX: backward derived from the forward graph by rule"
+    report.notes.append("ONNX: backward derived from the forward graph by rule; saved "
+                        "activations count every forward output as kept (an upper bound)"
                         + (f"; no backward rule for {', '.join(guessed)} (costed as their forward)"
                            if guessed else ""))
