@@ -146,7 +146,7 @@ class _TrainRecorder(_Recorder):
             if len(self.module_stack) > 1:
                 phase = RECOMPUTE
             else:
-                node = torch._C._current_autograd_node()
+                node = _current_node()
                 path = self.labels.get(node._sequence_nr(), "") if node is not None else ""
                 self.module_stack.append(path)
                 pushed = True
@@ -192,6 +192,12 @@ def frozen_names(names: Iterable[str], patterns: Iterable[str]) -> set[str]:
     pats = list(patterns)
     return {n for n in names if any(fnmatch.fnmatchcase(n, p) for p in pats)}
 
+
+#: private autograd entry points, with fallbacks should a release drop them: the node
+#: backward is running (else backward ops go to the top level) and the next node's
+#: sequence number (else a module labels every unlabelled node leading to its outputs)
+_current_node = getattr(torch._C, "_current_autograd_node", lambda: None)
+_next_sequence_nr = getattr(torch._C._autograd, "_get_sequence_nr", lambda: 0)
 
 #: autocast dtype of each mixed precision (flopscope.training.PRECISIONS)
 AUTOCAST = {"bf16-mixed": torch.bfloat16, "fp16-mixed": torch.float16}
@@ -268,7 +274,7 @@ def _trace(module: torch.nn.Module, params: dict[str, Any], buffers: dict[str, A
             parent = recorder.module_stack[-1]
             path = f"{parent}.{type(mod).__name__}" if parent else type(mod).__name__
         recorder.module_stack.append(path)
-        starts.append(torch._C._autograd._get_sequence_nr())
+        starts.append(_next_sequence_nr())
 
     def post_hook(mod: torch.nn.Module, _args: Any, out: Any) -> None:
         if len(recorder.module_stack) > 1:
