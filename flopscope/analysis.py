@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -278,7 +278,9 @@ def _parse_text_shapes(inputs: Any, input_shapes: Mapping[str, Any] | None,
 
 def analyze(model: Any, inputs: Any = None, *, input_shapes: Mapping[str, Any] | None = None,
             dims: Mapping[str, int] | None = None, convention: str = "flopscope",
-            flop_table: Mapping[str, int] | None = None, name: str | None = None) -> Report:
+            flop_table: Mapping[str, int] | None = None, name: str | None = None,
+            mode: str = "inference", optimizer: str = "adamw", precision: str = "fp32",
+            frozen: Iterable[str] = ()) -> Report:
     """Analyse a model without running it and return its :class:`Report`.
 
     ``model`` is a path to an ``.onnx`` file, an ``onnx.ModelProto``, an ``nn.Module``,
@@ -288,10 +290,20 @@ def analyze(model: Any, inputs: Any = None, *, input_shapes: Mapping[str, Any] |
     dict by input name) or, for PyTorch, example tensors. ``dims`` binds ONNX symbolic
     dims; ``convention`` is ``"flopscope"`` or ``"2mac"``; ``flop_table`` overrides
     per-element FLOP prices.
+    ``mode="train"`` costs a training step (see :mod:`flopscope.training`): forward and
+    backward, the ``optimizer`` step (sgd, momentum, adam, adamw) and training memory in
+    ``precision`` (fp32, bf16-mixed, fp16-mixed); ``frozen`` globs parameter names to freeze.
 
     >>> import flopscope
     >>> report = flopscope.analyze("model.onnx", dims={"N": 1})   # doctest: +SKIP
     >>> print(report.totals.macs, report.coverage.percent)          # doctest: +SKIP
     """
+    if mode == "train":
+        from flopscope.training import analyze_training
+        return analyze_training(resolve(model), merge_inputs(inputs, input_shapes), dims=dims,
+                                convention=convention, flop_table=flop_table, name=name,
+                                optimizer=optimizer, precision=precision, frozen=frozen)
+    if mode != "inference":
+        raise FlopscopeError(f"unknown mode '{mode}'; choose inference or train")
     graph = load_graph(model, inputs, input_shapes=input_shapes, dims=dims, name=name)
     return build_report(graph, convention, flop_table)

@@ -80,6 +80,18 @@ class Totals:
     frozen_params: int | None = None
     buffers: int = 0
     buffer_bytes: int = 0
+    # train mode (``analyze(..., mode="train")``, see flopscope.training); None otherwise
+    forward_macs: int | None = None
+    backward_macs: int | None = None
+    recompute_macs: int | None = None
+    forward_flops: int | None = None
+    backward_flops: int | None = None
+    optimizer_flops: int | None = None
+    gradient_bytes: int | None = None
+    optimizer_state_bytes: int | None = None
+    master_weight_bytes: int | None = None
+    saved_activation_bytes: int | None = None
+    peak_training_bytes: int | None = None
 
 
 @dataclass
@@ -146,6 +158,9 @@ class Layer:
     reason: str = ""
     input_shapes: list[list[int | str] | None] = field(default_factory=list)
     attrs: dict[str, Any] = field(default_factory=dict)
+    phase: str | None = None          # train mode: forward, backward, recompute, derived
+    saved_bytes: int | None = None    # train mode: bytes autograd saves of its outputs
+    gradient_bytes: int | None = None  # train mode: gradients of the parameters it owns
 
 
 @dataclass

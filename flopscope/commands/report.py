@@ -33,6 +33,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "folded away by default")
     p.add_argument("--convention", choices=("flopscope", "2mac"), default="flopscope",
                    help="flopscope (default) or 2mac: FLOPs = 2 x MACs of dot products")
+    p.add_argument("--mode", choices=("inference", "train"), default="inference",
+                   help="train: forward + backward, optimizer step and training memory")
+    p.add_argument("--optimizer", choices=("sgd", "momentum", "adam", "adamw"), default="adamw",
+                   help="train mode: the optimizer whose step and state are costed")
+    p.add_argument("--precision", choices=("fp32", "bf16-mixed", "fp16-mixed"), default="fp32",
+                   help="train mode: fp32, or half-precision weights/grads with fp32 master "
+                        "weights and state")
+    p.add_argument("--frozen", action="append", default=[], metavar="PATTERN",
+                   help="train mode: freeze parameters whose name matches this glob (repeatable)")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
 
 
@@ -47,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
     non_negative("--depth", args.depth)
     non_negative("--top", args.top)
     report = analyze(args.model, input_shapes=parse_input_shapes(args.input_shape),
-                     dims=parse_dims(args.dim), convention=args.convention)
+                     dims=parse_dims(args.dim), convention=args.convention, mode=args.mode,
+                     optimizer=args.optimizer, precision=args.precision, frozen=args.frozen)
     text = render(report, args.format, depth=args.depth, top=args.top, all_layers=args.all_layers)
     if args.format in _DATA_FORMATS:
         for line in side_notes(report):

@@ -19,19 +19,26 @@ ROW_COLUMNS = ("name", "kind", "depth", "module_class", "op", "input_shapes", "o
                "kernel", "layers", "params", "macs", "flops", "uncosted", "status")
 
 
+#: columns a train-mode report adds (flopscope.training)
+TRAIN_COLUMNS = ("phase", "saved_bytes", "gradient_bytes")
+
+
 def render_csv(report: Report, *, depth: int | None = None, top: int | None = None,
                all_layers: bool = False) -> str:
-    """Every layer (:data:`COLUMNS`; unknown values are empty cells, shapes are
-    ``1x64x56x56``); with ``depth`` or ``top``, the rows the text report shows for them
-    (:data:`ROW_COLUMNS`, see :func:`flopscope.render.tables.select`). Every layer is
-    listed by default, so ``all_layers`` changes only a selection."""
+    """Every layer (:data:`COLUMNS`, and :data:`TRAIN_COLUMNS` for a train-mode report;
+    unknown values are empty cells, shapes are ``1x64x56x56``); with ``depth`` or ``top``,
+    the rows the text report shows for them (:data:`ROW_COLUMNS`, see
+    :func:`flopscope.render.tables.select`). Every layer is listed by default, so
+    ``all_layers`` changes only a selection."""
     if depth is None and top is None:
         modules = report.modules
-        return table(COLUMNS, ([l.name, l.op, l.module, _shapes(l.output_shapes),
-                                _cell(l.macs), _cell(l.flops), l.params, _cell(l.output_bytes),
-                                _cell(l.traffic_bytes), l.status, l.repeat,
-                                modules.get(l.module, ""), _shapes(l.input_shapes),
-                                layout_text(l.attrs)] for l in report.layers))
+        train = report.totals.backward_macs is not None
+        return table(COLUMNS + (TRAIN_COLUMNS if train else ()), (
+            [l.name, l.op, l.module, _shapes(l.output_shapes), _cell(l.macs), _cell(l.flops),
+             l.params, _cell(l.output_bytes), _cell(l.traffic_bytes), l.status, l.repeat,
+             modules.get(l.module, ""), _shapes(l.input_shapes), layout_text(l.attrs)]
+            + ([l.phase or "", _cell(l.saved_bytes), _cell(l.gradient_bytes)] if train else [])
+            for l in report.layers))
     rows = select(report, depth, top, all_layers).rows
     return table(ROW_COLUMNS, ([r.path, r.kind, r.depth, r.cls, r.op, _shapes(r.inputs),
                                 _shapes(r.outputs), layout_text(r.attrs), r.layers, r.params,

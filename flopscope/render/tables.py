@@ -321,12 +321,28 @@ def totals_table(report: Report) -> list[list[str]]:
     ]
     if t.traffic_bytes:
         rows.append(["arithmetic intensity", f"{t.flops / t.traffic_bytes:.2f} FLOPs/B", ""])
+    rows += _training_rows(report)
     if report.latency is not None:
         lat = report.latency
         from flopscope.latency.render import noise
         rows.append([f"latency p50 ({lat.preset})", f"{lat.p50_ms:.3f} ms",
                      f"p90 {lat.p90_ms:.3f} ms, {noise(lat.cv)}"])
     return rows
+
+
+def _training_rows(report: Report) -> list[list[str]]:
+    """Train-mode totals (see flopscope.training); none for an inference report."""
+    t = report.totals
+    if t.backward_macs is None:
+        return []
+    counts = [("  forward MACs", t.forward_macs), ("  backward MACs", t.backward_macs),
+              ("  optimizer step FLOPs", t.optimizer_flops)]
+    sizes = [("gradient memory", t.gradient_bytes), ("optimizer state", t.optimizer_state_bytes),
+             ("master weights", t.master_weight_bytes),
+             ("saved activations", t.saved_activation_bytes),
+             ("peak training memory", t.peak_training_bytes)]
+    return ([[label, exact(v or 0), si(v or 0)] for label, v in counts]
+            + [[label, exact(v or 0) + " B", binary_bytes(v or 0)] for label, v in sizes if v])
 
 
 def coverage_text(coverage: Coverage, max_ops: int | None = None) -> str:

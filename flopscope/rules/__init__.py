@@ -8,6 +8,7 @@ entry of ``FLOPS_PER_ELEMENT`` that no family module gave a rule of its own.
 from flopscope.rules import (  # noqa: F401  (registration by import)
     activation,
     attention,
+    backward,
     contrib_activation,
     contrib_attention,
     contrib_movement,

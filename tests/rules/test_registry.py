@@ -99,8 +99,13 @@ def test_flopscope_own_ops_are_in_their_domain():
     standard = {s.name for s in onnx_defs.get_all_schemas_with_history() if s.domain in ("", "ai.onnx")}
     bare = [op for op in supported_ops() if "." not in op]
     assert not [op for op in bare if op not in standard | ORT_DEFAULT_DOMAIN]
+    grads = ["AttentionGrad", "AvgPoolGrad", "BatchNormGrad", "ConvGrad", "DropoutGrad",
+             "EmbeddingGrad", "GeluGrad", "HardtanhGrad", "LayerNormGrad", "LeakyReluGrad",
+             "LogSoftmaxGrad", "MaxPoolGrad",
+             "ReluGrad", "SigmoidGrad", "SiluGrad", "SoftmaxGrad", "TanhGrad"]   # rules/backward.py
     assert [op for op in supported_ops() if op.startswith(FLOPSCOPE_DOMAIN + ".")] == [
-        "ai.flopscope.AdaptiveAveragePool", "ai.flopscope.AdaptiveMaxPool"]
+        "ai.flopscope.AdaptiveAveragePool", "ai.flopscope.AdaptiveMaxPool",
+        *(f"{FLOPSCOPE_DOMAIN}.{op}" for op in grads)]
 
 
 def test_every_rule_documents_its_formula():
