@@ -300,9 +300,10 @@ def analyze(model: Any, inputs: Any = None, *, input_shapes: Mapping[str, Any] |
     """
     if mode == "train":
         from flopscope.training import analyze_training
-        return analyze_training(resolve(model), merge_inputs(inputs, input_shapes), dims=dims,
-                                convention=convention, flop_table=flop_table, name=name,
-                                optimizer=optimizer, precision=precision, frozen=frozen)
+        return analyze_training(resolve(model), merge_inputs(inputs, input_shapes),
+                                lambda graph: build_report(graph, convention, flop_table), dims=dims,
+                                convention=convention, name=name, optimizer=optimizer,
+                                precision=precision, frozen=frozen)
     if mode != "inference":
         raise FlopscopeError(f"unknown mode '{mode}'; choose inference or train")
     graph = load_graph(model, inputs, input_shapes=input_shapes, dims=dims, name=name)

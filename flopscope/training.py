@@ -47,7 +47,7 @@ ONNX files have no trace to walk: every forward output is taken as kept for back
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -217,14 +217,14 @@ def peak_live_bytes(steps: Sequence[Any], held: frozenset[int] = frozenset(),
 # --------------------------------------------------------------------------- PyTorch
 
 
-def analyze_training(source: Any, given: Any, *, dims: Mapping[str, int] | None = None,
-                     convention: str = "flopscope", flop_table: Mapping[str, int] | None = None,
+def analyze_training(source: Any, given: Any, build: Callable[[LayerGraph], Report], *,
+                     dims: Mapping[str, int] | None = None, convention: str = "flopscope",
                      name: str | None = None, optimizer: str = "adamw", precision: str = "fp32",
                      frozen: Iterable[str] = ()) -> Report:
     """The :class:`Report` of one training step (see the module docstring); ``source`` is
-    a resolved :class:`flopscope.sources.Source`, ``given`` its merged inputs."""
-    from flopscope.analysis import build_report
-
+    a resolved :class:`flopscope.sources.Source`, ``given`` its merged inputs, ``build``
+    the analysis step that costs a graph (:func:`flopscope.analysis.build_report` with the
+    caller's convention and price table: passed in, as the analysis is the layer above)."""
     _choose(OPTIMIZERS, optimizer, "optimizer")
     _choose(PRECISIONS, precision, "precision")
     frozen = list(frozen)
@@ -235,7 +235,7 @@ def analyze_training(source: Any, given: Any, *, dims: Mapping[str, int] | None 
                                  "as trainable")
         graph = onnx_frontend.load(source.target, input_shapes=given.by_name(), dims=dims,
                                    name=name)
-        report = build_report(graph, convention, flop_table)
+        report = build(graph)
         derive_backward(report, graph)
         return _finish(report, graph, None, None, optimizer, precision, convention)
     if dims:
@@ -243,7 +243,7 @@ def analyze_training(source: Any, given: Any, *, dims: Mapping[str, int] | None 
                              "give --input-shape")
     from flopscope.frontends.torch_train import load_train
     trace = load_train(source, given, frozen=frozen, name=name, precision=precision)
-    report = build_report(trace.graph, convention, flop_table)
+    report = build(trace.graph)
     for layer, phase in zip(report.layers, trace.phases):
         layer.phase = phase
     for i, phase in enumerate(trace.phases):

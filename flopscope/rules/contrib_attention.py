@@ -27,7 +27,7 @@ MS = "com.microsoft"
 
 
 def _heads(node: Node) -> int:
-    n = node.attr("num_heads", 0)
+    n = int(node.attr("num_heads", 0))
     if n <= 0:
         raise RuleError(f"{node.op} '{node.name}': num_heads must be set")
     return n

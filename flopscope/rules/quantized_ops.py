@@ -24,7 +24,7 @@ from flopscope.rules.conv import qlinear_conv
 from flopscope.rules.elementwise import dynamic_quantize_linear
 from flopscope.rules.matmul import _matmul, gemm
 from flopscope.rules.pool import average_pool, global_average_pool, max_pool
-from flopscope.rules.registry import Cost, rule
+from flopscope.rules.registry import Cost, Rule, rule
 
 MS = "com.microsoft"
 
@@ -68,7 +68,7 @@ def nhwc_max_pool(node: Node) -> Cost:
     return max_pool(node)
 
 
-def _qlinear_binary(op: str):
+def _qlinear_binary(op: str) -> Rule:
     def cost(node: Node) -> Cost:
         outputs = node.out_numel()
         return _requantised(Cost(flops=per_element(op) * outputs), outputs)
