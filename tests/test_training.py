@@ -139,11 +139,12 @@ def test_csv_adds_the_train_columns_in_train_mode_only():
     from flopscope.render import render
 
     train = render(analyze(Net(), (2, 8), mode="train"), "csv").splitlines()
-    assert train[0].endswith(",repeat,phase,saved_bytes,gradient_bytes")
+    assert train[0].endswith(",repeat,module_class,input_shapes,kernel,phase,saved_bytes,gradient_bytes")
     # body owns 144 params; the x it saves is a graph input, in the total only
     assert train[1].split(",")[-3:] == ["forward", "0", "576"]
     assert train[2].split(",")[-3:] == ["forward", "128", "0"]    # ReLU's output, 2x16 floats
-    assert render(analyze(Net(), (2, 8)), "csv").splitlines()[0].endswith(",status,repeat")
+    inference = render(analyze(Net(), (2, 8)), "csv").splitlines()
+    assert inference[0].endswith(",status,repeat,module_class,input_shapes,kernel")
 
 
 def test_the_gate_budgets_training_figures():
