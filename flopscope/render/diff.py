@@ -48,13 +48,15 @@ class TotalDelta:
 
 
 def total_deltas(old: Report, new: Report) -> list[TotalDelta]:
-    """Every ``totals`` metric of :data:`~flopscope.metrics.METRICS`, in its order.
+    """Every ``totals`` metric of :data:`~flopscope.metrics.METRICS` that both reports
+    carry, in its order (the training figures only when both are train-mode reports).
 
     >>> [d.metric for d in total_deltas(a, b)][:3]                  # doctest: +SKIP
     ['macs', 'flops', 'params']
     """
-    return [TotalDelta(key, getattr(old.totals, key), getattr(new.totals, key))
-            for key, m in METRICS.items() if m.section == TOTALS]
+    pairs = ((key, getattr(old.totals, key), getattr(new.totals, key))
+             for key, m in METRICS.items() if m.section == TOTALS)
+    return [TotalDelta(key, a, b) for key, a, b in pairs if a is not None and b is not None]
 
 
 def module_deltas(old: Report, new: Report, *, depth: int | None = DEPTH, top: int | None = TOP,

@@ -92,3 +92,17 @@ def test_models_lists_the_catalog(capsys):
     from flopscope.models.catalog import names
 
     assert [d["name"] for d in data] == names()
+
+
+def test_training_totals_appear_only_when_both_reports_have_them():
+    """An inference report has no backward MACs: the diff lists the totals both carry."""
+    import torch
+
+    from flopscope.render.diff import total_deltas
+
+    net = torch.nn.Sequential(torch.nn.Linear(4, 3))
+    inference, train = analyze(net, (2, 4)), analyze(net, (2, 4), mode="train")
+    assert "backward_macs" not in [d.metric for d in total_deltas(inference, inference)]
+    assert "backward_macs" not in [d.metric for d in total_deltas(inference, train)]
+    both = {d.metric: d for d in total_deltas(train, train)}
+    assert both["backward_macs"].old == both["backward_macs"].new > 0
