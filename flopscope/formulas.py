@@ -189,12 +189,12 @@ def fit(model: Any, free: str | Sequence[str] | Sequence[Free] | None = None, in
     >>> f.macs                                               # doctest: +SKIP
     '32768*seq**2 + 3145728*seq'
     """
-    frees = [f if isinstance(f, Free) else None for f in (free if isinstance(free, list) else [])]
-    wanted = frees if frees and all(frees) else parse_free(free)   # type: ignore[arg-type]
     source = resolve(model)
+    named = [f for f in free if isinstance(f, Free)] if isinstance(free, (list, tuple)) else []
+    wanted = named or parse_free(free)              # type: ignore[arg-type]
     model_for, given = _prepared(source, inputs, input_shapes)
     base = build_report(load_graph(model_for, given, dims=dims, name=name), convention, flop_table)
-    wanted = wanted or _defaults(source, model_for, dims)
+    wanted = [_torch_axes(source, f) for f in wanted] or _defaults(source, model_for, dims)
     if not wanted:
         raise FlopscopeError("the model has no free dims to write formulas in: its inputs have no "
                              "symbolic dims; name input axes, e.g. --formula x:0=batch")
@@ -308,19 +308,23 @@ def _defaults(source: Source, model_for: Any, dims: Mapping[str, int] | None) ->
     return [Free("batch", None, 0)]
 
 
+def _torch_axes(source: Source, f: Free) -> Free:
+    """On the PyTorch path a bare ``batch`` or ``seq`` is that axis of every input."""
+    if f.input is not None or f.axis is not None or source.is_onnx:
+        return f
+    if f.name not in TORCH_AXES:
+        raise FlopscopeError(f"free dim '{f.name}': on a PyTorch model name an input axis, e.g. "
+                             f"x:1={f.name} (or batch, seq: axes 0 and 1 of every input)")
+    return Free(f.name, None, TORCH_AXES[f.name])
+
+
 def _bases(source: Source, model_for: Any, base: Report, wanted: list[Free]) -> list[int]:
     """Each free dim's size in the base analysis, which also checks that it names
     something: an ONNX dim param, an input's axis, an axis every input has."""
     shapes = {i.name: i.shape for i in base.model.inputs}
     declared = _declared(model_for) if source.is_onnx else {}
     out = []
-    for i, f in enumerate(wanted):
-        if f.input is None and f.axis is None and not source.is_onnx:
-            if f.name not in TORCH_AXES:
-                raise FlopscopeError(
-                    f"free dim '{f.name}': on a PyTorch model name an input axis, e.g. "
-                    f"x:1={f.name} (or batch, seq: axes 0 and 1 of every input)")
-            wanted[i] = f = Free(f.name, None, TORCH_AXES[f.name])
+    for f in wanted:
         if f.input is None and f.axis is None:
             if f.name not in declared:
                 have = ", ".join(map(repr, declared)) or "none"

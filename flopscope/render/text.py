@@ -40,7 +40,8 @@ def formula_lines(report: Report) -> list[str]:
     >>> from flopscope.report import Formulas, ModelInfo, Totals, Coverage
     >>> r = Report(ModelInfo("m", "onnx"), "flopscope", Totals(), Coverage(), [],
     ...            formulas=Formulas(["N"], "8*N", "15*N", "32*N", 5, {"N": 17}))
-    >>> print("\n".join(formula_lines(r)))
+    >>> for line in formula_lines(r):
+    ...     print(line)
     MACs = 8*N
     FLOPs = 15*N
     activation bytes = 32*N
