@@ -220,22 +220,37 @@ def fit(model: Any, free: str | Sequence[str] | Sequence[Free] | None = None, in
         return cache[point]
 
     lows = [max(LOWEST, s - CHECK_OFFSET) for s in starts]
-    degrees = [_degree(names, i, lows, cost) for i in range(len(names))]
-    grids = [[low + k for k in range(d + 1)] for low, d in zip(lows, degrees)]
-    polys = [interpolate(names, grids, {p: cost(p)[m] for p in product(*grids)})
-             for m in range(len(METRICS))]
-    check = tuple(low + CHECK_OFFSET - i % 4 for i, low in enumerate(lows))
-    got = cost(check)
-    at = dict(zip(names, check))
-    for (_, label), poly, value in zip(METRICS, polys, got):
-        if poly(**at) != value:
-            raise FlopscopeError(
-                f"{label} are not a polynomial in {', '.join(names)}: the fit gives {poly(**at)} at "
-                f"{_at(at)}, the analysis {value} (a strided conv or pool floors the size?); bind "
-                f"the dim ({option('dims', '--dim')} {names[0]}=...) instead")
+    polys, at = solve(wanted, lows, cost)
     return Formulas(dims=names, macs=str(polys[0]), flops=str(polys[1]),
                     activation_bytes=str(polys[2]), analyses=len(cache) + 1, checked_at=at,
                     complete=ok)
+
+
+def solve(wanted: Sequence[Free], lows: Sequence[int],
+          cost: Callable[[tuple[int, ...]], tuple[int, ...]]) -> tuple[list[Polynomial], dict[str, int]]:
+    """The polynomials (one per figure ``cost`` returns) in the ``wanted`` dims, sampled
+    from ``lows`` up, and the off-grid point they were checked at; a one-line error when
+    the figures are no polynomial there.
+
+    >>> polys, at = solve([Free("n")], [2], lambda p: (p[0] * (p[0] + 1) // 2,))
+    >>> str(polys[0]), at
+    ('(n**2 + n) // 2', {'n': 17})
+    """
+    names = [f.name for f in wanted]
+    degrees = [_degree(wanted, i, lows, cost) for i in range(len(names))]
+    grids = [[low + k for k in range(d + 1)] for low, d in zip(lows, degrees)]
+    width = len(cost(tuple(lows)))
+    polys = [interpolate(names, grids, {p: cost(p)[m] for p in product(*grids)}) for m in range(width)]
+    check = tuple(low + CHECK_OFFSET - i % 4 for i, low in enumerate(lows))
+    at = dict(zip(names, check))
+    for m, (poly, value) in enumerate(zip(polys, cost(check))):
+        if poly(**at) != value:
+            label = METRICS[m][1] if width == len(METRICS) else f"figure {m}"
+            raise FlopscopeError(
+                f"{label} are not a polynomial in {', '.join(names)}: the fit gives {poly(**at)} at "
+                f"{_at(at)}, the analysis {value} (a strided conv or pool floors a size?); "
+                f"{_bind_hint(wanted)}")
+    return polys, at
 
 
 def with_formulas(report: Report, formulas: Formulas) -> Report:
@@ -249,18 +264,27 @@ def _at(values: Mapping[str, int]) -> str:
     return ", ".join(f"{n}={v}" for n, v in values.items())
 
 
-def _degree(names: Sequence[str], axis: int, lows: Sequence[int],
-            cost: Callable[[tuple[int, ...]], tuple[int, int, int]]) -> int:
+def _bind_hint(wanted: Sequence[Free]) -> str:
+    """How to bind the dims instead: ``--dim`` for ONNX dim params, input shapes for axes."""
+    params = [f.name for f in wanted if f.axis is None]
+    if params:
+        return f"bind it instead ({option('dims', '--dim')} {params[0]}=...)"
+    return (f"bind it instead: leave it out of --formula and give the size with "
+            f"{option('input_shapes', '--input-shape')}")
+
+
+def _degree(wanted: Sequence[Free], axis: int, lows: Sequence[int],
+            cost: Callable[[tuple[int, ...]], tuple[int, ...]]) -> int:
     """The degree in dim ``axis`` (the others at their lowest sample): the least ``d``
     whose fit through ``d + 1`` consecutive sizes the next two sizes agree with."""
-    def at(k: int) -> tuple[int, int, int]:
+    def at(k: int) -> tuple[int, ...]:
         point = list(lows)
         point[axis] += k
         return cost(tuple(point))
 
     for d in range(MAX_DEGREE + 1):
         ys = [at(k) for k in range(d + 3)]
-        for m in range(len(METRICS)):
+        for m in range(len(ys[0])):
             diffs = [y[m] for y in ys]
             for _ in range(d + 1):
                 diffs = [b - a for a, b in zip(diffs, diffs[1:])]
@@ -269,9 +293,9 @@ def _degree(names: Sequence[str], axis: int, lows: Sequence[int],
         else:
             return d
     raise FlopscopeError(
-        f"the costs are not a polynomial of degree <= {MAX_DEGREE} in {names[axis]} (sizes "
-        f"{lows[axis]}..{lows[axis] + MAX_DEGREE + 2}: a strided conv or pool floors the size?); bind "
-        f"the dim ({option('dims', '--dim')} {names[axis]}=...) instead")
+        f"the costs are not a polynomial of degree <= {MAX_DEGREE} in {wanted[axis].name} (sizes "
+        f"{lows[axis]}..{lows[axis] + MAX_DEGREE + 2}: a strided conv or pool floors the size?); "
+        f"{_bind_hint([wanted[axis]])}")
 
 
 def _prepared(source: Source, inputs: Any, input_shapes: Mapping[str, Any] | None) -> tuple[Any, Inputs]:

@@ -11,7 +11,7 @@ from onnx import TensorProto, helper
 
 from flopscope.analysis import analyze
 from flopscope.errors import FlopscopeError
-from flopscope.formulas import Free, Polynomial, fit, interpolate, parse_free, with_formulas
+from flopscope.formulas import Free, Polynomial, fit, interpolate, parse_free, solve, with_formulas
 from flopscope.render import render
 from flopscope.report import Report
 from tests.builders import model_of, weight
@@ -148,7 +148,7 @@ def test_strided_conv_over_a_free_size_is_refused():
     node = helper.make_node("Conv", ["x", "w"], ["y"], strides=[2, 2], pads=[1, 1, 1, 1],
                             kernel_shape=[3, 3])
     model = model_of([node], {"x": ([1, 2, "H", "H"], F32), "w": weight(4, 2, 3, 3)}, ["y"])
-    with pytest.raises(FlopscopeError, match="not a polynomial.*bind the dim"):
+    with pytest.raises(FlopscopeError, match="not a polynomial.*bind it instead"):
         fit(model)
 
 
@@ -267,3 +267,14 @@ def test_cli_formula_flag(tmp_path, capsys):
     assert main(["report", str(tmp_path / "conv.onnx"), "--formula"]) == 2
     err = capsys.readouterr().err.strip()
     assert "not a polynomial" in err and "--dim H=" in err and len(err.splitlines()) == 1
+
+
+def test_solve_degree_from_the_data_and_the_off_grid_check():
+    polys, at = solve([Free("B"), Free("S")], [2, 2], lambda p: (p[0] * p[1] ** 3 + 2 * p[0], p[1] ** 2))
+    assert [str(p) for p in polys] == ["B*S**3 + 2*B", "S**2"]
+    assert at == {"B": 17, "S": 16}
+    # floor(n/16) is 0 on every sample of the fit: only the check past the grid sees it
+    with pytest.raises(FlopscopeError, match="figure 0 are not a polynomial in n: the fit gives 0 at n=17"):
+        solve([Free("n")], [2], lambda p: (p[0] // 16,))
+    with pytest.raises(FlopscopeError, match="degree <= 6 in n"):
+        solve([Free("n")], [2], lambda p: (p[0] // 2,))
