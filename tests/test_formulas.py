@@ -278,3 +278,23 @@ def test_solve_degree_from_the_data_and_the_off_grid_check():
         solve([Free("n")], [2], lambda p: (p[0] // 16,))
     with pytest.raises(FlopscopeError, match="degree <= 6 in n"):
         solve([Free("n")], [2], lambda p: (p[0] // 2,))
+
+
+def test_budgets_at_stated_dims_gate_what_the_formula_gives(tmp_path, capsys):
+    """A budget file binds the free dims per entry (``dims = { seq = 2048 }``): a limit set
+    from the formula at that size passes, one less fails."""
+    import onnx
+
+    from flopscope.cli import main
+
+    onnx.save(_transformerish(), tmp_path / "enc.onnx")
+    f = fit(_transformerish())
+    macs = {seq: _eval(f.macs, batch=1, seq=seq) for seq in (512, 2048)}
+    entries = "".join(f'[models.enc_{seq}]\nmodel = "enc.onnx"\ndims = {{ batch = 1, seq = {seq} }}\n'
+                      f"max_macs = {limit}\n\n" for seq, limit in macs.items())
+    (tmp_path / "ok.toml").write_text(entries)
+    assert main(["check", "--budget", str(tmp_path / "ok.toml")]) == 0
+    (tmp_path / "tight.toml").write_text(entries.replace(f"max_macs = {macs[2048]}",
+                                                         f"max_macs = {macs[2048] - 1}"))
+    assert main(["check", "--budget", str(tmp_path / "tight.toml")]) == 1
+    capsys.readouterr()
