@@ -180,10 +180,11 @@ def parse_free(text: str | Sequence[str] | None) -> list[Free]:
 def fit(model: Any, free: str | Sequence[str] | Sequence[Free] | None = None, inputs: Any = None, *,
         input_shapes: Mapping[str, Any] | None = None, dims: Mapping[str, int] | None = None,
         convention: str = "flopscope", flop_table: Mapping[str, int] | None = None,
-        name: str | None = None) -> Formulas:
+        name: str | None = None, base: Report | None = None) -> Formulas:
     """MACs, FLOPs and activation bytes of ``model`` as exact polynomials in the ``free``
     dims (see :func:`parse_free`; the other arguments as for :func:`flopscope.analyze`,
-    which binds every dim that is not free).
+    which binds every dim that is not free). ``base``: the report already made of that
+    binding, when the caller has it (one analysis fewer).
 
     >>> f = fit("encoder.onnx", "seq")                       # doctest: +SKIP
     >>> f.macs                                               # doctest: +SKIP
@@ -193,7 +194,8 @@ def fit(model: Any, free: str | Sequence[str] | Sequence[Free] | None = None, in
     named = [f for f in free if isinstance(f, Free)] if isinstance(free, (list, tuple)) else []
     wanted = named or parse_free(free)              # type: ignore[arg-type]
     model_for, given = _prepared(source, inputs, input_shapes)
-    base = build_report(load_graph(model_for, given, dims=dims, name=name), convention, flop_table)
+    if base is None:
+        base = build_report(load_graph(model_for, given, dims=dims, name=name), convention, flop_table)
     wanted = [_torch_axes(source, f) for f in wanted] or _defaults(source, model_for, dims)
     if not wanted:
         raise FlopscopeError("the model has no free dims to write formulas in: its inputs have no "
@@ -222,7 +224,7 @@ def fit(model: Any, free: str | Sequence[str] | Sequence[Free] | None = None, in
     lows = [max(LOWEST, s - CHECK_OFFSET) for s in starts]
     polys, at = solve(wanted, lows, cost)
     return Formulas(dims=names, macs=str(polys[0]), flops=str(polys[1]),
-                    activation_bytes=str(polys[2]), analyses=len(cache) + 1, checked_at=at,
+                    activation_bytes=str(polys[2]), analyses=len(cache), checked_at=at,
                     complete=ok)
 
 

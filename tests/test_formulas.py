@@ -213,6 +213,29 @@ def test_pytorch_transformer_encoder_layer_in_seq():
     assert _eval(f.activation_bytes, seq=30) == direct.activation_bytes
 
 
+class Tokens(torch.nn.Module):
+    """Token ids and an additive mask, both (batch, seq), by name: attention over embeddings."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.emb = torch.nn.Embedding(100, 16)
+        self.lin = torch.nn.Linear(16, 16)
+
+    def forward(self, ids, mask):
+        h = self.lin(self.emb(ids))
+        return torch.softmax(h @ h.transpose(1, 2) + mask[:, None, :], -1) @ h
+
+
+def test_pytorch_named_token_inputs_in_batch_and_seq():
+    model = Tokens()
+    f = fit(model, "batch,seq", input_shapes={"ids": ((2, 7), "int64"), "mask": (2, 7)})
+    # MACs: Linear 16·16 per token; h hᵀ and P h: 2·S·16 per token
+    assert f.macs == "32*batch*seq**2 + 256*batch*seq"
+    direct = analyze(model, input_shapes={"ids": ((3, 40), "int64"), "mask": (3, 40)}).totals
+    assert _eval(f.flops, batch=3, seq=40) == direct.flops
+    assert _eval(f.activation_bytes, batch=3, seq=40) == direct.activation_bytes
+
+
 def _cnn():
     nn = torch.nn
     return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 4, 3, stride=2, padding=1),
@@ -267,6 +290,8 @@ def test_cli_formula_flag(tmp_path, capsys):
     assert main(["report", str(tmp_path / "conv.onnx"), "--formula"]) == 2
     err = capsys.readouterr().err.strip()
     assert "not a polynomial" in err and "--dim H=" in err and len(err.splitlines()) == 1
+    assert main(["report", str(path), str(tmp_path / "conv.onnx"), "--formula"]) == 2
+    assert "--formula takes one model" in capsys.readouterr().err
 
 
 def test_solve_degree_from_the_data_and_the_off_grid_check():

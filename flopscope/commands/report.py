@@ -59,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
         from flopscope.formulas import fit, with_formulas
         report = with_formulas(report, fit(args.model, args.formula,
                                            input_shapes=parse_input_shapes(args.input_shape),
-                                           dims=parse_dims(args.dim), convention=args.convention))
+                                           dims=parse_dims(args.dim), convention=args.convention,
+                                           base=report))
     text = render(report, args.format, depth=args.depth, top=args.top, all_layers=args.all_layers)
     if args.format in _DATA_FORMATS:
         for line in side_notes(report):
