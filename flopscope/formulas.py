@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from itertools import product
 from typing import Any
@@ -257,8 +257,6 @@ def solve(wanted: Sequence[Free], lows: Sequence[int],
 
 def with_formulas(report: Report, formulas: Formulas) -> Report:
     """``report`` with its ``formulas`` set (the report itself is left as it is)."""
-    from dataclasses import replace
-
     return replace(report, formulas=formulas)
 
 
