@@ -199,6 +199,26 @@ class Latency:
 
 
 @dataclass
+class Formulas:
+    """MACs, FLOPs and activation bytes as exact polynomials in the free ``dims``
+    (``flopscope.formulas.fit``): Python syntax, ``eval`` with the dims as ints gives the
+    analysis's integers. ``checked_at`` is the off-grid point the fit was verified at;
+    ``complete`` is False when some node went uncosted at a sample (a lower bound).
+
+    >>> eval(Formulas(["S"], "12*S**2 + 3456*S + 7", "", "").macs, {"S": 10})
+    35767
+    """
+
+    dims: list[str]
+    macs: str
+    flops: str
+    activation_bytes: str
+    analyses: int = 0
+    checked_at: dict[str, int] = field(default_factory=dict)
+    complete: bool = True
+
+
+@dataclass
 class ModuleRow:
     """A rollup of layers under one module path (see :meth:`Report.by_module`).
 
@@ -248,6 +268,8 @@ class Report:
     notes: list[str] = field(default_factory=list)
     #: module path -> class name (``{"layer1.0": "Bottleneck"}``) where the source says it
     modules: dict[str, str] = field(default_factory=dict)
+    #: cost polynomials in the free dims, when asked for (``--formula``)
+    formulas: Formulas | None = None
 
     # ----------------------------------------------------------------- rollups
 
@@ -317,6 +339,7 @@ class Report:
             "latency": asdict(self.latency) if self.latency else None,
             "notes": list(self.notes),
             "modules": dict(self.modules),
+            "formulas": asdict(self.formulas) if self.formulas else None,
         }
 
     def to_json(self, indent: int | None = None) -> str:
@@ -349,6 +372,7 @@ class Report:
             latency=Latency(**_known(Latency, latency)) if latency else None,
             notes=list(data.get("notes", [])),
             modules=dict(data.get("modules") or {}),
+            formulas=Formulas(**_known(Formulas, data["formulas"])) if data.get("formulas") else None,
         )
 
     @classmethod

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from flopscope.commands import several
 from flopscope.commands.common import add_model_options, emit, non_negative
+from flopscope.errors import FlopscopeError
 from flopscope.sources import parse_dims, parse_input_shapes
 
 if TYPE_CHECKING:
@@ -42,6 +43,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "weights and state")
     p.add_argument("--frozen", action="append", default=[], metavar="PATTERN",
                    help="train mode: freeze parameters whose name matches this glob (repeatable)")
+    p.add_argument("--formula", nargs="?", const="", metavar="DIMS",
+                   help="also give MACs, FLOPs and activation bytes as exact polynomials in free dims: "
+                        "alone, every ONNX dim param (PyTorch: batch); or a list: N,seq (ONNX dim "
+                        "params), batch,seq (PyTorch: axes 0 and 1 of every input), x:2=H (one axis)")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
 
 
@@ -50,14 +55,24 @@ def run(args: argparse.Namespace) -> int:
     from flopscope.render import render
 
     if several.several(args.model):
+        if args.formula is not None:
+            raise FlopscopeError("--formula takes one model")
         return several.run(args, {"input_shapes": parse_input_shapes(args.input_shape),
                                   "dims": parse_dims(args.dim), "convention": args.convention})
     args.model = args.model[0]
     non_negative("--depth", args.depth)
     non_negative("--top", args.top)
+    if args.formula is not None and args.mode == "train":
+        raise FlopscopeError("--formula fits the inference costs; leave out --mode train")
     report = analyze(args.model, input_shapes=parse_input_shapes(args.input_shape),
                      dims=parse_dims(args.dim), convention=args.convention, mode=args.mode,
                      optimizer=args.optimizer, precision=args.precision, frozen=args.frozen)
+    if args.formula is not None:
+        from flopscope.formulas import fit, with_formulas
+        report = with_formulas(report, fit(args.model, args.formula,
+                                           input_shapes=parse_input_shapes(args.input_shape),
+                                           dims=parse_dims(args.dim), convention=args.convention,
+                                           base=report))
     text = render(report, args.format, depth=args.depth, top=args.top, all_layers=args.all_layers)
     if args.format in _DATA_FORMATS:
         for line in side_notes(report):

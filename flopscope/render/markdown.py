@@ -5,6 +5,7 @@ from __future__ import annotations
 from tabulate import tabulate
 
 from flopscope.render.tables import align, footer, head_lines, heading, sections
+from flopscope.render.text import formula_lines
 from flopscope.report import Report
 
 #: the module tree's indentation in a pipe table (GitHub strips leading spaces)
@@ -22,6 +23,9 @@ def render_markdown(report: Report, *, depth: int | None = None, top: int | None
         parts += [f"### {title}", "", table(table_headers, rows, align(headers, rows)), ""]
         if i == 0:
             parts += [f"- {line}" for line in head_lines(report)] + [""]
+    if report.formulas is not None:
+        *costs, how = formula_lines(report)
+        parts += ["### formulas", "", *(f"- `{line}`" for line in costs), f"- {how}", ""]
     parts += [f"- {line}" for line in footer(report)]
     return "\n".join(parts) + "\n"
 

@@ -28,8 +28,32 @@ def render_text(report: Report, *, depth: int | None = None, top: int | None = N
         parts += [title, table(headers, rows, align(headers, rows)), ""]
         if i == 0:
             parts[-1:] = head_lines(report) + [""]
+    if report.formulas is not None:
+        parts += ["formulas", *(f"  {line}" for line in formula_lines(report)), ""]
     parts += footer(report)
     return "\n".join(parts).rstrip("\n") + "\n"
+
+
+def formula_lines(report: Report) -> list[str]:
+    """The cost formulas of ``--formula``, one per line, then how they were checked.
+
+    >>> from flopscope.report import Formulas, ModelInfo, Totals, Coverage
+    >>> r = Report(ModelInfo("m", "onnx"), "flopscope", Totals(), Coverage(), [],
+    ...            formulas=Formulas(["N"], "8*N", "15*N", "32*N", 5, {"N": 17}))
+    >>> for line in formula_lines(r):
+    ...     print(line)
+    MACs = 8*N
+    FLOPs = 15*N
+    activation bytes = 32*N
+    exact polynomials in N, fitted from 5 analyses and checked at N=17
+    """
+    f = report.formulas
+    if f is None:
+        return []
+    checked = ", ".join(f"{k}={v}" for k, v in f.checked_at.items())
+    return [f"MACs = {f.macs}", f"FLOPs = {f.flops}", f"activation bytes = {f.activation_bytes}",
+            f"exact polynomials in {', '.join(f.dims)}, fitted from {f.analyses} analyses and checked "
+            f"at {checked}" + ("" if f.complete else " (a lower bound: some nodes went uncosted)")]
 
 
 def table(headers: list[str], rows: list[list[str]], colalign: tuple[str, ...] | None = None) -> str:
