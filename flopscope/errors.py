@@ -8,9 +8,20 @@ command line (``--input-shape x=1x3x224x224``), which installs its spelling with
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+
+LIMIT = 300
+"""Default length of a one-line message: enough for an exception's first sentence and the
+name it quotes, short enough that a message embedding it still fits a terminal or two."""
+
+MESSAGE_LIMIT = 2000
+"""Length of the CLI's final error line. A :class:`FlopscopeError` may embed several
+one-line causes (export tries up to three exporters and quotes each), so it gets more room."""
+
+_WORD = re.compile(r"\S+")
 
 
 class FlopscopeError(Exception):
@@ -24,6 +35,49 @@ class FlopscopeError(Exception):
     """
 
     exit_code = 2
+
+
+def one_line(message: str | BaseException, limit: int = LIMIT, *, named: bool = False) -> str:
+    """``message`` as one line of at most ``limit`` characters, whatever user code or a
+    hostile file put in it (newlines, runs of blanks, megabytes): whitespace collapses to
+    single spaces and a cut text ends in "...". An exception whose message is empty reads
+    as its type name; with ``named`` the type name always leads ("ValueError: bad value"),
+    in front of the ``limit`` characters of message.
+
+    >>> one_line("shape mismatch:\\n  expected 3\\n  got 4")
+    'shape mismatch: expected 3 got 4'
+    >>> one_line(KeyError())
+    'KeyError'
+    >>> one_line(ValueError("bad value"), named=True)
+    'ValueError: bad value'
+    >>> one_line("x" * 1_000_000, limit=10)
+    'xxxxxxx...'
+    """
+    text = message if isinstance(message, str) else _text(message)
+    words: list[str] = []
+    size = -1
+    for match in _WORD.finditer(text):   # stops early: megabytes cost only what is kept
+        words.append(match.group())
+        size += len(words[-1]) + 1
+        if size > limit:
+            break
+    line = " ".join(words)
+    if len(line) > limit:
+        line = line[:limit - 3] + "..." if limit > 3 else line[:limit]
+    if isinstance(message, BaseException):
+        kind = type(message).__name__
+        if not line:
+            return kind
+        if named:
+            return f"{kind}: {line}"
+    return line
+
+
+def _text(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:   # a __str__ that raises must not hide the original error
+        return ""
 
 
 _CLI: ContextVar[bool] = ContextVar("flopscope_cli_spelling", default=False)

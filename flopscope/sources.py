@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flopscope.errors import FlopscopeError
+from flopscope.errors import FlopscopeError, one_line
 
 #: the kinds of model a name can stand for. A later ``hf:ID_OR_FOLDER`` kind (a Hugging
 #: Face config) joins here, recognised in :func:`_classify` by its prefix before the
@@ -253,7 +253,7 @@ def load_factory(spec: str) -> Any:
             sys.dont_write_bytecode = bytecode
             sys.path.pop(0)
     except (Exception, SystemExit) as exc:
-        raise FlopscopeError(f"{path}: importing it raised {_one_line(exc)}") from None
+        raise FlopscopeError(f"{path}: importing it raised {one_line(exc, named=True)}") from None
     fn = getattr(module, factory, None)
     if fn is None:
         raise FlopscopeError(f"{path} has no '{factory}'")
@@ -262,12 +262,7 @@ def load_factory(spec: str) -> Any:
     try:
         return fn() if callable(fn) and not isinstance(fn, torch.nn.Module) else fn
     except (Exception, SystemExit) as exc:
-        raise FlopscopeError(f"{spec}: the factory raised {_one_line(exc)}") from None
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
+        raise FlopscopeError(f"{spec}: the factory raised {one_line(exc, named=True)}") from None
 
 
 _SKIP_META_INIT: type | None = None

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-from flopscope.errors import FlopscopeError
+from flopscope.errors import MESSAGE_LIMIT, FlopscopeError, one_line
 
 FORMATS = ("text", "markdown", "csv", "json")
 #: summary columns: key, header
@@ -56,9 +56,9 @@ def summarise(model: str, options: Mapping[str, Any]) -> dict[str, Any]:
     try:
         report = analyze(model, **options)
     except FlopscopeError as exc:
-        return {"model": model, "error": " ".join(str(exc).split())}
+        return {"model": model, "error": one_line(exc, MESSAGE_LIMIT)}
     except Exception as exc:  # noqa: BLE001 - one model's bug must not lose the other rows
-        return {"model": model, "error": f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"}
+        return {"model": model, "error": one_line(exc, named=True)}
     t = report.totals
     return {"model": model, "name": report.model.name, "inputs": inputs_text(report), "params": t.params,
             "macs": t.macs, "flops": t.flops, "param_bytes": t.param_bytes,

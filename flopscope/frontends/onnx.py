@@ -23,7 +23,7 @@ from math import prod
 from pathlib import Path
 from typing import Any
 
-from flopscope.errors import FlopscopeError, dim_hint, option
+from flopscope.errors import FlopscopeError, dim_hint, one_line, option
 from flopscope.frontends import onnxcore, ortops, protoscan, quantised
 from flopscope.frontends.external import check_external_data
 from flopscope.frontends.onnxcore import AttributeProto, GraphProto, ModelProto, NodeProto, TensorProto
@@ -102,7 +102,7 @@ def read_model(path: str | os.PathLike[str]) -> ModelProto:
         raise FlopscopeError(f"{p}: cannot read ({exc.strerror or exc})") from None
     except Exception as exc:  # protobuf's DecodeError, protoscan's WireError and friends
         raise FlopscopeError(f"{p}: not a valid ONNX file (protobuf parse failed: "
-                             f"{_one_line(exc) or type(exc).__name__})") from None
+                             f"{one_line(exc)})") from None
     _check_is_model(model, str(p))
     return model
 
@@ -154,11 +154,6 @@ def _check_text(model: ModelProto, where: str) -> None:
         if set(map(type, texts)) - {str}:
             raise FlopscopeError(f"{where}: not a valid ONNX file (a name or string field is not UTF-8)")
         texts.clear()
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text if len(text) <= 300 else text[:297] + "..."
 
 
 # --------------------------------------------------------------------------- opsets
@@ -689,7 +684,7 @@ def _infer(stripped: ModelProto, where: str, shapes_given: bool, notes: list[str
     except UnicodeDecodeError:          # the checker quotes a name that is not UTF-8
         raise FlopscopeError(f"{where}: invalid ONNX graph (a name or string is not valid UTF-8)") from None
     except onnxcore.ValidationError as exc:
-        message = _one_line(exc)
+        message = one_line(exc)
         if "topologically sorted" in message:
             raise _Unsorted(message) from None
         if "is deprecated in domain_version" not in message:
@@ -699,7 +694,7 @@ def _infer(stripped: ModelProto, where: str, shapes_given: bool, notes: list[str
     try:
         return _infer_shapes(stripped, strict=True)
     except onnxcore.InferenceError as exc:
-        first = _one_line(exc)
+        first = one_line(exc)
     loose = ModelProto()
     loose.CopyFrom(stripped)
     del loose.graph.value_info[:]
@@ -718,7 +713,7 @@ def _infer(stripped: ModelProto, where: str, shapes_given: bool, notes: list[str
     try:
         return _infer_shapes(stripped, strict=False)
     except Exception as exc:
-        raise FlopscopeError(f"{where}: shape inference failed ({_one_line(exc)})") from None
+        raise FlopscopeError(f"{where}: shape inference failed ({one_line(exc)})") from None
 
 
 def _unknown_shapes(graph: GraphProto, table: Mapping[str, Tensor]) -> bool:
@@ -873,7 +868,6 @@ class _Walk:
     alternatives: dict[str, tuple[str, ...]] = field(default_factory=dict)
     #: module path -> class name, from the class scopes of dynamo exports
     modules: dict[str, str] = field(default_factory=dict)
-    constant_outputs: dict[str, tuple[tuple[int, ...] | None, str]] = field(default_factory=dict)
     #: per base name, the last suffix handed out (linear time however many nodes share it)
     suffixes: dict[str, int] = field(default_factory=dict)
 
@@ -1088,7 +1082,7 @@ def load(source: str | os.PathLike[str] | ModelProto, *, input_shapes: InputShap
         try:
             model = onnxcore.inline_local_functions(model)
         except Exception as exc:
-            raise FlopscopeError(f"{where}: cannot inline local functions ({_one_line(exc)})") from None
+            raise FlopscopeError(f"{where}: cannot inline local functions ({one_line(exc)})") from None
 
     sort_notes: list[str] = []
     while True:

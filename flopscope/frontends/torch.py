@@ -22,7 +22,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
-from flopscope.errors import FlopscopeError, shape_hint
+from flopscope.errors import FlopscopeError, one_line, shape_hint
 from flopscope.frontends import aten
 from flopscope.graph import LayerGraph, Node, Param, Tensor
 from flopscope.sources import MODULE, merge_inputs, resolve
@@ -413,8 +413,7 @@ def _explain(func: Any, exc: Exception, module: str) -> FlopscopeError:
         return FlopscopeError(
             f"the model does data-dependent work {where} ({func}: its result depends on tensor "
             "values), which cannot be analysed without running it on real data")
-    message = " ".join(str(exc).split())[:300]
-    return FlopscopeError(f"forward() failed on the given input shapes {where} ({func}): {message}")
+    return FlopscopeError(f"forward() failed on the given input shapes {where} ({func}): {one_line(exc)}")
 
 
 # --------------------------------------------------------------------------- entry point
@@ -539,9 +538,8 @@ def _trace(module: torch.nn.Module, params: dict[str, Any], buffers: dict[str, A
             raise _NeedsFake from None
         if isinstance(exc, FlopscopeError):
             raise
-        message = " ".join(str(exc).split())[:300]
         raise FlopscopeError(f"{type(module).__name__}: forward() failed on the given input "
-                             f"shapes ({type(exc).__name__}: {message})") from None
+                             f"shapes ({one_line(exc, named=True)})") from None
     finally:
         if pre is not None:
             pre.remove()

@@ -31,7 +31,7 @@ from typing import Any
 import torch
 from torch.utils._pytree import tree_flatten
 
-from flopscope.errors import FlopscopeError
+from flopscope.errors import FlopscopeError, one_line
 from flopscope.frontends import aten_backward  # noqa: F401  (registers the backward mappings)
 from flopscope.frontends.torch import _leaves, _NeedsFake, _Recorder, arguments, dtype_name
 from flopscope.graph import LayerGraph, Param, Tensor
@@ -345,9 +345,8 @@ def _trace(module: torch.nn.Module, params: dict[str, Any], buffers: dict[str, A
             raise _NeedsFake from None
         if isinstance(exc, FlopscopeError):
             raise
-        message = " ".join(str(exc).split())[:300]
         raise FlopscopeError(f"{type(module).__name__}: training step failed on the given input "
-                             f"shapes ({type(exc).__name__}: {message})") from None
+                             f"shapes ({one_line(exc, named=True)})") from None
     finally:
         if pre is not None:
             pre.remove()
