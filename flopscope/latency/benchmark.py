@@ -23,7 +23,7 @@ import json
 import os
 import tempfile
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -79,7 +79,8 @@ def bench(model: Any, inputs: Any = None, *, preset: str | Preset = "cpu", threa
           graph: LayerGraph | None = None, flops: int | None = None,
           input_shapes: Mapping[str, Any] | None = None, dims: Mapping[str, int] | None = None,
           per_layer: bool = False, roofline: bool = False,
-          warmup_budget_s: float = WARMUP_BUDGET_S) -> Latency:
+          warmup_budget_s: float = WARMUP_BUDGET_S, protocol: str = "quick",
+          predict: bool = False) -> Latency:
     """Measure ``model``'s latency on ONNX Runtime with a named preset.
 
     ``model`` and ``inputs`` are as for :func:`flopscope.analyze` (an ``.onnx`` path, a
@@ -87,7 +88,10 @@ def bench(model: Any, inputs: Any = None, *, preset: str | Preset = "cpu", threa
     ``preset`` is ``"cpu"``, ``"mobile"`` or ``"gpu"`` (see ``flopscope.latency.PRESETS``);
     ``threads`` overrides its intra-op threads; ``iterations`` / ``time_budget_s`` set how
     many runs are timed; ``batch`` binds the inputs' leading dim. ``per_layer`` adds the
-    profiler's per-layer times, ``roofline`` the roofline view. ``progress`` is called as
+    profiler's per-layer times, ``roofline`` the roofline view, ``predict`` the latency
+    predicted from the host's peaks (:mod:`flopscope.latency.predict`; ``predicted_ms``).
+    ``protocol="mlperf"`` measures MLPerf SingleStream-like (>= 1,024 runs and 60 s).
+    ``progress`` is called as
     ``progress(phase, fraction, detail)`` while runs are timed.
 
     ``report`` is the caller's Report of the same model: GFLOP/s divides its FLOP count
@@ -107,7 +111,7 @@ def bench(model: Any, inputs: Any = None, *, preset: str | Preset = "cpu", threa
                               time_budget_s=time_budget_s, batch=batch, progress=progress,
                               input_shapes=input_shapes, dims=dims, per_layer=per_layer,
                               roofline=roofline, warmup_budget_s=warmup_budget_s, flops=flops,
-                              report=ran, graph=graph)
+                              report=ran, graph=graph, protocol=protocol, predict=predict)
     latency = run_report.latency
     assert latency is not None
     if report is not None:
@@ -122,7 +126,8 @@ def bench_report(model: Any, inputs: Any = None, *, preset: str | Preset = "cpu"
                  dims: Mapping[str, int] | None = None, per_layer: bool = False,
                  roofline: bool = False, warmup_budget_s: float = WARMUP_BUDGET_S,
                  flops: int | None = None, report: Report | None = None,
-                 graph: LayerGraph | None = None) -> Report:
+                 graph: LayerGraph | None = None, protocol: str = "quick",
+                 predict: bool = False) -> Report:
     """:func:`bench`, returning the Report of the graph that ran with its ``latency`` set
     (``flops`` overrides the FLOP count behind GFLOP/s).
 
@@ -140,7 +145,7 @@ def bench_report(model: Any, inputs: Any = None, *, preset: str | Preset = "cpu"
     preset = get_preset(preset)
     check_provider(preset)                       # before any export or analysis
     threads = preset.resolve_threads(threads)
-    protocol = Protocol(iterations, time_budget_s, warmup_budget_s)
+    plan = Protocol(iterations, time_budget_s, warmup_budget_s, name=protocol)
     if batch is not None and batch < 1:
         raise FlopscopeError("--batch must be >= 1")
     given = report is not None or graph is not None
@@ -160,7 +165,7 @@ def bench_report(model: Any, inputs: Any = None, *, preset: str | Preset = "cpu"
         feeds = random_inputs(run_report.model.inputs)
         fixed = free_dims(proto, run_report.model.inputs)
         count = run_report.totals.flops if flops is None else flops
-        latency = measure(prepared.path, feeds, preset, threads, fixed, protocol, batch=run_batch,
+        latency = measure(prepared.path, feeds, preset, threads, fixed, plan, batch=run_batch,
                           flops=count, progress=progress)
         latency.notes = prepared.notes + latency.notes
         if not run_report.coverage.complete and flops is None:
@@ -174,6 +179,8 @@ def bench_report(model: Any, inputs: Any = None, *, preset: str | Preset = "cpu"
             latency.per_layer = profile.to_dict()
         if roofline:
             latency.roofline = _roofline(run_report, latency, preset, threads, count, profile)
+        if predict:
+            _predict(run_report, latency, preset, threads, profile)
     run_report.latency = latency
     return run_report
 
@@ -280,3 +287,27 @@ def _roofline(report: Report, latency: Latency, preset: Preset, threads: int, fl
                  if row.time_ms is not None}
     return roofline(report, p50_ms=latency.p50_ms, flops=flops, threads=threads,
                     layer_times=times).to_dict()
+
+
+def _predict(report: Report, latency: Latency, preset: Preset, threads: int, profile: Any) -> None:
+    """Set ``latency.predicted_ms`` and ``latency.prediction`` from this host's cached peaks
+    and calibration (measured on first use); with a per-layer ``profile``, the prediction's
+    error over its layers too."""
+    from flopscope.latency.peaks import host_profile
+    from flopscope.latency.predict import error, layer_pairs, predict
+
+    if preset.device != "cpu":
+        latency.notes.append(f"no prediction: host peaks are the CPU's, and the {preset.name} "
+                             f"preset runs on the {preset.device} device")
+        return
+    host = host_profile(preset, threads)
+    p = predict(report.layers, host.peak("fp32"), host.bandwidth_gb_per_s, host.calibration,
+                preset.optimization)
+    latency.predicted_ms = p.predicted_ms
+    latency.prediction = {"host": host.key, "peak_gflops_per_s": host.peak("fp32"),
+                          "bandwidth_gb_per_s": host.bandwidth_gb_per_s,
+                          "error": abs(p.predicted_ms - latency.p50_ms) / latency.p50_ms
+                          if latency.p50_ms else None,
+                          "layers": [asdict(row) for row in p.layers], "notes": list(p.notes)}
+    if profile is not None:
+        latency.prediction["layer_error"] = error(*layer_pairs(p, profile.to_dict())).to_dict()

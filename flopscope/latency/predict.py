@@ -31,8 +31,9 @@ from flopscope.latency.profile import MEASURED, op_family
 COMPUTE, MEMORY = "compute", "memory"
 #: efficiency of an op family the calibration never saw, pooled over its bound if possible
 DEFAULT_EFFICIENCY = 0.3
-#: efficiencies are kept within these bounds (a profile never makes a kernel free or 1000x slow)
-MIN_EFFICIENCY, MAX_EFFICIENCY = 1e-3, 1.0
+#: efficiencies are kept within these bounds (above 1: a kernel whose tensors stay in the caches
+#: beats the main-memory bandwidth; a zero-copy Reshape is nearly free)
+MIN_EFFICIENCY, MAX_EFFICIENCY = 1e-3, 20.0
 #: ops that produce the layers others fuse into
 FUSION_HEADS = frozenset({"Conv", "Gemm", "MatMul", "ConvTranspose"})
 _ACTIVATIONS = frozenset({"Relu", "Clip", "Sigmoid", "HardSigmoid", "LeakyRelu", "Tanh", "HardSwish"})
