@@ -310,4 +310,6 @@ def _predict(report: Report, latency: Latency, preset: Preset, threads: int, pro
                           if latency.p50_ms else None,
                           "layers": [asdict(row) for row in p.layers], "notes": list(p.notes)}
     if profile is not None:
-        latency.prediction["layer_error"] = error(*layer_pairs(p, profile.to_dict())).to_dict()
+        predicted, measured = layer_pairs(p, profile.to_dict())
+        latency.prediction["layer_error"] = error(predicted, measured).to_dict()
+        latency.prediction["layer_pairs"] = [[a, b] for a, b in zip(predicted, measured)]

@@ -264,3 +264,37 @@ def layer_pairs(prediction: Prediction, profile: Mapping[str, Any]) -> tuple[lis
         predicted.append(math.fsum(by_name.get(n, 0.0) for n in [row["name"], *row["absorbed"]]))
         measured.append(row["time_ms"])
     return predicted, measured
+
+
+# --------------------------------------------------------------------------- over many models
+
+
+def rank_agreement(a: Mapping[str, float], b: Mapping[str, float]) -> float | None:
+    """Spearman's rank correlation of two figures over the names both have (None under 2):
+    how well one preset's latency ranks models as another's does.
+
+    >>> rank_agreement({"x": 1.0, "y": 2.0, "z": 3.0}, {"x": 10.0, "y": 30.0, "z": 20.0})
+    0.5
+    """
+    common = [n for n in a if n in b]
+    if len(common) < 2:
+        return None
+    return stats.spearman([a[n] for n in common], [b[n] for n in common])
+
+
+def summary(latencies: Mapping[str, Any]) -> dict[str, Any]:
+    """The prediction's error over models (predicted against measured p50) and over layers
+    (the per-layer pairs each :class:`~flopscope.report.Latency` carries in
+    ``prediction["layer_pairs"]``, pooled), for latencies of one preset by model name.
+
+    >>> from types import SimpleNamespace as L
+    >>> s = summary({"a": L(p50_ms=1.0, predicted_ms=1.2, prediction={"layer_pairs": [[1, 1], [3, 2]]}),
+    ...              "b": L(p50_ms=2.0, predicted_ms=1.8, prediction={})})
+    >>> round(s["models"]["mape"], 3), s["models"]["spearman"], s["layers"]["n"]
+    (0.15, 1.0, 2)
+    """
+    named = {n: lat for n, lat in latencies.items() if lat.predicted_ms is not None and lat.p50_ms}
+    models = error([lat.predicted_ms for lat in named.values()], [lat.p50_ms for lat in named.values()])
+    pairs = [p for lat in named.values() for p in (lat.prediction or {}).get("layer_pairs", [])]
+    layers = error([p for p, _ in pairs], [m for _, m in pairs])
+    return {"models": models.to_dict(), "layers": layers.to_dict(), "names": list(named)}
