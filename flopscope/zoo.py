@@ -497,8 +497,8 @@ def plot(zoo: Zoo, out: Path) -> list[str]:
     metrics_chart(zoo.comparison(), "macs", "params", labels=("MACs", "parameters"),
                   title="Parameters against MACs", path=out / "params_vs_macs.png")
     written.append("params_vs_macs.png")
-    predicted = {p: [(r.name, r.latency[p].p50_ms, r.latency[p].predicted_ms) for r in zoo.rows
-                     if p in r.latency and r.latency[p].predicted_ms is not None] for p in zoo.presets}
+    predicted = {p: [(r.name, lat.p50_ms, lat.predicted_ms) for r in zoo.rows if p in r.latency
+                     for lat in [r.latency[p]] if lat.predicted_ms is not None] for p in zoo.presets}
     if any(predicted.values()):
         from flopscope.plot import prediction_chart
 

@@ -19,9 +19,6 @@ The module is not called ``bench``: a submodule of that name would shadow the fu
 from __future__ import annotations
 
 import contextlib
-import json
-import os
-import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -30,15 +27,12 @@ from typing import TYPE_CHECKING, Any
 from flopscope.errors import FlopscopeError
 from flopscope.latency.measure import WARMUP_BUDGET_S, Progress, Protocol, measure
 from flopscope.latency.presets import Preset, check_provider, get_preset
-from flopscope.latency.session import batch_dims, free_dims, open_session, random_inputs
+from flopscope.latency.profile import profile_layers
+from flopscope.latency.session import batch_dims, free_dims, random_inputs
 from flopscope.report import Latency, Report
 
 if TYPE_CHECKING:
     from flopscope.graph import LayerGraph
-
-#: the per-layer profile: runs left out as warm-up, then runs averaged
-PROFILE_WARMUP_RUNS = 2
-PROFILE_RUNS = 10
 
 
 # --------------------------------------------------------------------------- models
@@ -218,59 +212,6 @@ def _analysis(prepared: _Prepared, proto: Any, batch: int | None, dims: Mapping[
 
 
 # --------------------------------------------------------------------------- per layer, roofline
-
-
-#: ORT writes the optimised graph's weights to this file beside it, in the temporary folder
-_OPTIMIZED_DATA = "optimized.onnx.data"
-
-
-def profile_layers(path: Path, proto: Any, graph: Any, report: Report, preset: Preset, threads: int,
-                   feeds: Mapping[str, Any], fixed: Mapping[str, int],
-                   runs: int = PROFILE_RUNS) -> Any:
-    """Per-layer times (:class:`~flopscope.latency.profile.LayerProfile`) of ``report``'s
-    layers from a separate, profiled session with the same settings.
-
-    The profiled session loads a copy whose nodes carry the report's layer names (unnamed
-    and duplicate names made unique), so ORT's node names lead back to the layers; its
-    external data is still read from the model's folder.
-    """
-    import onnx
-
-    from flopscope.latency.profile import layer_names, profile_report
-
-    names = layer_names(proto, graph)
-    named = proto
-    if any(n.name != name for n, name in zip(proto.graph.node, names)):
-        named = onnx.ModelProto()
-        named.CopyFrom(proto)
-        for node, name in zip(named.graph.node, names):
-            node.name = name
-    with tempfile.TemporaryDirectory(prefix="flopscope-profile-") as tmp:
-        so = preset.session_options(threads, fixed)
-        so.enable_profiling = True
-        so.profile_file_prefix = os.path.join(tmp, "ort-profile")
-        so.optimized_model_filepath = os.path.join(tmp, "optimized.onnx")
-        so.add_session_config_entry("session.optimized_model_external_initializers_file_name",
-                                    _OPTIMIZED_DATA)
-        so.add_session_config_entry("session.optimized_model_external_initializers_min_size_in_bytes",
-                                    "1024")
-        source: Any = path
-        if named is not proto:
-            source = named.SerializeToString()
-            so.add_session_config_entry("session.model_external_initializers_file_folder_path",
-                                        str(path.resolve().parent))
-        with open_session(source, preset, threads, feeds, options=so) as live:
-            for _ in range(PROFILE_WARMUP_RUNS + runs):
-                live.run()
-            trace = live.session.end_profiling()
-        with open(trace, encoding="utf-8") as f:
-            events = json.load(f)
-        optimized = onnx.load(os.path.join(tmp, "optimized.onnx"), load_external_data=False)
-    profile = profile_report(named, optimized, events, report, constants=graph.constants,
-                             skip_runs=PROFILE_WARMUP_RUNS)
-    profile.notes.append(f"mean of {profile.runs} profiled runs after {PROFILE_WARMUP_RUNS} "
-                         "warm-up runs; profiling adds overhead, so compare shares, not sums, with p50")
-    return profile
 
 
 def _roofline(report: Report, latency: Latency, preset: Preset, threads: int, flops: int | None,

@@ -26,7 +26,7 @@ from typing import Any
 
 from flopscope.errors import FlopscopeError
 from flopscope.latency import stats
-from flopscope.latency.presets import Preset, cpu_name, gpu_name
+from flopscope.latency.presets import Preset, cpu_name, fingerprint, gpu_name
 from flopscope.latency.session import open_session, read_settings
 from flopscope.report import Latency
 
@@ -159,8 +159,6 @@ def measure(path: Path, feeds: Mapping[str, Any], preset: Preset, threads: int,
                      f"within {stats.WARMUP_TOLERANCE:.0%}")
     if preset.note:
         notes.append(preset.note)
-    from flopscope.latency.peaks import fingerprint
-
     ms = stats.summarize(times).scaled(1e-6)
     p50_s = ms.p50 / 1e3
     return Latency(

@@ -32,7 +32,7 @@ from typing import Any
 
 from flopscope.errors import FlopscopeError
 from flopscope.latency.predict import Calibration, Sample, fit, predict, samples
-from flopscope.latency.presets import Preset, cpu_name, get_preset, physical_cores
+from flopscope.latency.presets import Preset, fingerprint, get_preset
 
 #: the cache file's name and schema
 CACHE_FILE = "host.json"
@@ -91,19 +91,6 @@ def cache_path() -> Path:
         base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
         folder = os.path.join(base, "flopscope")
     return Path(folder) / CACHE_FILE
-
-
-def fingerprint(preset: Preset, threads: int, affinity: list[int] | None = None) -> dict[str, Any]:
-    """What a measurement depends on: CPU model, cores, onnxruntime version, preset, threads
-    (and the cores the run was pinned to, when it was)."""
-    import onnxruntime as ort
-
-    out: dict[str, Any] = {"cpu": cpu_name(), "physical_cores": physical_cores(),
-                           "logical_cpus": os.cpu_count(), "onnxruntime": ort.__version__,
-                           "preset": preset.name, "threads": threads}
-    if affinity is not None:
-        out["affinity"] = affinity
-    return out
 
 
 def host_key(preset: Preset, threads: int) -> str:
@@ -396,7 +383,7 @@ def profile_model(model: bytes | Path, preset: Preset, threads: int) -> tuple[An
     import onnx
 
     from flopscope.analysis import build_report, load_graph
-    from flopscope.latency.benchmark import profile_layers
+    from flopscope.latency.profile import profile_layers
     from flopscope.latency.session import random_inputs
 
     with tempfile.TemporaryDirectory(prefix="flopscope-calibrate-") as tmp:

@@ -10,7 +10,7 @@ import pytest
 from flopscope.errors import FlopscopeError
 from flopscope.latency import peaks
 from flopscope.latency.predict import Calibration
-from flopscope.latency.presets import PRESETS, get_preset
+from flopscope.latency.presets import PRESETS, fingerprint, get_preset
 
 
 def synthetic_host(key: str = "", gflops: float = 1.0, bandwidth: float = 1.0) -> peaks.HostProfile:
@@ -70,7 +70,7 @@ def test_cache_folder_follows_the_environment(monkeypatch, tmp_path):
 
 
 def test_fingerprint_names_what_a_measurement_depends_on():
-    f = peaks.fingerprint(get_preset("mobile"), 1, [0])
+    f = fingerprint(get_preset("mobile"), 1, [0])
     assert set(f) == {"cpu", "physical_cores", "logical_cpus", "onnxruntime", "preset", "threads", "affinity"}
     assert (f["preset"], f["threads"], f["affinity"]) == ("mobile", 1, [0])
 
