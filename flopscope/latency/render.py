@@ -42,9 +42,9 @@ def summary_rows(lat: Latency) -> list[list[str]]:
         rows.append(["predicted (roofline)", f"{lat.predicted_ms:.3f} ms"
                      + ("" if err is None else f" ({100 * err:.1f}% from p50)")])
         layer = (lat.prediction or {}).get("layer_error")
-        if layer and layer.get("spearman") is not None:
+        if layer and layer.get("mape") is not None:
             rows.append(["prediction over layers", f"MAPE {100 * layer['mape']:.1f}%, Spearman "
-                                                   f"{layer['spearman']:.3f} ({layer['n']} groups)"])
+                                                   f"{_num(layer['spearman'], '.3f')} ({layer['n']} groups)"])
     if lat.gflops_per_s is not None:
         rows.append(["achieved", f"{lat.gflops_per_s:.2f} GFLOP/s ({si(lat.flops)}FLOPs per run)"])
     return rows
