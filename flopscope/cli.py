@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from flopscope.commands import COMMANDS
-from flopscope.errors import FlopscopeError
+from flopscope.errors import FlopscopeError, cli_spelling
 
 
 class _Parser(argparse.ArgumentParser):
@@ -51,7 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help(sys.stderr)
             return 2
         command = importlib.import_module(f"flopscope.commands.{COMMANDS[args.command]}")
-        return command.run(args)
+        with cli_spelling():                  # messages name flags, not Python arguments
+            return command.run(args)
     except FlopscopeError as exc:
         if debug:
             raise

@@ -156,6 +156,7 @@ def _export(module: Any, args: tuple, kwargs: dict, out: Path, opset: int, kind:
             return
         program = torch.onnx.export(module, args, kwargs=kwargs or None, opset_version=max(opset, 18),
                                     dynamo=True, verbose=False, optimize=weights)
+        assert program is not None      # the dynamo exporter returns its program
         if not weights:  # structure only: each weight becomes a typed graph input
             graph = program.model.graph
             for name, value in list(graph.initializers.items()):

@@ -21,6 +21,7 @@ Inputs(unnamed=(1, 3, 8, 8), named={'mask': (1, 8)})
 
 from __future__ import annotations
 
+import difflib
 import importlib.util
 import os
 import sys
@@ -156,8 +157,28 @@ def _classify(text: str) -> Source:
         return Source(CATALOG, text)
     if not os.path.exists(text) and os.sep not in text and "." not in text:
         raise FlopscopeError(f"'{text}' is not a file, a path/to/file.py:factory spec, nor a "
-                             f"reference architecture ({', '.join(names())})")
+                             f"reference architecture{did_you_mean(text, names())} (list them with "
+                             "'flopscope models')")
     return Source(ONNX_FILE, text, Path(text))
+
+
+def did_you_mean(word: str, choices: Sequence[str]) -> str:
+    """`` (did you mean 'resnet50'?)`` naming the closest of ``choices`` (up to three), or
+    an empty string when none is close.
+
+    >>> did_you_mean("resnet05", ["resnet18", "resnet50", "vgg16"])
+    " (did you mean 'resnet50' or 'resnet18'?)"
+    >>> did_you_mean("mobilenet", ["mobilenet_v2", "vgg16"])
+    " (did you mean 'mobilenet_v2'?)"
+    >>> did_you_mean("transformer", ["resnet18", "vgg16"])
+    ''
+    """
+    close = difflib.get_close_matches(word.lower(), list(choices), n=3, cutoff=0.6)
+    if not close:
+        close = [c for c in choices if c.startswith(word.lower()) or word.lower().startswith(c)][:3]
+    if not close:
+        return ""
+    return " (did you mean " + " or ".join(f"'{c}'" for c in close) + "?)"
 
 
 def factory_spec(text: str) -> tuple[str, str] | None:
