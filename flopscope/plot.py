@@ -287,6 +287,36 @@ def metrics_chart(series: Comparison | Mapping[str, Comparison], x: str, y: str,
     return _finish(fig, path)
 
 
+def prediction_chart(series: Mapping[str, Sequence[tuple[str, float, float]]], *, title: str | None = None,
+                     path: str | os.PathLike | None = None) -> Figure:
+    """Predicted against measured latency: one marked series per key (a preset), each point
+    ``(name, measured ms, predicted ms)`` named, on log axes with the line of a perfect
+    prediction and a ±25% band.
+
+    >>> fig = prediction_chart({"cpu": [("resnet18", 19.2, 17.5), ("vgg16", 160.0, 171.0)]})  # doctest: +SKIP
+    """
+    fig = _figure(figsize=(7.0, 5.0))
+    ax = fig.subplots()
+    values = [v for points in series.values() for _, m, p in points for v in (m, p) if v > 0]
+    for (group, points), marker in zip(series.items(), itertools.cycle("os^Dv")):
+        ax.scatter([m for _, m, _ in points], [p for _, _, p in points], marker=marker, label=group or None)
+        for name, m, p in points:
+            ax.annotate(name, (m, p), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    if values:
+        lo, hi = min(values) / 1.5, max(values) * 1.5
+        ax.plot([lo, hi], [lo, hi], color="grey", linewidth=1, label="predicted = measured")
+        for k in (0.75, 1.25):
+            ax.plot([lo, hi], [k * lo, k * hi], color="grey", linewidth=0.6, linestyle="--")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+    ax.set(xlabel="measured p50 (ms)", ylabel="predicted (ms)",
+           title=title or "Predicted against measured latency (dashed: ±25%)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return _finish(fig, path)
+
+
 def save(fig: Figure, path: str | os.PathLike) -> None:
     """Save ``fig`` as PNG, SVG or PDF, chosen by the suffix of ``path``.
 

@@ -196,6 +196,12 @@ class Latency:
     per_layer: dict[str, Any] | None = None                        # LayerProfile.to_dict()
     roofline: dict[str, Any] | None = None                         # Roofline.to_dict()
     notes: list[str] = field(default_factory=list)
+    p95_ms: float | None = None
+    p999_ms: float | None = None                                   # the 99.9th percentile
+    protocol: str = "quick"                                        # "quick" or "mlperf" (p90 headline)
+    environment: dict[str, Any] = field(default_factory=dict)      # CPU, cores, ORT, threads, affinity
+    predicted_ms: float | None = None                              # roofline prediction (latency.predict)
+    prediction: dict[str, Any] | None = None                       # its per-layer rows and error
 
 
 @dataclass

@@ -232,9 +232,11 @@ def run_zoo(names: Sequence[str] | None = None, presets: Sequence[str] = ("cpu",
                 for preset in runnable:
                     step(k)
                     say(f"{name}: timing ({preset})")
-                    row.latency[preset] = bench(path, preset=preset, time_budget_s=time_budget_s,
-                                                warmup_budget_s=warmup_budget_s, report=onnx_report,
-                                                flops=report.totals.flops)
+                    on_cpu = get_preset(preset).device == "cpu"
+                    row.latency[preset] = _slim(bench(path, preset=preset, time_budget_s=time_budget_s,
+                                                      warmup_budget_s=warmup_budget_s, report=onnx_report,
+                                                      flops=report.totals.flops, per_layer=on_cpu,
+                                                      predict=on_cpu))
                     done += 1
                 path.unlink()
             done = k * (1 + len(runnable))            # steps of a model not timed count as done
@@ -242,6 +244,69 @@ def run_zoo(names: Sequence[str] | None = None, presets: Sequence[str] = ("cpu",
     if progress is not None:
         progress("zoo", 1.0, f"{len(chosen)}/{len(chosen)}")
     return Zoo(rows=rows, presets=runnable, machine=machine_info(), skipped_presets=skipped)
+
+
+def _slim(latency: Latency) -> Latency:
+    """The zoo keeps the prediction's error over layers, not the per-layer rows."""
+    latency.per_layer = None
+    if latency.prediction is not None:
+        latency.prediction.pop("layers", None)
+    return latency
+
+
+def prediction_summary(zoo: Zoo) -> dict[str, Any]:
+    """Per preset, the prediction's error over the models and their layers
+    (:func:`flopscope.latency.predict.summary`); and how well the mobile preset ranks the
+    models as the cpu preset does (Spearman of their p50s): a rank-preserving proxy."""
+    from flopscope.latency.predict import rank_agreement, summary
+
+    out: dict[str, Any] = {}
+    for preset in zoo.presets:
+        timed = {r.name: r.latency[preset] for r in zoo.rows if preset in r.latency}
+        if any(lat.predicted_ms is not None for lat in timed.values()):
+            out[preset] = summary(timed)
+    p50 = {preset: {r.name: r.latency[preset].p50_ms for r in zoo.rows if preset in r.latency}
+           for preset in ("cpu", "mobile")}
+    out["mobile_rank_vs_cpu"] = rank_agreement(p50["mobile"], p50["cpu"])
+    return out
+
+
+def _prediction_lines(zoo: Zoo) -> list[str]:
+    """The README's section on predicted latency (empty when nothing was predicted)."""
+    summary = prediction_summary(zoo)
+    presets = [p for p in zoo.presets if p in summary]
+    if not presets and summary["mobile_rank_vs_cpu"] is None:
+        return []
+    rows = [[r.name, p, _cell(lat.p50_ms, 1, 2), _cell(lat.p90_ms, 1, 2), f"{100 * lat.cv:.1f}",
+             _cell(lat.predicted_ms, 1, 2),
+             "-" if lat.predicted_ms is None else f"{100 * (lat.predicted_ms / lat.p50_ms - 1):+.0f}%"]
+            for p in presets for r in zoo.rows if p in r.latency for lat in [r.latency[p]]]
+    lines = ["## Predicted latency", "",
+             "Predicted: each layer's roofline time, max(FLOPs / peak, bytes / bandwidth), with this "
+             "host's peaks measured through ONNX Runtime and per-op efficiencies fitted on profiled "
+             "calibration graphs (never on these models); layers ORT fuses cost nothing. The error is "
+             "MAPE and Spearman rank correlation against the measured p50, over models and over the "
+             "layer groups of ORT's per-node profile.", "",
+             markdown_table(["model", "preset", "p50 ms", "p90 ms", "cv %", "predicted ms", "error"],
+                            rows), ""]
+    for p in presets:
+        m, layers = summary[p]["models"], summary[p]["layers"]
+        text = f"- {p}: over {m['n']} models MAPE {_pct(m['mape'])}, Spearman {_num(m['spearman'])}"
+        text += (f"; over {layers['n']} layers MAPE {_pct(layers['mape'])}, "
+                 f"Spearman {_num(layers['spearman'])}")
+        lines.append(text)
+    if summary["mobile_rank_vs_cpu"] is not None:
+        lines.append(f"- mobile is a rank-preserving proxy, not a phone: its p50s rank the models with "
+                     f"Spearman {summary['mobile_rank_vs_cpu']:.3f} against the cpu preset's")
+    return lines + [""]
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
 
 
 def _folding(name: str) -> tuple[int, int]:
@@ -370,6 +435,7 @@ def to_markdown(zoo: Zoo, plots: Sequence[str] = ()) -> str:
     lines += [markdown_table(headers, rows), ""]
     for plot in plots:
         lines += [f"![{plot}]({plot})", ""]
+    lines += _prediction_lines(zoo)
     lines += ["## Published figures", "",
               markdown_table(["model", "params", "GMACs", "source"], published), "",
               "## PyTorch path vs ONNX path", "",
@@ -390,7 +456,7 @@ def to_markdown(zoo: Zoo, plots: Sequence[str] = ()) -> str:
 #: the keys of each model in zoo.json, in order
 JSON_KEYS = ("name", "description", "input_shape", "params", "macs", "flops", "param_bytes",
              "peak_activation_bytes", "onnx_macs", "onnx_params", "published_params", "published_gmacs",
-             "source", "coverage", "latency", "notes", "params_match", "gmacs_match")
+             "source", "coverage", "latency", "predicted_ms", "notes", "params_match", "gmacs_match")
 
 
 def to_dict(zoo: Zoo) -> dict[str, Any]:
@@ -404,12 +470,13 @@ def to_dict(zoo: Zoo) -> dict[str, Any]:
     rows = []
     for r in zoo.rows:
         extra = {"latency": {p: asdict(lat) for p, lat in r.latency.items()},
-                 "params_match": r.params_match, "gmacs_match": r.gmacs_match}
+                 "params_match": r.params_match, "gmacs_match": r.gmacs_match,
+                 "predicted_ms": {p: lat.predicted_ms for p, lat in r.latency.items()}}
         rows.append({key: extra[key] if key in extra else
                      static.value(r.name, key) if key in STATIC_METRICS else getattr(r, key)
                      for key in JSON_KEYS})
     return {"schema": "flopscope.zoo/1", "machine": zoo.machine, "presets": zoo.presets,
-            "skipped_presets": zoo.skipped_presets, "models": rows}
+            "skipped_presets": zoo.skipped_presets, "models": rows, "prediction": prediction_summary(zoo)}
 
 
 def to_csv(zoo: Zoo) -> str:
@@ -455,6 +522,13 @@ def plot(zoo: Zoo, out: Path) -> list[str]:
     metrics_chart(zoo.comparison(), "macs", "params", labels=("MACs", "parameters"),
                   title="Parameters against MACs", path=out / "params_vs_macs.png")
     written.append("params_vs_macs.png")
+    predicted = {p: [(r.name, lat.p50_ms, lat.predicted_ms) for r in zoo.rows if p in r.latency
+                     for lat in [r.latency[p]] if lat.predicted_ms is not None] for p in zoo.presets}
+    if any(predicted.values()):
+        from flopscope.plot import prediction_chart
+
+        prediction_chart({p: v for p, v in predicted.items() if v}, path=out / "predicted_vs_measured.png")
+        written.append("predicted_vs_measured.png")
     return written
 
 

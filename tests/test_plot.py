@@ -138,6 +138,8 @@ plot([a, b], "cumulative", path={str(tmp_path / "c.svg")!r})
 plot([a, b], "latency")
 plot(a, "roofline", peak_gflops=10.0, bandwidth_gbs=1.0)
 compare([a, b]).plot("metrics", x="macs", y="params", path={str(tmp_path / "m.png")!r})
+from flopscope.plot import prediction_chart
+prediction_chart({{"cpu": [("a", 1.0, 1.2)]}})
 assert "matplotlib.pyplot" not in sys.modules, "pyplot was imported"
 """
     root = Path(__file__).resolve().parents[1]
@@ -162,6 +164,22 @@ def test_metrics_chart_one_series_per_group(tmp_path):
     assert ax.get_xlabel() == "FLOPs" and ax.get_title() == "p50 (ms) against FLOPs"
     points = [tuple(p) for p in ax.collections[0].get_offsets()]
     assert points == [(a.totals.flops, 1.0), (b.totals.flops, 2.0)]
+
+
+def test_prediction_chart_points_and_reference_lines(tmp_path):
+    from flopscope.plot import prediction_chart
+
+    fig = prediction_chart({"cpu": [("a", 10.0, 12.0), ("b", 40.0, 30.0)], "mobile": [("a", 30.0, 28.0)]},
+                           path=tmp_path / "p.png")
+    ax = fig.axes[0]
+    assert is_png(tmp_path / "p.png")
+    assert [tuple(p) for p in ax.collections[0].get_offsets()] == [(10.0, 12.0), (40.0, 30.0)]
+    assert [t.get_text() for t in ax.texts] == ["a", "b", "a"]
+    # perfect prediction and the ±25% band, from 10/1.5 to 40*1.5
+    lines = [tuple(map(tuple, (line.get_xdata(), line.get_ydata()))) for line in ax.lines]
+    assert lines[0] == ((10 / 1.5, 60.0), (10 / 1.5, 60.0))
+    assert lines[2][1] == pytest.approx((1.25 * 10 / 1.5, 75.0))
+    assert ax.get_xlabel() == "measured p50 (ms)" and ax.get_xscale() == "log"
 
 
 def test_cumulative_chart_of_several_reports(tmp_path):

@@ -16,9 +16,21 @@ from flopscope.errors import FlopscopeError  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def small_zoo():
-    # myconv: the notes' grouped/shuffled block; one cheap latency preset, a short budget
-    return zoo.run_zoo(["myconv", "resnet18"], presets=["cpu"], time_budget_s=0.2, warmup_budget_s=0.2)
+def small_zoo(tmp_path_factory):
+    # myconv: the notes' grouped/shuffled block; one cheap latency preset, a short budget;
+    # the host's peaks come from a seeded cache (1 GFLOP/s, 1 GB/s), not measured
+    from flopscope.latency import peaks
+    from flopscope.latency.predict import Calibration
+    from flopscope.latency.presets import get_preset
+
+    folder = tmp_path_factory.mktemp("cache")
+    preset = get_preset("cpu")
+    key = peaks.host_key(preset, preset.resolve_threads(None))
+    host = peaks.HostProfile(key, {"fp32": 1.0}, 1.0, Calibration({"*/compute": 1.0, "*/memory": 1.0}))
+    peaks.write_cache(folder / peaks.CACHE_FILE, {key: host.to_dict()})
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(peaks.CACHE_ENV, str(folder))
+        yield zoo.run_zoo(["myconv", "resnet18"], presets=["cpu"], time_budget_s=0.2, warmup_budget_s=0.2)
 
 
 def test_rows_carry_static_counts_and_cross_checks(small_zoo):
@@ -39,7 +51,8 @@ def test_rows_carry_static_counts_and_cross_checks(small_zoo):
 def test_outputs_written(small_zoo, tmp_path):
     paths = zoo.write(small_zoo, tmp_path / "reports")
     names = {p.name for p in paths}
-    assert names == {"README.md", "zoo.json", "zoo.csv", "latency_vs_flops.png", "params_vs_macs.png"}
+    assert names == {"README.md", "zoo.json", "zoo.csv", "latency_vs_flops.png", "params_vs_macs.png",
+                     "predicted_vs_measured.png"}
     readme = (tmp_path / "reports" / "README.md").read_text()
     assert "| resnet18" in readme and "11,689,512 ✓" in readme and "Machine:" in readme
     assert "![latency_vs_flops.png](latency_vs_flops.png)" in readme
@@ -47,6 +60,10 @@ def test_outputs_written(small_zoo, tmp_path):
     assert data["schema"] == "flopscope.zoo/1"
     assert [m["name"] for m in data["models"]] == ["myconv", "resnet18"]
     assert isinstance(data["models"][1]["macs"], int)
+    # at 1 GFLOP/s every FLOP costs 1 ns: resnet18's prediction is above its FLOPs in ns
+    assert data["models"][1]["predicted_ms"]["cpu"] > data["models"][1]["flops"] / 1e6 * 0.5
+    assert data["prediction"]["cpu"]["models"]["n"] == 2 and data["prediction"]["cpu"]["layers"]["n"] > 10
+    assert "## Predicted latency" in readme and "- cpu: over 2 models MAPE" in readme
     rows = list(csv.DictReader(io.StringIO((tmp_path / "reports" / "zoo.csv").read_text())))
     assert rows[1]["macs"] == "1814073344" and float(rows[1]["cpu_p50_ms"]) > 0
     for png in ("latency_vs_flops.png", "params_vs_macs.png"):
@@ -130,12 +147,12 @@ def test_output_shape_is_pinned():
     assert "- a: coverage 80.0% (8 of 10 nodes costed); unsupported: com.example.Fancy x1" in markdown
     assert "- b: coverage" not in markdown                     # b is fully costed
     data = zoo.to_dict(z)
-    assert list(data) == ["schema", "machine", "presets", "skipped_presets", "models"]
+    assert list(data) == ["schema", "machine", "presets", "skipped_presets", "models", "prediction"]
     assert [list(m) for m in data["models"]] == [list(zoo.JSON_KEYS)] * 2
     assert list(zoo.JSON_KEYS) == [
         "name", "description", "input_shape", "params", "macs", "flops", "param_bytes",
         "peak_activation_bytes", "onnx_macs", "onnx_params", "published_params", "published_gmacs",
-        "source", "coverage", "latency", "notes", "params_match", "gmacs_match"]
+        "source", "coverage", "latency", "predicted_ms", "notes", "params_match", "gmacs_match"]
     first = data["models"][0]
     assert (first["macs"], first["params_match"], first["coverage"]) == (a.macs, True, 80.0)
     assert first["latency"]["cpu"]["p50_ms"] == 2.0 and data["models"][1]["latency"] == {}
@@ -163,3 +180,23 @@ def test_charts_are_drawn_by_the_shared_plot_module(tmp_path, monkeypatch):
     assert zoo.plot(fake_zoo(), tmp_path) == ["latency_vs_flops.png", "params_vs_macs.png"]
     assert drawn == [("flops", "p50_ms"), ("macs", "params")]
     assert (tmp_path / "params_vs_macs.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_prediction_section_and_mobile_proxy():
+    from tests.fake_reports import latency
+
+    z = fake_zoo()
+    a, b = z.rows
+    a.latency["cpu"] = latency(10.0, predicted_ms=12.0, cv=0.05, prediction={"layer_pairs": [[1.0, 2.0]]})
+    b.latency["cpu"] = latency(40.0, predicted_ms=30.0, cv=0.1, prediction={})
+    a.latency["mobile"], b.latency["mobile"] = latency(30.0), latency(90.0)
+    z.presets = ["cpu", "mobile"]
+    summary = zoo.prediction_summary(z)
+    assert summary["cpu"]["models"] == {"n": 2, "mape": pytest.approx(0.225), "spearman": 1.0}
+    assert summary["cpu"]["layers"] == {"n": 1, "mape": 0.5, "spearman": None}
+    assert "mobile" not in summary and summary["mobile_rank_vs_cpu"] == 1.0
+    markdown = zoo.to_markdown(z)
+    assert "| a       | cpu      | 10.00    | 12.00    | 5.0    | 12.00          | +20%    |" in markdown
+    assert "- cpu: over 2 models MAPE 22.5%, Spearman 1.000; over 1 layers MAPE 50.0%, Spearman -" in markdown
+    assert "Spearman 1.000 against the cpu preset's" in markdown
+    assert zoo.to_dict(z)["models"][0]["predicted_ms"] == {"cpu": 12.0, "mobile": None}

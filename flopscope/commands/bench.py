@@ -31,6 +31,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="add per-layer times from ONNX Runtime's profiler beside each layer's FLOPs")
     p.add_argument("--roofline", action="store_true",
                    help="add the roofline view: measured peaks, intensity and bound per layer")
+    p.add_argument("--protocol", choices=("quick", "mlperf"), default="quick",
+                   help="quick (default): warm-up, then --iterations or --time-budget; mlperf: "
+                        "SingleStream-like, at least 1,024 runs and 60 s, p90 the headline")
+    p.add_argument("--predict", action="store_true",
+                   help="add the latency predicted from this host's peaks (measured once, cached) "
+                        "beside the measured one, and its error")
     p.add_argument("--format", choices=FORMATS, default="text",
                    help="text (default), markdown, or json (the report with its latency)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on a terminal")
@@ -48,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
                               batch=args.batch, progress=bar.update if bar is not None else None,
                               input_shapes=parse_input_shapes(args.input_shape),
                               dims=parse_dims(args.dim), per_layer=args.per_layer,
-                              roofline=args.roofline)
+                              roofline=args.roofline, protocol=args.protocol,
+                              predict=args.predict)
     finally:
         if bar is not None:
             bar.close()

@@ -19,26 +19,20 @@ The module is not called ``bench``: a submodule of that name would shadow the fu
 from __future__ import annotations
 
 import contextlib
-import json
-import os
-import tempfile
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flopscope.errors import FlopscopeError
 from flopscope.latency.measure import WARMUP_BUDGET_S, Progress, Protocol, measure
 from flopscope.latency.presets import Preset, check_provider, get_preset
-from flopscope.latency.session import batch_dims, free_dims, open_session, random_inputs
+from flopscope.latency.profile import profile_layers
+from flopscope.latency.session import batch_dims, free_dims, random_inputs
 from flopscope.report import Latency, Report
 
 if TYPE_CHECKING:
     from flopscope.graph import LayerGraph
-
-#: the per-layer profile: runs left out as warm-up, then runs averaged
-PROFILE_WARMUP_RUNS = 2
-PROFILE_RUNS = 10
 
 
 # --------------------------------------------------------------------------- models
@@ -79,7 +73,8 @@ def bench(model: Any, inputs: Any = None, *, preset: str | Preset = "cpu", threa
           graph: LayerGraph | None = None, flops: int | None = None,
           input_shapes: Mapping[str, Any] | None = None, dims: Mapping[str, int] | None = None,
           per_layer: bool = False, roofline: bool = False,
-          warmup_budget_s: float = WARMUP_BUDGET_S) -> Latency:
+          warmup_budget_s: float = WARMUP_BUDGET_S, protocol: str = "quick",
+          predict: bool = False) -> Latency:
     """Measure ``model``'s latency on ONNX Runtime with a named preset.
 
     ``model`` and ``inputs`` are as for :func:`flopscope.analyze` (an ``.onnx`` path, a
@@ -87,7 +82,10 @@ def bench(model: Any, inputs: Any = None, *, preset: str | Preset = "cpu", threa
     ``preset`` is ``"cpu"``, ``"mobile"`` or ``"gpu"`` (see ``flopscope.latency.PRESETS``);
     ``threads`` overrides its intra-op threads; ``iterations`` / ``time_budget_s`` set how
     many runs are timed; ``batch`` binds the inputs' leading dim. ``per_layer`` adds the
-    profiler's per-layer times, ``roofline`` the roofline view. ``progress`` is called as
+    profiler's per-layer times, ``roofline`` the roofline view, ``predict`` the latency
+    predicted from the host's peaks (:mod:`flopscope.latency.predict`; ``predicted_ms``).
+    ``protocol="mlperf"`` measures MLPerf SingleStream-like (>= 1,024 runs and 60 s).
+    ``progress`` is called as
     ``progress(phase, fraction, detail)`` while runs are timed.
 
     ``report`` is the caller's Report of the same model: GFLOP/s divides its FLOP count
@@ -107,7 +105,7 @@ def bench(model: Any, inputs: Any = None, *, preset: str | Preset = "cpu", threa
                               time_budget_s=time_budget_s, batch=batch, progress=progress,
                               input_shapes=input_shapes, dims=dims, per_layer=per_layer,
                               roofline=roofline, warmup_budget_s=warmup_budget_s, flops=flops,
-                              report=ran, graph=graph)
+                              report=ran, graph=graph, protocol=protocol, predict=predict)
     latency = run_report.latency
     assert latency is not None
     if report is not None:
@@ -122,7 +120,8 @@ def bench_report(model: Any, inputs: Any = None, *, preset: str | Preset = "cpu"
                  dims: Mapping[str, int] | None = None, per_layer: bool = False,
                  roofline: bool = False, warmup_budget_s: float = WARMUP_BUDGET_S,
                  flops: int | None = None, report: Report | None = None,
-                 graph: LayerGraph | None = None) -> Report:
+                 graph: LayerGraph | None = None, protocol: str = "quick",
+                 predict: bool = False) -> Report:
     """:func:`bench`, returning the Report of the graph that ran with its ``latency`` set
     (``flops`` overrides the FLOP count behind GFLOP/s).
 
@@ -140,7 +139,7 @@ def bench_report(model: Any, inputs: Any = None, *, preset: str | Preset = "cpu"
     preset = get_preset(preset)
     check_provider(preset)                       # before any export or analysis
     threads = preset.resolve_threads(threads)
-    protocol = Protocol(iterations, time_budget_s, warmup_budget_s)
+    plan = Protocol(iterations, time_budget_s, warmup_budget_s, name=protocol)
     if batch is not None and batch < 1:
         raise FlopscopeError("--batch must be >= 1")
     given = report is not None or graph is not None
@@ -160,7 +159,7 @@ def bench_report(model: Any, inputs: Any = None, *, preset: str | Preset = "cpu"
         feeds = random_inputs(run_report.model.inputs)
         fixed = free_dims(proto, run_report.model.inputs)
         count = run_report.totals.flops if flops is None else flops
-        latency = measure(prepared.path, feeds, preset, threads, fixed, protocol, batch=run_batch,
+        latency = measure(prepared.path, feeds, preset, threads, fixed, plan, batch=run_batch,
                           flops=count, progress=progress)
         latency.notes = prepared.notes + latency.notes
         if not run_report.coverage.complete and flops is None:
@@ -174,6 +173,8 @@ def bench_report(model: Any, inputs: Any = None, *, preset: str | Preset = "cpu"
             latency.per_layer = profile.to_dict()
         if roofline:
             latency.roofline = _roofline(run_report, latency, preset, threads, count, profile)
+        if predict:
+            _predict(run_report, latency, preset, threads, profile)
     run_report.latency = latency
     return run_report
 
@@ -213,59 +214,6 @@ def _analysis(prepared: _Prepared, proto: Any, batch: int | None, dims: Mapping[
 # --------------------------------------------------------------------------- per layer, roofline
 
 
-#: ORT writes the optimised graph's weights to this file beside it, in the temporary folder
-_OPTIMIZED_DATA = "optimized.onnx.data"
-
-
-def profile_layers(path: Path, proto: Any, graph: Any, report: Report, preset: Preset, threads: int,
-                   feeds: Mapping[str, Any], fixed: Mapping[str, int],
-                   runs: int = PROFILE_RUNS) -> Any:
-    """Per-layer times (:class:`~flopscope.latency.profile.LayerProfile`) of ``report``'s
-    layers from a separate, profiled session with the same settings.
-
-    The profiled session loads a copy whose nodes carry the report's layer names (unnamed
-    and duplicate names made unique), so ORT's node names lead back to the layers; its
-    external data is still read from the model's folder.
-    """
-    import onnx
-
-    from flopscope.latency.profile import layer_names, profile_report
-
-    names = layer_names(proto, graph)
-    named = proto
-    if any(n.name != name for n, name in zip(proto.graph.node, names)):
-        named = onnx.ModelProto()
-        named.CopyFrom(proto)
-        for node, name in zip(named.graph.node, names):
-            node.name = name
-    with tempfile.TemporaryDirectory(prefix="flopscope-profile-") as tmp:
-        so = preset.session_options(threads, fixed)
-        so.enable_profiling = True
-        so.profile_file_prefix = os.path.join(tmp, "ort-profile")
-        so.optimized_model_filepath = os.path.join(tmp, "optimized.onnx")
-        so.add_session_config_entry("session.optimized_model_external_initializers_file_name",
-                                    _OPTIMIZED_DATA)
-        so.add_session_config_entry("session.optimized_model_external_initializers_min_size_in_bytes",
-                                    "1024")
-        source: Any = path
-        if named is not proto:
-            source = named.SerializeToString()
-            so.add_session_config_entry("session.model_external_initializers_file_folder_path",
-                                        str(path.resolve().parent))
-        with open_session(source, preset, threads, feeds, options=so) as live:
-            for _ in range(PROFILE_WARMUP_RUNS + runs):
-                live.run()
-            trace = live.session.end_profiling()
-        with open(trace, encoding="utf-8") as f:
-            events = json.load(f)
-        optimized = onnx.load(os.path.join(tmp, "optimized.onnx"), load_external_data=False)
-    profile = profile_report(named, optimized, events, report, constants=graph.constants,
-                             skip_runs=PROFILE_WARMUP_RUNS)
-    profile.notes.append(f"mean of {profile.runs} profiled runs after {PROFILE_WARMUP_RUNS} "
-                         "warm-up runs; profiling adds overhead, so compare shares, not sums, with p50")
-    return profile
-
-
 def _roofline(report: Report, latency: Latency, preset: Preset, threads: int, flops: int | None,
               profile: Any) -> dict[str, Any] | None:
     from flopscope.latency.roofline import roofline
@@ -280,3 +228,29 @@ def _roofline(report: Report, latency: Latency, preset: Preset, threads: int, fl
                  if row.time_ms is not None}
     return roofline(report, p50_ms=latency.p50_ms, flops=flops, threads=threads,
                     layer_times=times).to_dict()
+
+
+def _predict(report: Report, latency: Latency, preset: Preset, threads: int, profile: Any) -> None:
+    """Set ``latency.predicted_ms`` and ``latency.prediction`` from this host's cached peaks
+    and calibration (measured on first use); with a per-layer ``profile``, the prediction's
+    error over its layers too."""
+    from flopscope.latency.peaks import host_profile
+    from flopscope.latency.predict import error, layer_pairs, predict
+
+    if preset.device != "cpu":
+        latency.notes.append(f"no prediction: host peaks are the CPU's, and the {preset.name} "
+                             f"preset runs on the {preset.device} device")
+        return
+    host = host_profile(preset, threads)
+    p = predict(report.layers, host.peak("fp32"), host.bandwidth_gb_per_s, host.calibration,
+                preset.optimization)
+    latency.predicted_ms = p.predicted_ms
+    latency.prediction = {"host": host.key, "peak_gflops_per_s": host.peak("fp32"),
+                          "bandwidth_gb_per_s": host.bandwidth_gb_per_s,
+                          "error": abs(p.predicted_ms - latency.p50_ms) / latency.p50_ms
+                          if latency.p50_ms else None,
+                          "layers": [asdict(row) for row in p.layers], "notes": list(p.notes)}
+    if profile is not None:
+        predicted, measured = layer_pairs(p, profile.to_dict())
+        latency.prediction["layer_error"] = error(predicted, measured).to_dict()
+        latency.prediction["layer_pairs"] = [[a, b] for a, b in zip(predicted, measured)]

@@ -3,7 +3,9 @@
 Protocol: the session's creation and its first run are timed on their own; warm-up runs
 go in windows of 5 until the median of a window is within 2% of the previous one's (at
 least 10 runs, at most a warm-up time budget); then a fixed count of runs or a time
-budget. Each run is timed with ``time.perf_counter_ns`` around ``session.run`` alone;
+budget (the quick protocol), or, with ``Protocol(name="mlperf")``, MLPerf SingleStream's
+minimum: at least 1,024 queries and 60 s, p90 the headline figure. Each run is timed
+with ``time.perf_counter_ns`` around ``session.run`` alone;
 :mod:`flopscope.latency.stats` turns the times into the figures of a :class:`Latency`.
 
 Progress goes to a callback the caller supplies, ``progress(phase, fraction, detail)``
@@ -24,7 +26,7 @@ from typing import Any
 
 from flopscope.errors import FlopscopeError
 from flopscope.latency import stats
-from flopscope.latency.presets import Preset, cpu_name, gpu_name
+from flopscope.latency.presets import Preset, cpu_name, fingerprint, gpu_name
 from flopscope.latency.session import open_session, read_settings
 from flopscope.report import Latency
 
@@ -36,6 +38,11 @@ DEFAULT_TIME_BUDGET_S = 3.0
 MIN_RUNS = 10
 #: a time budget never runs more than this many runs
 MAX_RUNS = 100_000
+#: MLPerf SingleStream's minimum duration: both at least this many queries and this long
+MLPERF_MIN_QUERIES = 1024
+MLPERF_MIN_SECONDS = 60.0
+#: the measurement protocols
+PROTOCOLS = ("quick", "mlperf")
 #: warm-up stops after this long even if the median has not settled (but not before 10 runs)
 WARMUP_BUDGET_S = 5.0
 WARMUP_MAX_RUNS = 1_000
@@ -45,12 +52,20 @@ WARMUP_MAX_RUNS = 1_000
 class Protocol:
     """How many runs to time. ``iterations`` alone: exactly that many; ``time_budget_s``
     alone: until it is spent (at least ``MIN_RUNS``); both: whichever ends first;
-    neither: ``DEFAULT_TIME_BUDGET_S``."""
+    neither: ``DEFAULT_TIME_BUDGET_S``. ``name="mlperf"`` runs until both ``min_queries``
+    runs and ``min_seconds`` have passed instead (iterations and budget are not taken).
+
+    >>> Protocol(name="mlperf").limits()
+    (100000000, 60.0, 1024)
+    """
 
     iterations: int | None = None
     time_budget_s: float | None = None
     warmup_budget_s: float = WARMUP_BUDGET_S
     warmup_max_runs: int = WARMUP_MAX_RUNS
+    name: str = "quick"
+    min_queries: int = MLPERF_MIN_QUERIES
+    min_seconds: float = MLPERF_MIN_SECONDS
 
     def __post_init__(self) -> None:
         if self.iterations is not None and self.iterations < 1:
@@ -59,9 +74,16 @@ class Protocol:
             raise FlopscopeError("--time-budget must be > 0 seconds")
         if self.warmup_budget_s < 0:
             raise FlopscopeError("the warm-up budget must be >= 0 seconds")
+        if self.name not in PROTOCOLS:
+            raise FlopscopeError(f"unknown protocol '{self.name}'; choose one of {', '.join(PROTOCOLS)}")
+        if self.name == "mlperf" and (self.iterations is not None or self.time_budget_s is not None):
+            raise FlopscopeError("--protocol mlperf runs at least 1,024 queries and 60 s: "
+                                 "leave out --iterations and --time-budget")
 
     def limits(self) -> tuple[int, float, int]:
         """(most runs, seconds, fewest runs) of the measurement phase."""
+        if self.name == "mlperf":
+            return 10**8, self.min_seconds, self.min_queries
         if self.iterations is not None and self.time_budget_s is None:
             return self.iterations, float("inf"), self.iterations
         budget = self.time_budget_s if self.time_budget_s is not None else DEFAULT_TIME_BUDGET_S
@@ -131,6 +153,7 @@ def measure(path: Path, feeds: Mapping[str, Any], preset: Preset, threads: int,
         times = timed_runs(live.run, most, seconds, fewest, progress)
         settings = read_settings(live, preset, fixed)
         provider = live.session.get_providers()[0]
+        affinity = live.affinity
     if not settled:
         notes.append(f"warm-up ended after {len(warm)} runs without the median settling "
                      f"within {stats.WARMUP_TOLERANCE:.0%}")
@@ -145,4 +168,5 @@ def measure(path: Path, feeds: Mapping[str, Any], preset: Preset, threads: int,
         gflops_per_s=stats.gflops_per_s(flops, p50_s), session_ms=live.session_ns / 1e6,
         first_run_ms=first_ns / 1e6, warmup_runs=len(warm), label=preset.label,
         device=gpu_name() if preset.device == "cuda" else cpu_name(), flops=flops, settings=settings,
-        notes=notes)
+        notes=notes, p95_ms=ms.p95, p999_ms=ms.p999, protocol=protocol.name,
+        environment=fingerprint(preset, threads, affinity))

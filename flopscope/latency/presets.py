@@ -280,3 +280,15 @@ def gpu_name() -> str:
             pass
     return "CUDA device 0"
 
+
+def fingerprint(preset: Preset, threads: int, affinity: list[int] | None = None) -> dict[str, Any]:
+    """What a measurement depends on: CPU model, cores, onnxruntime version, preset, threads
+    (and the cores the run was pinned to, when it was)."""
+    import onnxruntime as ort
+
+    out: dict[str, Any] = {"cpu": cpu_name(), "physical_cores": physical_cores(),
+                           "logical_cpus": os.cpu_count(), "onnxruntime": ort.__version__,
+                           "preset": preset.name, "threads": threads}
+    if affinity is not None:
+        out["affinity"] = affinity
+    return out

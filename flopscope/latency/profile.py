@@ -23,9 +23,13 @@ the layer they serve; ORT nodes that match no layer are listed apart.
 from __future__ import annotations
 
 import bisect
+import json
+import os
 import re
+import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 #: ORT nodes that move data between layouts or devices: their time joins the layer they serve
@@ -36,6 +40,10 @@ CONTROL_FLOW = frozenset({"If", "Loop", "Scan"})
 SEARCH_DEPTH = 8
 #: how many ``_word`` endings of an ORT node's name are tried off to find its source tensor
 STRIP_LIMIT = 3
+
+#: the profiled session: runs left out as warm-up, then runs averaged
+PROFILE_WARMUP_RUNS = 2
+PROFILE_RUNS = 10
 
 #: layer statuses in a profile
 MEASURED, FUSED, FOLDED, IN_SUBGRAPH = "measured", "fused", "folded", "in-subgraph"
@@ -448,3 +456,59 @@ def profile_report(original: Any, optimized: Any, events: Sequence[Mapping[str, 
         rows.append(row)
     mapped.layers = rows
     return mapped
+
+
+# --------------------------------------------------------------------------- profiled session
+
+
+#: ORT writes the optimised graph's weights to this file beside it, in the temporary folder
+_OPTIMIZED_DATA = "optimized.onnx.data"
+
+
+def profile_layers(path: Path, proto: Any, graph: Any, report: Any, preset: Any, threads: int,
+                   feeds: Mapping[str, Any], fixed: Mapping[str, int],
+                   runs: int = PROFILE_RUNS) -> LayerProfile:
+    """Per-layer times (:class:`~flopscope.latency.profile.LayerProfile`) of ``report``'s
+    layers from a separate, profiled session with the same settings.
+
+    The profiled session loads a copy whose nodes carry the report's layer names (unnamed
+    and duplicate names made unique), so ORT's node names lead back to the layers; its
+    external data is still read from the model's folder.
+    """
+    import onnx
+
+    from flopscope.latency.session import open_session
+
+    names = layer_names(proto, graph)
+    named = proto
+    if any(n.name != name for n, name in zip(proto.graph.node, names)):
+        named = onnx.ModelProto()
+        named.CopyFrom(proto)
+        for node, name in zip(named.graph.node, names):
+            node.name = name
+    with tempfile.TemporaryDirectory(prefix="flopscope-profile-") as tmp:
+        so = preset.session_options(threads, fixed)
+        so.enable_profiling = True
+        so.profile_file_prefix = os.path.join(tmp, "ort-profile")
+        so.optimized_model_filepath = os.path.join(tmp, "optimized.onnx")
+        so.add_session_config_entry("session.optimized_model_external_initializers_file_name",
+                                    _OPTIMIZED_DATA)
+        so.add_session_config_entry("session.optimized_model_external_initializers_min_size_in_bytes",
+                                    "1024")
+        source: Any = path
+        if named is not proto:
+            source = named.SerializeToString()
+            so.add_session_config_entry("session.model_external_initializers_file_folder_path",
+                                        str(path.resolve().parent))
+        with open_session(source, preset, threads, feeds, options=so) as live:
+            for _ in range(PROFILE_WARMUP_RUNS + runs):
+                live.run()
+            trace = live.session.end_profiling()
+        with open(trace, encoding="utf-8") as f:
+            events = json.load(f)
+        optimized = onnx.load(os.path.join(tmp, "optimized.onnx"), load_external_data=False)
+    profile = profile_report(named, optimized, events, report, constants=graph.constants,
+                             skip_runs=PROFILE_WARMUP_RUNS)
+    profile.notes.append(f"mean of {profile.runs} profiled runs after {PROFILE_WARMUP_RUNS} "
+                         "warm-up runs; profiling adds overhead, so compare shares, not sums, with p50")
+    return profile

@@ -36,18 +36,30 @@ def _num(value: float | None, spec: str) -> str:
 def summary_rows(lat: Latency) -> list[list[str]]:
     """The protocol's figures, one per row."""
     rows = [
+        ["protocol", "MLPerf SingleStream-like (>= 1,024 runs and 60 s)" if lat.protocol == "mlperf"
+         else "quick"],
         ["session creation", f"{lat.session_ms:.1f} ms"],
         ["first run", f"{lat.first_run_ms:.3f} ms"],
         ["warm-up runs", str(lat.warmup_runs)],
         ["timed runs", str(lat.iterations)],
         ["min", f"{lat.min_ms:.3f} ms"],
         ["p50", f"{lat.p50_ms:.3f} ms ({noise(lat.cv)})"],
-        ["p90", f"{lat.p90_ms:.3f} ms"],
+        ["p90", f"{lat.p90_ms:.3f} ms" + (" (headline)" if lat.protocol == "mlperf" else "")],
+        ["p95", _ms(lat.p95_ms) + " ms"],
         ["p99", f"{lat.p99_ms:.3f} ms"],
+        ["p99.9", _ms(lat.p999_ms) + " ms"],
         ["mean ± std", f"{lat.mean_ms:.3f} ± {lat.std_ms:.3f} ms"],
         ["coefficient of variation", noise(lat.cv).removeprefix("cv ")],
         ["throughput (at p50)", f"{lat.throughput_per_s:.1f} samples/s (batch {lat.batch})"],
     ]
+    if lat.predicted_ms is not None:
+        err = (lat.prediction or {}).get("error")
+        rows.append(["predicted (roofline)", f"{lat.predicted_ms:.3f} ms"
+                     + ("" if err is None else f" ({100 * err:.1f}% from p50)")])
+        layer = (lat.prediction or {}).get("layer_error")
+        if layer and layer.get("mape") is not None:
+            rows.append(["prediction over layers", f"MAPE {100 * layer['mape']:.1f}%, Spearman "
+                                                   f"{_num(layer['spearman'], '.3f')} ({layer['n']} groups)"])
     if lat.gflops_per_s is not None:
         rows.append(["achieved", f"{lat.gflops_per_s:.2f} GFLOP/s ({si(lat.flops)}FLOPs per run)"])
     return rows
@@ -56,6 +68,11 @@ def summary_rows(lat: Latency) -> list[list[str]]:
 def settings_line(lat: Latency) -> str:
     s = lat.settings
     parts = [lat.device, lat.provider, f"{lat.threads} intra-op thread(s)"]
+    env = lat.environment
+    if env.get("onnxruntime"):
+        parts[1] += f" {env['onnxruntime']}"
+    if env.get("physical_cores"):
+        parts.insert(1, f"{env['physical_cores']} physical core(s)")
     if s.get("affinity") is not None:
         parts.append(f"pinned to core(s) {','.join(map(str, s['affinity']))}")
     if s.get("graph_optimization_level"):

@@ -80,15 +80,18 @@ class Summary:
     mean: float
     std: float
     cv: float
+    p95: float = 0.0
+    p999: float = 0.0
 
     def scaled(self, factor: float) -> Summary:
         """The same summary in another unit (``cv`` and ``n`` are unit-free)."""
         return Summary(self.n, self.min * factor, self.p50 * factor, self.p90 * factor,
-                       self.p99 * factor, self.mean * factor, self.std * factor, self.cv)
+                       self.p99 * factor, self.mean * factor, self.std * factor, self.cv,
+                       self.p95 * factor, self.p999 * factor)
 
 
 def summarize(values: Sequence[float]) -> Summary:
-    """min, p50, p90, p99, mean, sample std and cv of ``values``.
+    """min, p50, p90, p95, p99, p99.9, mean, sample std and cv of ``values``.
 
     >>> summarize([4, 1, 3, 2]).p50
     2.5
@@ -97,7 +100,8 @@ def summarize(values: Sequence[float]) -> Summary:
         raise ValueError("no timings to summarize")
     return Summary(n=len(values), min=float(min(values)), p50=percentile(values, 50),
                    p90=percentile(values, 90), p99=percentile(values, 99), mean=mean(values),
-                   std=std(values), cv=cv(values))
+                   std=std(values), cv=cv(values), p95=percentile(values, 95),
+                   p999=percentile(values, 99.9))
 
 
 def warmed_up(times: Sequence[float], *, window: int = WARMUP_WINDOW,
@@ -132,3 +136,59 @@ def gflops_per_s(flops: int | None, seconds_per_run: float) -> float | None:
         return None
     return flops / seconds_per_run / 1e9
 
+
+
+# --------------------------------------------------------------------------- prediction error
+
+
+def mape(predicted: Sequence[float], measured: Sequence[float]) -> float:
+    """Mean absolute percentage error of ``predicted`` against ``measured`` (a fraction:
+    0.1 is 10%); pairs whose measured value is 0 are left out.
+
+    >>> mape([110, 90], [100, 100])
+    0.1
+    """
+    pairs = [(p, m) for p, m in zip(predicted, measured, strict=True) if m]
+    if not pairs:
+        raise ValueError("mape of no measured values")
+    return math.fsum(abs(p - m) / abs(m) for p, m in pairs) / len(pairs)
+
+
+def ranks(values: Sequence[float]) -> list[float]:
+    """1-based ranks, ties sharing their mean rank.
+
+    >>> ranks([30, 10, 20, 10])
+    [4.0, 1.5, 3.0, 1.5]
+    """
+    order = sorted(range(len(values)), key=values.__getitem__)
+    out = [0.0] * len(values)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            out[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    return out
+
+
+def spearman(a: Sequence[float], b: Sequence[float]) -> float:
+    """Spearman rank correlation: Pearson's r of the ranks (ties averaged); 0 when either
+    side is constant.
+
+    >>> spearman([1, 2, 3], [10, 20, 30])
+    1.0
+    >>> spearman([1, 2, 3], [3, 2, 1])
+    -1.0
+    """
+    if len(a) != len(b):
+        raise ValueError("spearman of sequences of different lengths")
+    if len(a) < 2:
+        raise ValueError("spearman of fewer than 2 pairs")
+    ra, rb = ranks(a), ranks(b)
+    ma, mb = mean(ra), mean(rb)
+    cov = math.fsum((x - ma) * (y - mb) for x, y in zip(ra, rb))
+    va = math.fsum((x - ma) ** 2 for x in ra)
+    vb = math.fsum((y - mb) ** 2 for y in rb)
+    return cov / math.sqrt(va * vb) if va and vb else 0.0

@@ -123,3 +123,20 @@ def test_the_progress_bar_is_the_clis_on_a_terminal(capsys, net, monkeypatch):
     assert err.startswith("\r") and "measure" in err and err.endswith("\r") and "\n" not in err
     code, _, err = cli(capsys, "bench", net, "--iterations", 3, "--no-progress")
     assert code == 0 and err == ""
+
+
+def test_predict_and_protocol_options(capsys, net, tmp_path, monkeypatch):
+    from flopscope.latency import peaks
+    from flopscope.latency.predict import Calibration
+    from flopscope.latency.presets import PRESETS
+
+    monkeypatch.setenv(peaks.CACHE_ENV, str(tmp_path))
+    key = peaks.host_key(PRESETS["cpu"], PRESETS["cpu"].resolve_threads(None))
+    host = peaks.HostProfile(key, {"fp32": 1.0}, 1.0, Calibration({"*/compute": 1.0, "*/memory": 1.0}))
+    peaks.write_cache(tmp_path / peaks.CACHE_FILE, {key: host.to_dict()})
+    code, out, err = cli(capsys, "bench", net, "--iterations", 3, "--predict", "--per-layer")
+    assert code == 0 and err == ""
+    assert "predicted (roofline)" in out and "prediction over layers" in out
+    assert "p95" in out and "p99.9" in out and "protocol                  quick" in out
+    code, out, err = cli(capsys, "bench", net, "--iterations", 3, "--protocol", "mlperf")
+    assert code == 2 and "leave out --iterations and --time-budget" in err

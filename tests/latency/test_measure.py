@@ -114,3 +114,17 @@ def test_the_preset_note_is_carried_by_every_measurement(tmp_path):
                           Protocol(iterations=1, warmup_budget_s=0.0), batch=1, flops=None)
     assert lat.notes[-1] == "a note of the preset" and lat.preset == "noted"
     assert lat.gflops_per_s is None
+
+
+def test_mlperf_protocol_runs_until_both_minimums():
+    from flopscope.latency.measure import MLPERF_MIN_QUERIES, MLPERF_MIN_SECONDS
+
+    assert (MLPERF_MIN_QUERIES, MLPERF_MIN_SECONDS) == (1024, 60.0)
+    assert Protocol(name="mlperf").limits() == (10**8, 60.0, 1024)
+    # a zero-second minimum still runs the minimum number of queries
+    most, seconds, fewest = Protocol(name="mlperf", min_queries=25, min_seconds=0.0).limits()
+    assert len(timed_runs(lambda: None, most, seconds, fewest)) == 25
+    with pytest.raises(FlopscopeError, match="leave out --iterations"):
+        Protocol(iterations=10, name="mlperf")
+    with pytest.raises(FlopscopeError, match="unknown protocol 'fast'"):
+        Protocol(name="fast")

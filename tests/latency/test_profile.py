@@ -9,7 +9,6 @@ import pytest
 
 from flopscope.analysis import build_report, load_graph
 from flopscope.frontends.onnx import read_model
-from flopscope.latency.benchmark import profile_layers
 from flopscope.latency.presets import CPU_PROVIDER, Preset
 from flopscope.latency.profile import (
     FOLDED,
@@ -21,6 +20,7 @@ from flopscope.latency.profile import (
     map_layers,
     node_times,
     op_family,
+    profile_layers,
 )
 from flopscope.latency.session import random_inputs
 from tests.latency.nets import BN_FLOPS, CONV_FLOPS, RELU_FLOPS, conv_bn_relu
