@@ -262,7 +262,7 @@ def _clamp(call: Call) -> list[Emit]:
     return [Emit("Clip", [x, scalar if lo else None, scalar if hi else None], call.outputs)]
 
 
-@handles("_softmax", "softmax", "_log_softmax", "log_softmax")
+@handles("_softmax", "softmax", "_log_softmax", "log_softmax", "_safe_softmax")
 def _softmax(call: Call) -> list[Emit]:
     op = "LogSoftmax" if "log" in call.name else "Softmax"
     return [Emit(op, [call.t("self")], call.outputs, {"axis": int(call.args["dim"])})]
