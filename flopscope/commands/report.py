@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from flopscope.commands.common import add_model_options, emit, non_negative
-from flopscope.sources import parse_dims, parse_input_shapes
+from flopscope.sources import parse_dims, parse_input_shapes, resolve, with_options
 
 FORMATS = ("text", "markdown", "json", "csv", "html")
 
@@ -20,6 +20,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--convention", choices=("flopscope", "2mac"), default="flopscope",
                    help="flopscope (default) or 2mac: FLOPs = 2 x MACs of dot products")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    p.add_argument("--seq", type=int, metavar="N",
+                   help="hf: models: tokens of the text inputs (default 128)")
+    p.add_argument("--trust-remote-code", action="store_true",
+                   help="hf: models: allow a config that needs custom code from the Hub (auto_map)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -28,7 +32,10 @@ def run(args: argparse.Namespace) -> int:
 
     non_negative("--depth", args.depth)
     non_negative("--top", args.top)
-    report = analyze(args.model, input_shapes=parse_input_shapes(args.input_shape),
+    non_negative("--seq", args.seq)
+    model = with_options(resolve(args.model), seq=args.seq,
+                         trust_remote_code=args.trust_remote_code)
+    report = analyze(model, input_shapes=parse_input_shapes(args.input_shape),
                      dims=parse_dims(args.dim), convention=args.convention)
     emit(render(report, args.format, depth=args.depth, top=args.top), args.output, [args.model])
     return 0

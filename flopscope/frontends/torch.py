@@ -25,7 +25,7 @@ from torch.utils._pytree import tree_flatten
 from flopscope.errors import FlopscopeError
 from flopscope.frontends import aten
 from flopscope.graph import LayerGraph, Node, Param, Tensor
-from flopscope.sources import MODULE, merge_inputs, resolve
+from flopscope.sources import HF, MODULE, merge_inputs, resolve
 
 OPSET = 23  # the ONNX semantics the recorded nodes follow (Softmax on one axis...)
 
@@ -542,7 +542,7 @@ def load(model: Any, inputs: Any = None, *, input_shapes: Mapping[str, Any] | No
             m.training = training
 
     notes = []
-    if on_meta and source.kind == MODULE:
+    if on_meta and source.kind in (MODULE, HF):
         notes.append("weights on the meta device: analysed without allocating them")
     return LayerGraph(
         name=name or source.name, source="torch", inputs=graph_inputs, outputs=graph_outputs,
