@@ -159,7 +159,8 @@ def t5_macs(c: dict, s: int, s_dec: int, b: int) -> int:
     decoder = (_attention_block(s_dec, d, heads, heads, dkv)              # self-attention
                + _attention_block(s_dec, d, heads, heads, dkv, s_kv=s)    # cross-attention
                + 2 * s_dec * d * ff)
-    return b * (c["num_layers"] * encoder + c["num_decoder_layers"] * decoder
+    decoders = c.get("num_decoder_layers", c["num_layers"])
+    return b * (c["num_layers"] * encoder + decoders * decoder
                 + s_dec * d * c["vocab_size"])                            # LM head
 
 
