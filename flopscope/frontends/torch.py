@@ -126,6 +126,10 @@ def _accepts_kwargs(module: torch.nn.Module) -> bool:
 #: the most elements a tensor may have for its example values to be kept
 _VALUE_LIMIT = 1 << 22
 _UNKNOWN = object()
+#: factories whose values mean nothing (uninitialised or random): never computed
+_NO_VALUES = frozenset({"empty", "empty_like", "empty_strided", "new_empty", "new_empty_strided",
+                        "empty_permuted", "rand", "randn", "rand_like", "randn_like", "randint",
+                        "normal", "uniform", "bernoulli"})
 
 
 def default_values(name: str, value: Any) -> Any:
@@ -297,7 +301,8 @@ class _Recorder(TorchDispatchMode):
         if func.namespace == "prim":
             return out
         flat_out = _leaves(out)
-        if value is _UNKNOWN and (in_tensors or name in aten.FACTORIES) and all(
+        if value is _UNKNOWN and (in_tensors or name in aten.FACTORIES) and \
+                name not in _NO_VALUES and all(
                 t.numel() <= _VALUE_LIMIT for t in flat_out if isinstance(t, torch.Tensor)):
             value = self.values.run(func, args, kwargs, in_tensors, name in aten.FACTORIES)
         self.values.bind(flat_out, value, self.keep)
