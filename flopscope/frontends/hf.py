@@ -108,8 +108,8 @@ def build_from_config(config: Mapping[str, Any], *, seq: int | None = None, batc
             if cls is not None:
                 model = cls(hf_config)
             else:
-                model = transformers.AutoModel.from_config(hf_config,
-                                                           trust_remote_code=trust_remote_code)
+                auto: Any = transformers.AutoModel
+                model = auto.from_config(hf_config, trust_remote_code=trust_remote_code)
     except Exception as exc:
         message = " ".join(str(exc).split())[:200]
         raise FlopscopeError(f"{what}: cannot build the model ({type(exc).__name__}: "
@@ -139,7 +139,8 @@ def example_inputs(config: Mapping[str, Any], main: str, *, seq: int | None = No
     {'input_features': ((1, 80, 3000), 'float32')}
     """
     tokens = seq if seq is not None else DEFAULT_SEQ
-    sub = config.get("vision_config") if isinstance(config.get("vision_config"), dict) else config
+    vision = config.get("vision_config")
+    sub: Mapping[str, Any] = vision if isinstance(vision, Mapping) else config
     if main == "pixel_values":
         size = sub.get("image_size", 224)
         height, width = (size, size) if isinstance(size, int) else tuple(size)
