@@ -25,8 +25,10 @@ from typing import Any
 
 from flopscope.errors import FlopscopeError
 
-#: the default sequence length of text inputs
+#: the default sequence length of text inputs (shorter when the model has fewer positions)
 DEFAULT_SEQ = 128
+#: config keys that bound the sequence length, by family
+_POSITION_LIMITS = ("max_position_embeddings", "n_positions", "n_ctx")
 
 
 def read_config(spec: str, trust_remote_code: bool = False) -> dict[str, Any]:
@@ -137,8 +139,13 @@ def example_inputs(config: Mapping[str, Any], main: str, *, seq: int | None = No
     {'pixel_values': ((1, 3, 32, 32), 'float32')}
     >>> example_inputs({"num_mel_bins": 80, "max_source_positions": 1500}, "input_features")
     {'input_features': ((1, 80, 3000), 'float32')}
+    >>> example_inputs({"max_position_embeddings": 64}, "input_ids")["input_ids"]
+    ((1, 64), 'int64')
     """
-    tokens = seq if seq is not None else DEFAULT_SEQ
+    limit = next((config[k] for k in _POSITION_LIMITS if isinstance(config.get(k), int)), None)
+    if seq is not None and limit is not None and seq > limit:
+        raise FlopscopeError(f"--seq {seq} is longer than the model's {limit} positions")
+    tokens = seq if seq is not None else min(DEFAULT_SEQ, limit or DEFAULT_SEQ)
     vision = config.get("vision_config")
     sub: Mapping[str, Any] = vision if isinstance(vision, Mapping) else config
     if main == "pixel_values":
@@ -153,5 +160,7 @@ def example_inputs(config: Mapping[str, Any], main: str, *, seq: int | None = No
     else:
         inputs = {main: ((batch, tokens), "int64"), "attention_mask": ((batch, tokens), "int64")}
     if encoder_decoder:
-        inputs["decoder_input_ids"] = ((batch, tokens), "int64")
+        target = config.get("max_target_positions")
+        decoder = min(tokens, target) if isinstance(target, int) else tokens
+        inputs["decoder_input_ids"] = ((batch, decoder), "int64")
     return inputs

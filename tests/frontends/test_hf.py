@@ -76,6 +76,15 @@ def test_missing_config_is_a_user_error(tmp_path):
         hf.read_config(str(tmp_path))
 
 
+def test_seq_is_bounded_by_the_positions():
+    assert hf.example_inputs({"n_positions": 16}, "input_ids")["input_ids"] == ((1, 16), "int64")
+    with pytest.raises(FlopscopeError, match="longer than the model's 16 positions"):
+        hf.example_inputs({"n_positions": 16}, "input_ids", seq=17)
+    whisper = {"max_source_positions": 20, "max_target_positions": 6}
+    assert hf.example_inputs(whisper, "input_features", seq=10, encoder_decoder=True)[
+        "decoder_input_ids"] == ((1, 6), "int64")
+
+
 def test_inputs_follow_the_model_type():
     assert hf.example_inputs({}, "input_ids", seq=7, batch=2) == {
         "input_ids": ((2, 7), "int64"), "attention_mask": ((2, 7), "int64")}
