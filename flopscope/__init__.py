@@ -23,6 +23,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "analyze": ("flopscope.analysis", "analyze"),
     "load_graph": ("flopscope.analysis", "load_graph"),
+    "fit_formulas": ("flopscope.formulas", "fit"),
     "Report": ("flopscope.report", "Report"),
     "FlopscopeError": ("flopscope.errors", "FlopscopeError"),
     "export_onnx": ("flopscope.export", "export_onnx"),

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flopscope.errors import FlopscopeError
+from flopscope.errors import FlopscopeError, option
 from flopscope.graph import LayerGraph, Node, RuleError, ShapeUnknown
 from flopscope.memory import peak_activation
 from flopscope.report import (
@@ -24,7 +24,7 @@ from flopscope.report import (
 )
 from flopscope.rules import get_rule, is_dot_product
 from flopscope.rules.constants import overridden
-from flopscope.sources import merge_inputs, resolve
+from flopscope.sources import merge_inputs, parse_input_shapes, resolve
 
 
 @dataclass(slots=True)
@@ -33,6 +33,7 @@ class _Costed:
     flops: int | None
     status: str
     reason: str = ""
+    contradiction: bool = False     # shapes or attributes contradict the op (a RuleError)
 
 
 def cost_node(node: Node) -> _Costed:
@@ -45,7 +46,7 @@ def cost_node(node: Node) -> _Costed:
     except ShapeUnknown as exc:
         return _Costed(None, None, UNRESOLVED, str(exc))
     except RuleError as exc:
-        return _Costed(None, None, UNRESOLVED, str(exc))
+        return _Costed(None, None, UNRESOLVED, str(exc), contradiction=True)
     except (KeyError, IndexError, TypeError, ValueError, ArithmeticError) as exc:
         return _Costed(None, None, UNRESOLVED,
                        f"{node.op} '{node.name}': attributes or shapes do not fit the op "
@@ -68,6 +69,7 @@ def build_report(graph: LayerGraph, convention: str = "flopscope",
             costs = [cost_node(node) for node in graph.nodes]
     except ValueError as exc:
         raise FlopscopeError(str(exc)) from None
+    _refuse_misfit_inputs(graph, costs)
     notes = list(graph.notes)
     repeats = [node.repeat for node in graph.nodes]
     notes += _resolve_alternatives(graph, costs, repeats)
@@ -115,7 +117,10 @@ def build_report(graph: LayerGraph, convention: str = "flopscope",
             output_shapes=[list(t.shape) if t is not None and t.shape is not None else None
                            for t in node.outputs],
             macs=macs, flops=flops, params=params, output_bytes=out_bytes,
-            traffic_bytes=traffic, status=status, repeat=repeat, reason=reason))
+            traffic_bytes=traffic, status=status, repeat=repeat, reason=reason,
+            input_shapes=[list(t.shape) if t.shape is not None else None
+                          for i, t in enumerate(node.inputs) if t is not None and i not in node.weights],
+            attrs=_layout(node)))
 
     peak = peak_activation(graph)
     if peak.unknown:
@@ -143,7 +148,47 @@ def build_report(graph: LayerGraph, convention: str = "flopscope",
     model = ModelInfo(graph.name, graph.source,
                       [InputInfo(t.name, list(t.shape or ()), t.dtype) for t in graph.inputs])
     return Report(model=model, convention=convention, totals=totals, coverage=coverage,
-                  layers=layers, notes=notes)
+                  layers=layers, notes=notes, modules=dict(graph.modules))
+
+
+#: the layout attributes a layer row shows, for the ops that have a kernel
+_LAYOUT = ("kernel_shape", "strides", "dilations", "group")
+
+
+def _layout(node: Node) -> dict[str, Any]:
+    """Kernel, strides, dilations and groups of a convolution or pooling node (``{}`` for
+    other ops), as plain ints and lists."""
+    if "kernel_shape" not in node.attrs and node.op not in ("Conv", "ConvTranspose"):
+        return {}
+    out: dict[str, Any] = {}
+    weight = node.inputs[1] if len(node.inputs) > 1 else None
+    for key in _LAYOUT:
+        value = node.attrs.get(key)
+        if value is None and key == "kernel_shape" and weight is not None and weight.shape:
+            value = weight.shape[2:]                            # Conv: read from the weight
+        if value is not None:
+            out[key] = int(value) if isinstance(value, int) else [int(v) if type(v) is int else v
+                                                                  for v in value]
+    return out
+
+
+def _refuse_misfit_inputs(graph: LayerGraph, costs: list[_Costed]) -> None:
+    """Input sizes the user gave in place of the declared ones, and a layer that then
+    contradicts its weights: the shapes do not fit the model, an error naming the layer
+    (not a layer quietly left out of the totals)."""
+    if not graph.resized_inputs:
+        return
+    for c in costs:
+        if c.contradiction:
+            given = {t.name: t.shape for t in graph.inputs}
+            inputs = ", ".join(f"'{name}' {_dims(given.get(name))} (the model declares "
+                               f"{_dims(declared)})" for name, declared in graph.resized_inputs.items())
+            raise FlopscopeError(f"the input shapes given do not fit the model: {inputs}; "
+                                 f"layer {c.reason}")
+
+
+def _dims(shape: Any) -> str:
+    return "?" if shape is None else "x".join("?" if d is None else str(d) for d in shape) or "scalar"
 
 
 def _sum_bytes(tensors) -> int | None:
@@ -195,32 +240,71 @@ def load_graph(model: Any, inputs: Any = None, *, input_shapes: Mapping[str, Any
     [('Conv', 'conv1'), ('BatchNormalization', 'bn1')]
     """
     source = resolve(model)
+    inputs, input_shapes = _parse_text_shapes(inputs, input_shapes)
     given = merge_inputs(inputs, input_shapes)
     if source.is_onnx:
         from flopscope.frontends import onnx as onnx_frontend
         return onnx_frontend.load(source.target, input_shapes=given.by_name(), dims=dims, name=name)
     if dims:
-        raise FlopscopeError("--dim binds symbolic dims of ONNX models; for PyTorch models "
-                             "give --input-shape")
+        raise FlopscopeError(f"{option('dims', '--dim')} binds symbolic dims of ONNX models; for "
+                             f"PyTorch models give {option('input_shapes', '--input-shape')}")
     from flopscope.frontends import torch as torch_frontend
     return torch_frontend.load(source, given, name=name)
 
 
+def _parse_text_shapes(inputs: Any, input_shapes: Mapping[str, Any] | None,
+                       ) -> tuple[Any, Mapping[str, Any] | None]:
+    """The command line's shape strings accepted from Python too: ``"1x3x224x224"``,
+    ``"ids=1x128:int64"``, a list of them, or string values in ``input_shapes``.
+
+    >>> _parse_text_shapes("1x3x64x64", None)
+    (None, {'': (1, 3, 64, 64)})
+    >>> _parse_text_shapes(None, {"ids": "1x128:int64"})
+    (None, {'ids': ((1, 128), 'int64')})
+    """
+    texts = [inputs] if isinstance(inputs, str) else inputs if (
+        isinstance(inputs, (list, tuple)) and inputs and all(isinstance(i, str) for i in inputs)) else None
+    shapes = dict(input_shapes or {})
+    for name, value in list(shapes.items()):
+        if isinstance(value, str):
+            shapes[name] = parse_input_shapes([value])[""]
+    if texts is None:
+        return inputs, (shapes if input_shapes is not None else None)
+    parsed = parse_input_shapes(list(texts))
+    if "" in parsed and "" in shapes:
+        raise FlopscopeError("give the unnamed input shape once (in inputs or input_shapes)")
+    return None, {**parsed, **shapes}
+
+
 def analyze(model: Any, inputs: Any = None, *, input_shapes: Mapping[str, Any] | None = None,
             dims: Mapping[str, int] | None = None, convention: str = "flopscope",
-            flop_table: Mapping[str, int] | None = None, name: str | None = None) -> Report:
+            flop_table: Mapping[str, int] | None = None, name: str | None = None,
+            mode: str = "inference", optimizer: str = "adamw", precision: str = "fp32",
+            frozen: Iterable[str] = ()) -> Report:
     """Analyse a model without running it and return its :class:`Report`.
 
     ``model`` is a path to an ``.onnx`` file, an ``onnx.ModelProto``, an ``nn.Module``,
     a reference architecture name (``"resnet50"``), ``"path/to/file.py:factory"`` or a
     :class:`flopscope.sources.Source` resolved from one of them.
-    ``inputs`` gives input shapes (a tuple, or a dict by input name) or, for PyTorch,
-    example tensors. ``dims`` binds ONNX symbolic dims; ``convention`` is
-    ``"flopscope"`` or ``"2mac"``; ``flop_table`` overrides per-element FLOP prices.
+    ``inputs`` gives input shapes (a tuple, the command line's ``"1x3x224x224"``, or a
+    dict by input name) or, for PyTorch, example tensors. ``dims`` binds ONNX symbolic
+    dims; ``convention`` is ``"flopscope"`` or ``"2mac"``; ``flop_table`` overrides
+    per-element FLOP prices.
+    ``mode="train"`` costs a training step (see :mod:`flopscope.training`): forward and
+    backward, the ``optimizer`` step (sgd, momentum, adam, adamw) and training memory in
+    ``precision`` (fp32, bf16-mixed, fp16-mixed); ``frozen`` globs parameter names to freeze.
 
     >>> import flopscope
     >>> report = flopscope.analyze("model.onnx", dims={"N": 1})   # doctest: +SKIP
     >>> print(report.totals.macs, report.coverage.percent)          # doctest: +SKIP
     """
+    if mode == "train":
+        from flopscope.training import analyze_training
+        return analyze_training(resolve(model), merge_inputs(inputs, input_shapes),
+                                lambda graph: build_report(graph, convention, flop_table), dims=dims,
+                                convention=convention, name=name, optimizer=optimizer,
+                                precision=precision, frozen=frozen)
+    if mode != "inference":
+        raise FlopscopeError(f"unknown mode '{mode}'; choose inference or train")
     graph = load_graph(model, inputs, input_shapes=input_shapes, dims=dims, name=name)
     return build_report(graph, convention, flop_table)

@@ -18,7 +18,7 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from flopscope.errors import FlopscopeError
+from flopscope.errors import FlopscopeError, one_line
 from flopscope.gate import GateResult, check_baseline, check_budget, combine
 from flopscope.report import Report
 
@@ -62,8 +62,8 @@ def measure_latency(model: Any, inputs: Any, *, preset: str, iterations: int | N
     except FlopscopeError:
         raise
     except Exception as exc:
-        raise FlopscopeError(f"latency measurement ({preset}) failed: {type(exc).__name__}: "
-                             f"{' '.join(str(exc).split())[:300]}") from None
+        raise FlopscopeError(f"latency measurement ({preset}) failed: "
+                             f"{one_line(exc, named=True)}") from None
 
 
 def run_check(model: Any, inputs: Any = None, *, input_shapes: Mapping[str, Any] | None = None,

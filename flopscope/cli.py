@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from flopscope.commands import COMMANDS
-from flopscope.errors import FlopscopeError
+from flopscope.errors import MESSAGE_LIMIT, FlopscopeError, cli_spelling, one_line
 
 
 class _Parser(argparse.ArgumentParser):
@@ -51,11 +51,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help(sys.stderr)
             return 2
         command = importlib.import_module(f"flopscope.commands.{COMMANDS[args.command]}")
-        return command.run(args)
+        with cli_spelling():                  # messages name flags, not Python arguments
+            return command.run(args)
     except FlopscopeError as exc:
         if debug:
             raise
-        print(f"flopscope: error: {_one_line(str(exc))}", file=sys.stderr)
+        print(f"flopscope: error: {one_line(exc, MESSAGE_LIMIT)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("flopscope: interrupted", file=sys.stderr)
@@ -65,16 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug or an input nobody foresaw: still one line, exit 2
         if debug:
             raise
-        print(f"flopscope: error: {type(exc).__name__}: {_one_line(str(exc), 300)} (rerun with "
+        print(f"flopscope: error: {one_line(exc, named=True)} (rerun with "
               "--debug for the traceback)", file=sys.stderr)
         return 2
-
-
-def _one_line(message: str, limit: int = 2000) -> str:
-    """An error message as one line of bounded length, whatever user code or a hostile
-    file put in it (newlines, megabytes)."""
-    text = " ".join(message.split())
-    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def console() -> NoReturn:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from flopscope.errors import FlopscopeError
+from flopscope.errors import FlopscopeError, one_line
 from flopscope.sources import ONNX_FILE, PROTO, merge_inputs, resolve, with_batch
 
 #: opset the exports ask for (the TorchScript exporter supports up to 20 on torch 2.13)
@@ -83,7 +83,7 @@ def export_onnx(model: Any, inputs: Any, path: str | os.PathLike[str], *,
                 _export(module, args, kwargs, out, opset, kind, weights)
                 return out
             except Exception as exc:  # each exporter fails in its own way
-                errors.append(f"{kind}: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}")
+                errors.append(f"{kind}: {one_line(exc, named=True)}")
     finally:
         for m, training in modes.items():
             m.training = training
@@ -156,6 +156,7 @@ def _export(module: Any, args: tuple, kwargs: dict, out: Path, opset: int, kind:
             return
         program = torch.onnx.export(module, args, kwargs=kwargs or None, opset_version=max(opset, 18),
                                     dynamo=True, verbose=False, optimize=weights)
+        assert program is not None      # the dynamo exporter returns its program
         if not weights:  # structure only: each weight becomes a typed graph input
             graph = program.model.graph
             for name, value in list(graph.initializers.items()):

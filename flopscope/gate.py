@@ -322,9 +322,22 @@ def coverage_errors(report: Report, allow_unsupported: bool = False) -> tuple[li
     if c.unresolved:
         listing = ", ".join(f"{op} x{n}" for op, n in sorted(c.unresolved.items()))
         errors.append(f"ops whose shapes could not be resolved, so the counts are incomplete: "
-                      f"{listing}; bind the inputs with --input-shape / --dim (input_shape / dims "
-                      f"in a budget file)")
+                      f"{listing}; {_unresolved_cause(report)}")
     return errors, notes
+
+
+def _unresolved_cause(report: Report) -> str:
+    """The likeliest reason shapes stayed unknown, for the hint: an op without a rule
+    upstream (its outputs' shapes unknown), symbolic dims left at 1, or neither."""
+    c = report.coverage
+    if c.unsupported:
+        ops = ", ".join(sorted(c.unsupported))
+        return (f"they follow ops flopscope has no rule for ({ops}), whose output shapes it "
+                f"cannot infer: add their cost rules")
+    if any("bound to 1" in note for note in report.notes):
+        return "bind the inputs with --input-shape / --dim (input_shape / dims in a budget file)"
+    return ("every input dim is bound: their shapes depend on values known only at run time "
+            "(see the report's notes)")
 
 
 def _metric_value(report: Report, metric: str) -> float | None:

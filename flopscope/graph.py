@@ -54,19 +54,31 @@ def nbytes(shape: Shape | None, dtype: str) -> int | None:
     >>> nbytes((1, 3, 224, 224), "float32")
     602112
     """
-    if shape is None or dtype not in DTYPE_BITS:
+    dims = static_dims(shape)
+    if dims is None or dtype not in DTYPE_BITS:
         return None
-    if not all(type(d) is int for d in shape):
+    return (prod(dims) * DTYPE_BITS[dtype] + 7) // 8
+
+
+def static_dims(shape: Shape | None) -> tuple[int, ...] | None:
+    """``shape`` when every dim is a known integer, else None.
+
+    >>> static_dims((1, 3)), static_dims((1, "batch")), static_dims(None)
+    ((1, 3), None, None)
+    """
+    if shape is None:
         return None
-    return (prod(shape) * DTYPE_BITS[dtype] + 7) // 8
+    dims = tuple(d for d in shape if type(d) is int)
+    return dims if len(dims) == len(shape) else None
 
 
 @dataclass(frozen=True, slots=True)
 class Tensor:
     """A value flowing through the graph: an activation, an input or a weight.
 
-    ``static`` (every dim a known integer), ``numel`` and ``nbytes`` are worked out once,
-    when the record is made: reports of 100k layers read them several times each.
+    ``dims`` (the shape when every dim is a known integer, else None), ``static``,
+    ``numel`` and ``nbytes`` are worked out once, when the record is made: reports of 100k
+    layers read them several times each.
 
     >>> Tensor("x", (1, 3, 224, 224), "float32").nbytes
     602112
@@ -75,16 +87,18 @@ class Tensor:
     name: str
     shape: Shape | None
     dtype: str
+    dims: tuple[int, ...] | None = field(init=False, repr=False, compare=False)
     static: bool = field(init=False, repr=False, compare=False)
     numel: int | None = field(init=False, repr=False, compare=False)
     nbytes: int | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        static = self.shape is not None and all(type(d) is int for d in self.shape)
-        numel = prod(self.shape) if static else None  # type: ignore[arg-type]
+        dims = static_dims(self.shape)
+        numel = None if dims is None else prod(dims)
         size = None if numel is None or self.dtype not in DTYPE_BITS else (
             numel * DTYPE_BITS[self.dtype] + 7) // 8
-        object.__setattr__(self, "static", static)
+        object.__setattr__(self, "dims", dims)
+        object.__setattr__(self, "static", dims is not None)
         object.__setattr__(self, "numel", numel)
         object.__setattr__(self, "nbytes", size)
 
@@ -151,9 +165,9 @@ class Node:
 def _static(tensor: Tensor | None, node: Node, kind: str, i: int) -> tuple[int, ...]:
     if tensor is None:
         raise ShapeUnknown(f"{node.op} '{node.name}': {kind} {i} is absent")
-    if not tensor.static:
+    if tensor.dims is None:
         raise ShapeUnknown(f"{node.op} '{node.name}': shape of {kind} '{tensor.name}' unknown")
-    return tensor.shape  # type: ignore[return-value]
+    return tensor.dims
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,3 +214,9 @@ class LayerGraph:
     notes: list[str] = field(default_factory=list)
     #: per If node, the branch names, so the cost step can pick the heavier branch
     alternatives: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: module path -> class name (``{"layer1.0": "Bottleneck"}``), where the source says it:
+    #: the PyTorch modules that ran, or the class scopes of a dynamo-exported ONNX file
+    modules: dict[str, str] = field(default_factory=dict)
+    #: input name -> declared shape, for inputs the user gave other sizes than declared:
+    #: a layer whose shapes then contradict its weights is the user's mismatch, an error
+    resized_inputs: dict[str, tuple[Any, ...]] = field(default_factory=dict)

@@ -66,6 +66,13 @@ METRICS: dict[str, Metric] = {m.key: m for m in (
     Metric("activation_bytes", "activation bytes", "activations", "output_bytes", BYTES, baseline=False),
     Metric("peak_activation_bytes", "peak activation bytes", "peak activations", "output_bytes", BYTES),
     Metric("traffic_bytes", "traffic bytes", "traffic", "traffic_bytes", BYTES, baseline=False),
+    Metric("forward_macs", "forward MACs", "fwd MACs", "macs", COUNT, baseline=False),
+    Metric("backward_macs", "backward MACs", "bwd MACs", "macs", COUNT, baseline=False),
+    Metric("optimizer_flops", "optimizer FLOPs", "optimizer", None, COUNT, baseline=False),
+    Metric("gradient_bytes", "gradient bytes", "gradients", "params", BYTES, baseline=False),
+    Metric("optimizer_state_bytes", "optimizer state bytes", "opt. state", "params", BYTES, baseline=False),
+    Metric("saved_activation_bytes", "saved activations", "saved", "output_bytes", BYTES, baseline=False),
+    Metric("peak_training_bytes", "peak training bytes", "peak train", None, BYTES, baseline=False),
     Metric("p90_ms", "latency p90", "p90", None, MS, baseline=False, section=LATENCY),
 )}
 

@@ -31,8 +31,8 @@ if TYPE_CHECKING:
 KINDS = ("layers", "cumulative", "latency", "roofline")
 #: file suffixes ``path`` may have
 FORMATS = (".png", ".svg", ".pdf")
-#: bars drawn by the layers chart at most (the heaviest, in execution order)
-MAX_BARS = 80
+#: layers drawn by the layers chart (the heaviest), before its "others" bar
+TOP_BARS = 25
 #: layer names are cut to this many characters on the axes
 MAX_LABEL = 28
 
@@ -64,39 +64,46 @@ def plot(target: Report | Sequence[Report], kind: str = "layers", path: str | os
     return chart(reports, path=path, **options)
 
 
-def layers_chart(report: Report, *, max_layers: int = MAX_BARS,
+def layers_chart(report: Report, *, max_layers: int = TOP_BARS,
                  path: str | os.PathLike | None = None) -> Figure:
-    """Bars per layer, in execution order: FLOPs, parameters and output (activation)
-    bytes. A model with more than ``max_layers`` layers shows its ``max_layers`` heaviest
-    by FLOPs (still in execution order). Layers that could not be costed are drawn at
-    zero FLOPs, and the title counts them.
+    """The ``max_layers`` heaviest layers by FLOPs, heaviest at the top, and one "others"
+    bar for the rest: FLOPs, parameters and output (activation) bytes side by side. Layers
+    that could not be costed count as zero FLOPs, and the title counts them. The figure
+    grows with the number of bars, so the layer names never overlap.
 
-    >>> fig = layers_chart(report, max_layers=30, path="layers.png")   # doctest: +SKIP
+    >>> fig = layers_chart(report, max_layers=15, path="layers.png")   # doctest: +SKIP
     """
-    layers = report.layers
-    if len(layers) > max_layers:
-        keep = {id(l) for l in report.top(max_layers)}
-        layers = [l for l in layers if id(l) in keep]
-    fig = _figure(figsize=(min(16.0, max(6.0, 0.22 * len(layers) + 2)), 7.5))
-    axes = fig.subplots(3, 1, sharex=True)
-    x = list(range(len(layers)))
-    panels = (("FLOPs", [l.flops or 0 for l in layers], "tab:blue"),
-              ("parameters", [l.params for l in layers], "tab:green"),
-              ("output bytes", [l.output_bytes or 0 for l in layers], "tab:orange"))
-    for ax, (label, values, color) in zip(axes, panels):
-        ax.bar(x, values, color=color, width=0.8)
-        ax.set_ylabel(label)
-        ax.yaxis.set_major_formatter(_eng())
-        ax.grid(axis="y", alpha=0.3)
-    uncosted = sum(l.flops is None for l in layers)
-    shown = f"{len(layers)} heaviest of {len(report.layers):,} layers" if len(layers) < len(report.layers) \
-        else f"{len(layers):,} layers"
-    axes[0].set_title(f"{report.model.name}: {shown} by FLOPs, parameters and output memory"
-                      + (f" ({uncosted} not costed)" if uncosted else ""))
-    axes[-1].set_xticks(x)
-    axes[-1].set_xticklabels([_label(l.name) for l in layers], rotation=90,
-                             fontsize=max(4, min(8, int(400 / max(len(layers), 1)))))
-    axes[-1].set_xlabel("layer (execution order)")
+    if max_layers < 1:
+        raise ValueError(f"max_layers must be >= 1, not {max_layers}")
+    heaviest = report.top(max_layers)
+    chosen = {id(l) for l in heaviest}
+    rest = [l for l in report.layers if id(l) not in chosen]
+    names = [_label(l.name) for l in heaviest]
+    panels = [("FLOPs", [l.flops or 0 for l in heaviest], sum(l.flops or 0 for l in rest), "tab:blue"),
+              ("parameters", [l.params for l in heaviest], sum(l.params for l in rest), "tab:green"),
+              ("output bytes", [l.output_bytes or 0 for l in heaviest],
+               sum(l.output_bytes or 0 for l in rest), "tab:orange")]
+    if rest:
+        names.append(f"others ({len(rest):,} layers)")
+    fig = _figure(figsize=(12.0, 1.6 + 0.24 * max(len(names), 4)))
+    axes = fig.subplots(1, 3, sharey=True)
+    y = list(range(len(names)))
+    for ax, (label, values, others, color) in zip(axes, panels):
+        bars = values + ([others] if rest else [])
+        colors = [color] * len(values) + (["tab:gray"] if rest else [])
+        ax.barh(y, bars, color=colors, height=0.75)
+        ax.set_xlabel(label)
+        ax.xaxis.set_major_formatter(_eng())
+        ax.xaxis.set_major_locator(_ticks(4))
+        ax.grid(axis="x", alpha=0.3)
+    axes[0].set_yticks(y)
+    axes[0].set_yticklabels(names, fontsize=8)
+    axes[0].invert_yaxis()                               # heaviest at the top
+    uncosted = sum(l.flops is None for l in report.layers)
+    shown = (f"top {len(heaviest)} of {len(report.layers):,} layers" if rest
+             else f"{len(heaviest):,} layers")
+    fig.suptitle(f"{_label(report.model.name, 60)}: {shown} by FLOPs"
+                 + (f" ({uncosted} not costed)" if uncosted else ""), fontsize=11)
     fig.tight_layout()
     return _finish(fig, path)
 
@@ -140,15 +147,15 @@ def latency_chart(reports: Report | Sequence[Report], *, names: Sequence[str] | 
     has a per-layer profile: one point per timed layer at (FLOPs its time covers, mean
     ms). Reports without latency are left out; none with latency is an error.
 
-    >>> r = flopscope.latency.bench_report("resnet18", per_layer=True)   # doctest: +SKIP
+    >>> lat = flopscope.bench("resnet18", per_layer=True, report=r)      # doctest: +SKIP
     >>> fig = latency_chart(r)                                            # doctest: +SKIP
     """
     reports = [reports] if isinstance(reports, Report) else list(reports)
     labels = _names(reports, names)
     timed = [(r, n) for r, n in zip(reports, labels) if r.latency is not None]
     if not timed:
-        raise FlopscopeError("no latency to plot: measure one first, e.g. "
-                             "flopscope.latency.bench_report(model) or report.latency = flopscope.bench(...)")
+        raise FlopscopeError("no latency to plot: measure one first with "
+                             "flopscope.bench(model, report=report), which attaches it to the report")
     fig = _figure(figsize=(7.5, 5.0))
     ax = fig.subplots()
     per_layer = _layer_times(timed[0][0]) if len(timed) == 1 else []
@@ -180,6 +187,7 @@ def latency_chart(reports: Report | Sequence[Report], *, names: Sequence[str] | 
     ax.xaxis.set_major_formatter(_eng())
     ax.grid(alpha=0.3)
     fig.tight_layout()
+    spread_labels(fig, ax)
     return _finish(fig, path)
 
 
@@ -241,8 +249,10 @@ def metrics_chart(series: Comparison | Mapping[str, Comparison], x: str, y: str,
                   path: str | os.PathLike | None = None) -> Figure:
     """One point per model at (``x``, ``y``), two metrics of a comparison (``"macs"``,
     ``"params"``, ``"p50_ms"``... see :data:`flopscope.comparison.METRICS`), each point
-    named. A mapping of comparisons draws one marked series per key (the zoo draws one per
-    latency preset). Models without a value for either metric are left out.
+    named (names moved apart where they would overlap). A mapping of comparisons draws one
+    marked series per key (the zoo draws one per latency preset). Models without a value
+    for either metric are left out. ``log`` puts an axis on a log scale when its values
+    span at least a decade.
 
     >>> c = flopscope.compare(["resnet18", "resnet50", "vgg16"])            # doctest: +SKIP
     >>> fig = metrics_chart(c, "macs", "params", labels=("MACs", "parameters"))   # doctest: +SKIP
@@ -258,9 +268,14 @@ def metrics_chart(series: Comparison | Mapping[str, Comparison], x: str, y: str,
         ax.scatter([p[0] for p in points], [p[1] for p in points], marker=marker, label=group or None)
         for px, py, name in points:
             ax.annotate(name, (px, py), fontsize=7, xytext=(3, 3), textcoords="offset points")
-    if log:
-        ax.set_xscale("log")
-        ax.set_yscale("log")
+    if log:                                            # per axis, when its values span a decade
+        from matplotlib.ticker import NullFormatter
+
+        for axis, values in ((ax.xaxis, ax.dataLim.intervalx), (ax.yaxis, ax.dataLim.intervaly)):
+            low, high = sorted(values)
+            if low > 0 and high / low >= 10:
+                (ax.set_xscale if axis is ax.xaxis else ax.set_yscale)("log")
+                axis.set_minor_formatter(NullFormatter())
     ax.xaxis.set_major_formatter(_eng())
     ax.yaxis.set_major_formatter(_eng())
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title or f"{ylabel} against {xlabel}")
@@ -268,6 +283,7 @@ def metrics_chart(series: Comparison | Mapping[str, Comparison], x: str, y: str,
     if any(groups):
         ax.legend()
     fig.tight_layout()
+    spread_labels(fig, ax)
     return _finish(fig, path)
 
 
@@ -311,8 +327,54 @@ def _eng() -> Any:
     return EngFormatter(sep="")
 
 
-def _label(name: str) -> str:
-    return name if len(name) <= MAX_LABEL else name[:MAX_LABEL - 1] + "…"
+def _label(name: str, limit: int = MAX_LABEL) -> str:
+    return name if len(name) <= limit else name[:limit - 1] + "…"
+
+
+def _ticks(n: int) -> Any:
+    from matplotlib.ticker import MaxNLocator
+
+    return MaxNLocator(n)
+
+
+def to_svg(fig: Figure) -> str:
+    """The figure as an SVG document's ``<svg>`` element (no XML prolog), to inline in HTML.
+
+    >>> to_svg(plot(report, "layers"))[:4]                     # doctest: +SKIP
+    '<svg'
+    """
+    import io
+
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight")
+    text = buf.getvalue()
+    return text[text.index("<svg"):]
+
+
+def spread_labels(fig: Figure, ax: Any, gap_px: float = 1.0, rounds: int = 200) -> None:
+    """Move the annotations of ``ax`` up, one by one, until no two overlap (each keeps its
+    point; only its text offset changes). Needs the figure laid out: call it last.
+
+    >>> fig.tight_layout(); spread_labels(fig, fig.axes[0])            # doctest: +SKIP
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    if not ax.texts:
+        return
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    renderer = canvas.get_renderer()
+    scale = 72.0 / fig.dpi                                # display pixels -> points
+    placed: list[Any] = []
+    labels = sorted(ax.texts, key=lambda t: t.get_window_extent(renderer).y0)
+    for text in labels:
+        for _ in range(rounds):
+            box = text.get_window_extent(renderer)
+            hit = next((p for p in placed if box.overlaps(p)), None)
+            if hit is None:
+                break
+            dx, dy = text.xyann
+            text.xyann = (dx, dy + (hit.y1 - box.y0 + gap_px) * scale)
+        placed.append(text.get_window_extent(renderer))
 
 
 def _running(values: list[int]) -> list[int]:

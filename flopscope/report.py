@@ -80,6 +80,18 @@ class Totals:
     frozen_params: int | None = None
     buffers: int = 0
     buffer_bytes: int = 0
+    # train mode (``analyze(..., mode="train")``, see flopscope.training); None otherwise
+    forward_macs: int | None = None
+    backward_macs: int | None = None
+    recompute_macs: int | None = None
+    forward_flops: int | None = None
+    backward_flops: int | None = None
+    optimizer_flops: int | None = None
+    gradient_bytes: int | None = None
+    optimizer_state_bytes: int | None = None
+    master_weight_bytes: int | None = None
+    saved_activation_bytes: int | None = None
+    peak_training_bytes: int | None = None
 
 
 @dataclass
@@ -123,6 +135,9 @@ class Layer:
     """One node of the graph and what it costs (cost × repeat).
 
     ``macs``/``flops`` are None when the node could not be costed (``status`` says why).
+    ``input_shapes`` are the shapes of the activation inputs (weights left out); ``attrs``
+    the layout attributes that apply (``kernel_shape``, ``strides``, ``dilations``,
+    ``group``), empty for other ops.
 
     >>> conv = report.top(1)[0]                     # doctest: +SKIP
     >>> conv.name, conv.module, conv.macs           # doctest: +SKIP
@@ -141,6 +156,11 @@ class Layer:
     status: str = OK
     repeat: int = 1
     reason: str = ""
+    input_shapes: list[list[int | str] | None] = field(default_factory=list)
+    attrs: dict[str, Any] = field(default_factory=dict)
+    phase: str | None = None          # train mode: forward, backward, recompute, derived
+    saved_bytes: int | None = None    # train mode: bytes autograd saves of its outputs
+    gradient_bytes: int | None = None  # train mode: gradients of the parameters it owns
 
 
 @dataclass
@@ -176,6 +196,26 @@ class Latency:
     per_layer: dict[str, Any] | None = None                        # LayerProfile.to_dict()
     roofline: dict[str, Any] | None = None                         # Roofline.to_dict()
     notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Formulas:
+    """MACs, FLOPs and activation bytes as exact polynomials in the free ``dims``
+    (``flopscope.formulas.fit``): Python syntax, ``eval`` with the dims as ints gives the
+    analysis's integers. ``checked_at`` is the off-grid point the fit was verified at;
+    ``complete`` is False when some node went uncosted at a sample (a lower bound).
+
+    >>> eval(Formulas(["S"], "12*S**2 + 3456*S + 7", "", "").macs, {"S": 10})
+    35767
+    """
+
+    dims: list[str]
+    macs: str
+    flops: str
+    activation_bytes: str
+    analyses: int = 0
+    checked_at: dict[str, int] = field(default_factory=dict)
+    complete: bool = True
 
 
 @dataclass
@@ -226,6 +266,10 @@ class Report:
     layers: list[Layer]
     latency: Latency | None = None
     notes: list[str] = field(default_factory=list)
+    #: module path -> class name (``{"layer1.0": "Bottleneck"}``) where the source says it
+    modules: dict[str, str] = field(default_factory=dict)
+    #: cost polynomials in the free dims, when asked for (``--formula``)
+    formulas: Formulas | None = None
 
     # ----------------------------------------------------------------- rollups
 
@@ -294,6 +338,8 @@ class Report:
             "layers": [_layer_dict(layer) for layer in self.layers],
             "latency": asdict(self.latency) if self.latency else None,
             "notes": list(self.notes),
+            "modules": dict(self.modules),
+            "formulas": asdict(self.formulas) if self.formulas else None,
         }
 
     def to_json(self, indent: int | None = None) -> str:
@@ -325,6 +371,8 @@ class Report:
             layers=[Layer(**_known(Layer, row)) for row in data["layers"]],
             latency=Latency(**_known(Latency, latency)) if latency else None,
             notes=list(data.get("notes", [])),
+            modules=dict(data.get("modules") or {}),
+            formulas=Formulas(**_known(Formulas, data["formulas"])) if data.get("formulas") else None,
         )
 
     @classmethod
@@ -362,6 +410,8 @@ def _layer_dict(layer: Layer) -> dict[str, Any]:
     """``asdict`` for a Layer without its deep copies (reports can have 100k layers)."""
     row = {name: getattr(layer, name) for name in _LAYER_FIELDS}
     row["output_shapes"] = [None if s is None else list(s) for s in layer.output_shapes]
+    row["input_shapes"] = [None if s is None else list(s) for s in layer.input_shapes]
+    row["attrs"] = dict(layer.attrs)
     return row
 
 

@@ -21,6 +21,7 @@ Inputs(unnamed=(1, 3, 8, 8), named={'mask': (1, 8)})
 
 from __future__ import annotations
 
+import difflib
 import importlib.util
 import os
 import sys
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from flopscope.errors import FlopscopeError
+from flopscope.errors import FlopscopeError, one_line
 
 #: the kinds of model a name can stand for. ``hf:ID_OR_FOLDER`` (a Hugging Face config,
 #: see ``flopscope.frontends.hf``) is recognised in :func:`_classify` by its prefix before
@@ -189,8 +190,28 @@ def _classify(text: str) -> Source:
         return Source(CATALOG, text)
     if not os.path.exists(text) and os.sep not in text and "." not in text:
         raise FlopscopeError(f"'{text}' is not a file, a path/to/file.py:factory spec, nor a "
-                             f"reference architecture ({', '.join(names())})")
+                             f"reference architecture{did_you_mean(text, names())} (list them with "
+                             "'flopscope models')")
     return Source(ONNX_FILE, text, Path(text))
+
+
+def did_you_mean(word: str, choices: Sequence[str]) -> str:
+    """`` (did you mean 'resnet50'?)`` naming the closest of ``choices`` (up to three), or
+    an empty string when none is close.
+
+    >>> did_you_mean("resnet05", ["resnet18", "resnet50", "vgg16"])
+    " (did you mean 'resnet50' or 'resnet18'?)"
+    >>> did_you_mean("mobilenet", ["mobilenet_v2", "vgg16"])
+    " (did you mean 'mobilenet_v2'?)"
+    >>> did_you_mean("transformer", ["resnet18", "vgg16"])
+    ''
+    """
+    close = difflib.get_close_matches(word.lower(), list(choices), n=3, cutoff=0.6)
+    if not close:
+        close = [c for c in choices if c.startswith(word.lower()) or word.lower().startswith(c)][:3]
+    if not close:
+        return ""
+    return " (did you mean " + " or ".join(f"'{c}'" for c in close) + "?)"
 
 
 def factory_spec(text: str) -> tuple[str, str] | None:
@@ -265,7 +286,7 @@ def load_factory(spec: str) -> Any:
             sys.dont_write_bytecode = bytecode
             sys.path.pop(0)
     except (Exception, SystemExit) as exc:
-        raise FlopscopeError(f"{path}: importing it raised {_one_line(exc)}") from None
+        raise FlopscopeError(f"{path}: importing it raised {one_line(exc, named=True)}") from None
     fn = getattr(module, factory, None)
     if fn is None:
         raise FlopscopeError(f"{path} has no '{factory}'")
@@ -274,12 +295,7 @@ def load_factory(spec: str) -> Any:
     try:
         return fn() if callable(fn) and not isinstance(fn, torch.nn.Module) else fn
     except (Exception, SystemExit) as exc:
-        raise FlopscopeError(f"{spec}: the factory raised {_one_line(exc)}") from None
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
+        raise FlopscopeError(f"{spec}: the factory raised {one_line(exc, named=True)}") from None
 
 
 _SKIP_META_INIT: type | None = None

@@ -23,6 +23,7 @@ from typing import Any
 
 from flopscope.comparison import Comparison
 from flopscope.errors import FlopscopeError
+from flopscope.latency.render import noise
 from flopscope.render.csv import table as csv_table
 from flopscope.render.markdown import table as markdown_table
 from flopscope.render.tables import coverage_text
@@ -169,8 +170,13 @@ def machine_info() -> dict[str, str]:
 def run_zoo(names: Sequence[str] | None = None, presets: Sequence[str] = ("cpu", "mobile"),
             time_budget_s: float = DEFAULT_TIME_BUDGET_S,
             warmup_budget_s: float = DEFAULT_WARMUP_BUDGET_S,
-            log: Callable[[str], None] | None = None) -> Zoo:
+            log: Callable[[str], None] | None = None,
+            progress: Callable[[str, float, str], None] | None = None) -> Zoo:
     """Analyse, export, cross-check and time each reference architecture.
+
+    ``log`` is called with a line per step; ``progress(phase, fraction, detail)`` before
+    each step with the share of steps done (analysing a model is a step, timing it under
+    one preset another) and ``detail`` ``"k/N"`` (the model's place), and once at the end.
 
     >>> zoo = run_zoo(["resnet18"], presets=["cpu"])   # doctest: +SKIP
     >>> zoo.rows[0].macs                                # doctest: +SKIP
@@ -186,7 +192,10 @@ def run_zoo(names: Sequence[str] | None = None, presets: Sequence[str] = ("cpu",
     chosen = list(names) if names else catalog.names()
     unknown = [n for n in chosen if n not in catalog.names()]
     if unknown:
-        raise FlopscopeError(f"unknown reference architecture(s) {', '.join(unknown)}; "
+        from flopscope.sources import did_you_mean
+
+        hints = "".join(did_you_mean(n, catalog.names()) for n in unknown)
+        raise FlopscopeError(f"unknown reference architecture(s) {', '.join(unknown)}{hints}; "
                              f"choose from {', '.join(catalog.names())}")
     runnable, skipped = [], {}
     for preset in presets:
@@ -197,9 +206,16 @@ def run_zoo(names: Sequence[str] | None = None, presets: Sequence[str] = ("cpu",
             skipped[preset] = str(exc)
             say(f"preset {preset} skipped: {exc}")
     rows = []
+    steps, done = len(chosen) * (1 + len(runnable)), 0
+
+    def step(k: int) -> None:
+        if progress is not None:
+            progress("zoo", done / steps, f"{k}/{len(chosen)}")
+
     with tempfile.TemporaryDirectory(prefix="flopscope-zoo-") as tmp:
-        for name in chosen:
+        for k, name in enumerate(chosen, 1):
             spec = catalog.spec(name)
+            step(k)
             say(f"{name}: analysing")
             report = analyze(name)
             path = Path(tmp) / f"{name}.onnx"
@@ -211,14 +227,20 @@ def run_zoo(names: Sequence[str] | None = None, presets: Sequence[str] = ("cpu",
             except FlopscopeError as exc:
                 notes.append(f"ONNX export failed: {exc}")
             row = _row(spec, report, onnx_report, notes, _folding(name))
+            done += 1
             if onnx_report is not None:
                 for preset in runnable:
+                    step(k)
                     say(f"{name}: timing ({preset})")
                     row.latency[preset] = bench(path, preset=preset, time_budget_s=time_budget_s,
                                                 warmup_budget_s=warmup_budget_s, report=onnx_report,
                                                 flops=report.totals.flops)
+                    done += 1
                 path.unlink()
+            done = k * (1 + len(runnable))            # steps of a model not timed count as done
             rows.append(row)
+    if progress is not None:
+        progress("zoo", 1.0, f"{len(chosen)}/{len(chosen)}")
     return Zoo(rows=rows, presets=runnable, machine=machine_info(), skipped_presets=skipped)
 
 
@@ -287,7 +309,7 @@ def _cell(value: int | float | None, scale: float, digits: int) -> str:
 def table(zoo: Zoo) -> tuple[list[str], list[list[str]]]:
     """The zoo's main table, read from :meth:`Zoo.comparison`: one row per architecture;
     parameters exact and GMACs to 3 decimals, marked ✓/✗ against the published figures;
-    then p50 ms and GFLOP/s of each preset.
+    then p50 ms, its coefficient of variation (flagged above 5%) and GFLOP/s of each preset.
 
     >>> headers, rows = table(zoo)                        # doctest: +SKIP
     >>> headers[:4]                                       # doctest: +SKIP
@@ -297,16 +319,17 @@ def table(zoo: Zoo) -> tuple[list[str], list[list[str]]]:
     timed = {preset: zoo.comparison(preset) for preset in zoo.presets}
     headers = ["model", "input", "params", "GMACs", "GFLOPs", "weights MiB", "peak act. MiB"]
     for preset in zoo.presets:
-        headers += [f"{preset} p50 ms", f"{preset} GFLOP/s"]
+        headers += [f"{preset} p50 ms", f"{preset} cv", f"{preset} GFLOP/s"]
     rows = []
     for r in zoo.rows:
         value = partial(static.value, r.name)
         row = [r.name, shape(r.input_shape), exact(value("params")) + _mark(r.params_match),
                _cell(value("macs"), 1e9, 3) + _mark(r.gmacs_match), _cell(value("flops"), 1e9, 3),
                _cell(value("param_bytes"), 2**20, 1), _cell(value("peak_activation_bytes"), 2**20, 1)]
-        for comparison in timed.values():
+        for preset, comparison in timed.items():
             there = r.name in comparison.names
             row += [_cell(comparison.value(r.name, "p50_ms") if there else None, 1, 2),
+                    noise(r.latency[preset].cv).removeprefix("cv ") if there else "-",
                     _cell((comparison.value(r.name, "gflops_per_s") or None) if there else None, 1, 1)]
         rows.append(row)
     return headers, rows
@@ -331,7 +354,8 @@ def to_markdown(zoo: Zoo, plots: Sequence[str] = ()) -> str:
         "`models/` (224x224 inputs unless stated); ✓ marks agreement with the published figure "
         "(parameters exact, GMACs to 3 decimals). FLOPs follow flopscope's convention (a dot "
         "product of n terms is 2n-1 FLOPs; activations, normalisation and pooling counted). "
-        "Latency is ONNX Runtime on the exported model, p50 of a warmed-up run.",
+        "Latency is ONNX Runtime on the exported model, p50 of a warmed-up run, with its "
+        "coefficient of variation (cv; ⚠ marks a noisy one, above 5%).",
         "",
         f"Machine: {m['cpu']}, {m['physical_cores']} physical cores ({m['logical_cpus']} logical), "
         f"{m['platform']}; Python {m['python']}, onnxruntime {m['onnxruntime']}, "
@@ -399,14 +423,15 @@ def to_csv(zoo: Zoo) -> str:
     header = ["model", "input_shape", "params", "macs", "flops", "param_bytes", "peak_activation_bytes",
               "onnx_macs", "published_params", "published_gmacs"]
     for preset in zoo.presets:
-        header += [f"{preset}_{m}" for m in _LATENCY_METRICS]
+        header += [f"{preset}_{m}" for m in _LATENCY_METRICS] + [f"{preset}_cv"]
     rows = []
     for r in zoo.rows:
         row = [r.name, shape(r.input_shape)] + [static.value(r.name, m) for m in STATIC_METRICS[:5]] + [
             r.onnx_macs, r.published_params, r.published_gmacs]
-        for comparison in timed.values():
+        for preset, comparison in timed.items():
             there = r.name in comparison.names
             row += [comparison.value(r.name, m) if there else None for m in _LATENCY_METRICS]
+            row.append(r.latency[preset].cv if there else None)
         rows.append(row)
     return csv_table(header, rows)
 

@@ -57,7 +57,8 @@ class ContextModule(nn.Module):
         for m in self.layers:
             if isinstance(m, nn.Conv2d):
                 nn.init.dirac_(m.weight)
-                nn.init.zeros_(m.bias)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layers(x)

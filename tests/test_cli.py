@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 import subprocess
 import sys
 
@@ -77,20 +76,39 @@ def assert_one_line_error(code, out, err, *needles):
 
 
 def test_text(files, capsys):
+    """Totals and coverage first, then the module tree, the op types, the convention."""
     code, out, err = run_main(capsys, files / "tiny.onnx")
     assert code == 0 and err == ""
     assert "tiny (onnx)" in out and "x 1x3x8x8 float32" in out
     assert f"{CONV_MACS + FC_MACS:,}" in out and f"{PARAMS:,}" in out
-    assert "/features/features.0/Conv" in out and "features.0" in out
-    assert "coverage: 100.0% (4 of 4 nodes costed)" in out and "convention: flopscope" in out
+    assert out.index("MACs") < out.index("coverage: 100.0% (4 of 4 nodes costed)") \
+        < out.index("module tree") < out.index("by op type") < out.index("convention: flopscope")
+    assert "  features.0  Conv  1x3x8x8 -> 1x8x6x6  k3x3" in out
+    assert "Flatten" not in _tree(out) and "1 zero-cost plumbing layer(s) folded" in out
+
+
+def _tree(out):
+    """The rows of the text report's module tree (or top list)."""
+    block = out.split("\n\n")
+    table = next(b for b in block if b.startswith(("module tree", "top ")))
+    return table.splitlines()[3:]
+
+
+def test_all_layers_shows_the_plumbing(files, capsys):
+    code, out, _ = run_main(capsys, files / "tiny.onnx", "--all-layers")
+    assert code == 0 and "folded" not in out
+    assert [row.split()[0] for row in _tree(out)] == ["features", "features.0", "features.1",
+                                                      "/Flatten", "classifier"]
 
 
 def test_markdown(files, capsys):
     code, out, _ = run_main(capsys, files / "tiny.onnx", "--format", "markdown")
     assert code == 0
     assert out.startswith("## tiny (onnx)")
-    assert "### layers" in out and "### totals" in out
+    assert "### totals" in out and "### module tree" in out
+    assert out.index("### totals") < out.index("- coverage: 100.0%") < out.index("### module tree")
     assert any(line.startswith("|") and "Gemm" in line for line in out.splitlines())
+    assert "| &nbsp;&nbsp;features.0 | Conv |" in out
 
 
 def test_csv(files, capsys):
@@ -160,28 +178,22 @@ def test_json_unsupported_counts_are_ints(tmp_path, capsys):
 # --------------------------------------------------------------------------- options
 
 
-def _module_rows(out):
-    """(module, layers) rows of the text report's module table."""
-    table = out.split("by module")[1].split("by op type")[0].strip().splitlines()[3:]
-    return [tuple(re.split(r"\s{2,}", line.strip())[:2]) for line in table]
-
-
 def test_depth(files, capsys):
     code, out, _ = run_main(capsys, files / "tiny.onnx", "--depth", "1")
-    assert code == 0 and "by module (depth 1)" in out
-    assert _module_rows(out) == [("(model)", "4"), ("features", "2"), ("classifier", "1")]
+    assert code == 0 and "module tree (to depth 1)" in out
+    assert [row.split()[0] for row in _tree(out)] == ["features", "classifier"]
     code, out, _ = run_main(capsys, files / "tiny.onnx", "--depth", "2")
-    assert code == 0 and "by module (depth 2)" in out
-    assert _module_rows(out) == [("(model)", "4"), ("features", "2"), ("0", "1"), ("1", "1"),
-                                 ("classifier", "1")]
+    assert code == 0 and "module tree (to depth 2)" in out
+    # full paths, each under its parent (defect 2: rows read "0", "1" without their prefix)
+    assert [row.rstrip().split("  ")[0] for row in _tree(out)] == ["features", "", "", "classifier"]
+    assert [row.split()[0] for row in _tree(out)] == ["features", "features.0", "features.1",
+                                                      "classifier"]
 
 
 def test_top(files, capsys):
     code, out, _ = run_main(capsys, files / "tiny.onnx", "--top", "2")
     assert code == 0 and "top 2 layers by FLOPs" in out
-    table = out.split("top 2 layers by FLOPs")[1].split("by op type")[0]
-    assert "/features/features.0/Conv" in table and "/classifier/Gemm" in table
-    assert "Relu" not in table and "Flatten" not in table
+    assert [row.split()[0] for row in _tree(out)] == ["features.0", "classifier"]
 
 
 def test_convention_2mac(files, capsys):

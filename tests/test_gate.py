@@ -180,6 +180,18 @@ def test_unresolved_ops_fail_even_with_allow_unsupported():
     assert result.exit_code == 2 and "Reshape x1" in result.errors[0]
 
 
+def test_the_unresolved_hint_names_the_likeliest_cause():
+    upstream = make_report(OLD, unsupported={"com.example.Foo": 1}, unresolved={"MatMul": 3})
+    error = check_budget(upstream, {"macs": 10**9}).errors[-1]
+    assert "no rule for (com.example.Foo)" in error and "--dim" not in error
+    defaulted = make_report(OLD, unresolved={"MatMul": 3})
+    defaulted.notes.append("symbolic dim 'N' (input x) bound to 1; use --dim N=SIZE to choose")
+    assert "--input-shape / --dim" in check_budget(defaulted, {"macs": 10**9}).errors[-1]
+    bound = make_report(OLD, unresolved={"MatMul": 3})
+    error = check_budget(bound, {"macs": 10**9}).errors[-1]
+    assert "every input dim is bound" in error and "--dim" not in error
+
+
 # ----------------------------------------------------------------------- baseline
 
 

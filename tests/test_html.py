@@ -87,9 +87,11 @@ def test_summary_is_a_few_lines():
 
 def test_summary_with_latency():
     report = synthetic(6)
-    report.latency = latency(1.5)
+    report.latency = latency(1.5, cv=0.02)
     last = summary(report).splitlines()[-1]
-    assert last == "latency p50 1.500 ms, p90 1.800 ms (cpu, 2 thread(s), batch 1)"
+    assert last == "latency p50 1.500 ms (cv 2.0%), p90 1.800 ms (cpu, 2 thread(s), batch 1)"
+    report.latency.cv = 0.08
+    assert "latency p50 1.500 ms (cv 8.0% ⚠ noisy)" in summary(report)
     assert "latency p50" in to_html(report)
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from flopscope.comparison import compare
 from flopscope.errors import FlopscopeError
-from flopscope.plot import MAX_BARS, metrics_chart, plot
+from flopscope.plot import TOP_BARS, metrics_chart, plot, to_svg
 from tests.fake_reports import latency, synthetic
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -32,8 +32,9 @@ def test_layers_chart_saved_as_png(tmp_path):
     fig = plot(synthetic(12), "layers", path=tmp_path / "layers.png")
     assert isinstance(fig, Figure)
     assert is_png(tmp_path / "layers.png")
-    assert [ax.get_ylabel() for ax in fig.axes] == ["FLOPs", "parameters", "output bytes"]
-    assert "2 not costed" in fig.axes[0].get_title()
+    assert [ax.get_xlabel() for ax in fig.axes] == ["FLOPs", "parameters", "output bytes"]
+    assert "2 not costed" in fig._suptitle.get_text()
+    assert len(fig.axes[0].patches) == 12                         # every layer, no "others"
 
 
 def test_layers_chart_saved_as_svg(tmp_path):
@@ -41,10 +42,76 @@ def test_layers_chart_saved_as_svg(tmp_path):
     assert is_svg(tmp_path / "layers.svg")
 
 
-def test_a_big_model_shows_its_heaviest_layers(tmp_path):
-    fig = plot(synthetic(5000), "layers")
-    assert f"{MAX_BARS} heaviest of 5,000 layers" in fig.axes[0].get_title()
-    assert len(fig.axes[0].patches) == MAX_BARS
+def test_a_big_model_shows_its_heaviest_layers_and_the_others():
+    report = synthetic(5000)
+    fig = plot(report, "layers")
+    assert f"top {TOP_BARS} of 5,000 layers" in fig._suptitle.get_text()
+    flops = fig.axes[0]
+    assert len(flops.patches) == TOP_BARS + 1
+    labels = [t.get_text() for t in flops.get_yticklabels()]
+    heaviest = report.top(TOP_BARS)
+    assert labels[:-1] == [l.name for l in heaviest]
+    assert labels[-1] == f"others ({5000 - TOP_BARS:,} layers)"
+    widths = [p.get_width() for p in flops.patches]
+    assert widths[:-1] == [l.flops for l in heaviest]
+    assert widths[-1] == report.totals.flops - sum(l.flops for l in heaviest)     # the rest, summed
+    params = [p.get_width() for p in fig.axes[1].patches]
+    assert sum(params) == report.totals.params
+
+
+def _overlaps(fig):
+    """Pairs of texts that the renderer drew on ``fig`` and whose boxes overlap (each box
+    from ``text.get_window_extent(renderer)``; only what was drawn counts, so tick labels
+    outside the view, which matplotlib skips, are not compared)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    drawn = []
+    draw_text = renderer.draw_text
+
+    def record(gc, x, y, s, prop, angle, ismath=False, mtext=None):
+        if mtext is not None and s.strip():
+            drawn.append(mtext)
+        return draw_text(gc, x, y, s, prop, angle, ismath=ismath, mtext=mtext)
+
+    renderer.draw_text = record
+    fig.draw(renderer)
+    assert drawn, "nothing drawn"
+    boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in drawn]
+    return [(a, b) for i, (a, box_a) in enumerate(boxes) for b, box_b in boxes[i + 1:]
+            if box_a.overlaps(box_b)]
+
+
+@pytest.mark.parametrize("n", [4, 30, 5000])
+def test_layers_chart_labels_do_not_overlap(n):
+    report = synthetic(n)
+    report.layers[-1].name = "a_very_long_layer_name_" * 5
+    report.layers[-1].flops = 10**9
+    assert _overlaps(plot(report, "layers")) == []
+
+
+def test_point_labels_do_not_overlap():
+    """Models with nearly the same FLOPs and latency: their names are moved apart."""
+    reports = [synthetic(10 + (i % 2), f"model-{i}") for i in range(6)]
+    for i, r in enumerate(reports):
+        r.latency = latency(1.0 + 0.001 * i)
+    fig = plot(reports, "latency")
+    assert len(fig.axes[0].texts) == 6
+    assert _overlaps(fig) == []
+    fig = metrics_chart(compare(reports), "flops", "p50_ms")
+    assert _overlaps(fig) == []
+
+
+def test_other_charts_labels_do_not_overlap():
+    a, b = synthetic(30, "a"), synthetic(300, "b")
+    b.latency = latency(2.0)
+    assert _overlaps(plot([a, b], "cumulative")) == []
+    assert _overlaps(plot(b, "roofline", peak_gflops=100.0, bandwidth_gbs=10.0)) == []
+
+
+def test_to_svg_is_an_svg_element():
+    svg = to_svg(plot(synthetic(8), "cumulative"))
+    assert svg.startswith("<svg") and svg.rstrip().endswith("</svg>") and "<?xml" not in svg
 
 
 def test_figures_are_not_left_open_in_pyplot():
@@ -123,9 +190,12 @@ def test_latency_chart_of_one_profiled_model(tmp_path):
     assert "per-layer" in fig.axes[0].get_title()
 
 
-def test_latency_chart_needs_a_latency():
-    with pytest.raises(FlopscopeError, match="no latency"):
+def test_latency_chart_needs_a_latency_and_says_how():
+    """Defect 10: the message names the public call, not an internal function."""
+    with pytest.raises(FlopscopeError, match="no latency") as info:
         plot(synthetic(6), "latency")
+    assert "flopscope.bench(model, report=report)" in str(info.value)
+    assert "bench_report" not in str(info.value)
 
 
 def test_roofline_with_explicit_peaks(tmp_path):

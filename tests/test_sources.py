@@ -166,6 +166,13 @@ def test_an_unknown_word_is_one_line_naming_the_catalog():
     assert "resnet50" in message
 
 
+def test_an_unknown_name_gets_did_you_mean():
+    assert "(did you mean 'resnet50' or " in refused(resolve, "resnet05")
+    assert "(did you mean 'mobilenet_v2'?)" in refused(resolve, "mobilenet")
+    assert "did you mean" not in refused(resolve, "transformer")
+    assert "'flopscope models'" in refused(resolve, "transformer")
+
+
 def test_an_object_that_is_no_model_is_one_line():
     assert refused(resolve, 42) == ("cannot analyse a int: pass an nn.Module, an .onnx path, a "
                                     "reference architecture name or path/to/file.py:factory")

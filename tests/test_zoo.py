@@ -56,12 +56,27 @@ def test_outputs_written(small_zoo, tmp_path):
 def test_unknown_architecture_is_refused():
     with pytest.raises(FlopscopeError, match="unknown reference architecture"):
         zoo.run_zoo(["resnet9000"], presets=[])
+    with pytest.raises(FlopscopeError, match="did you mean 'vgg19' or 'vgg16'"):
+        zoo.run_zoo(["vgg61"], presets=[])
 
 
 def test_cli_static_only(tmp_path, capsys):
     assert main(["zoo", "--models", "myconv", "--presets", "none", "--out", str(tmp_path), "--quiet"]) == 0
     assert (tmp_path / "README.md").exists() and not (tmp_path / "latency_vs_flops.png").exists()
     assert "README.md" in capsys.readouterr().out
+
+
+def test_progress_is_reported_per_step_and_shown_as_k_of_n(tmp_path, capsys):
+    calls = []
+    zoo.run_zoo(["myconv"], presets=["cpu"], time_budget_s=0.1, warmup_budget_s=0.1,
+                progress=lambda *a: calls.append(a))
+    assert calls == [("zoo", 0.0, "1/1"), ("zoo", 0.5, "1/1"), ("zoo", 1.0, "1/1")]
+    assert main(["zoo", "--models", "myconv,resnet18", "--no-latency", "--out", str(tmp_path)]) == 0
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == "flopscope zoo [1/2, estimating the time left]: myconv: analysing"
+    assert lines[1].startswith("flopscope zoo [2/2, about ")
+    assert lines[1].endswith(" left]: resnet18: analysing")
+    assert not (tmp_path / "latency_vs_flops.png").exists()                  # --no-latency: no timing
 
 
 def test_unavailable_preset_is_skipped_with_its_reason(tmp_path):
@@ -102,11 +117,11 @@ def test_output_shape_is_pinned():
     z = fake_zoo()
     headers, rows = zoo.table(z)
     assert headers == ["model", "input", "params", "GMACs", "GFLOPs", "weights MiB", "peak act. MiB",
-                       "cpu p50 ms", "cpu GFLOP/s"]
+                       "cpu p50 ms", "cpu cv", "cpu GFLOP/s"]
     a, b = z.rows
     assert rows[0] == ["a", "1x3x224x224", f"{a.params:,} ✓", f"{a.macs / 1e9:.3f}",
-                       f"{a.report.totals.flops / 1e9:.3f}", "0.0", "0.0", "2.00", "12.5"]
-    assert rows[1][-2:] == ["-", "-"]                          # b was not timed
+                       f"{a.report.totals.flops / 1e9:.3f}", "0.0", "0.0", "2.00", "0.0%", "12.5"]
+    assert rows[1][-3:] == ["-", "-", "-"]                     # b was not timed
     markdown = zoo.to_markdown(z, ["params_vs_macs.png"])
     header = next(line for line in markdown.splitlines() if line.startswith("| model ") and "GMACs" in line)
     assert [cell.strip() for cell in header.strip("|").split("|")] == headers
@@ -126,8 +141,16 @@ def test_output_shape_is_pinned():
     assert first["latency"]["cpu"]["p50_ms"] == 2.0 and data["models"][1]["latency"] == {}
     lines = zoo.to_csv(z).splitlines()
     assert lines[0] == ("model,input_shape,params,macs,flops,param_bytes,peak_activation_bytes,onnx_macs,"
-                        "published_params,published_gmacs,cpu_p50_ms,cpu_p90_ms,cpu_gflops_per_s")
-    assert lines[2].endswith(",,,") and lines[1].split(",")[3] == str(a.macs)
+                        "published_params,published_gmacs,cpu_p50_ms,cpu_p90_ms,cpu_gflops_per_s,cpu_cv")
+    assert lines[2].endswith(",,,,") and lines[1].split(",")[3] == str(a.macs)
+
+
+def test_latency_noise_is_shown_beside_p50_and_flagged():
+    z = fake_zoo()
+    z.rows[0].latency["cpu"].cv = 0.08
+    headers, rows = zoo.table(z)
+    assert rows[0][headers.index("cpu cv")] == "8.0% ⚠ noisy"
+    assert zoo.to_csv(z).splitlines()[1].endswith(",0.08")
 
 
 def test_charts_are_drawn_by_the_shared_plot_module(tmp_path, monkeypatch):

@@ -12,5 +12,7 @@ COMMANDS = {
     "bench": "bench",
     "check": "check",
     "baseline": "baseline",
+    "diff": "diff",
+    "models": "models",
     "zoo": "zoo",
 }

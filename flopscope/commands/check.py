@@ -105,9 +105,10 @@ def run(args: argparse.Namespace) -> int:
                                     args.baseline),
             **common))
 
-    for r in results:
+    for r in results:           # once, on stderr; the text on stdout leaves them out
         for error in r.errors:
-            print(f"flopscope: error: {r.model}: {error}", file=sys.stderr)
+            where = "" if error.startswith(f"{r.model}:") else f"{r.model}: "
+            print(f"flopscope: error: {where}{error}", file=sys.stderr)
     if args.junit:
         emit(render_junit(results), args.junit, given)
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
@@ -118,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
         except OSError as exc:
             print(f"flopscope: warning: cannot write $GITHUB_STEP_SUMMARY ({step_summary}): "
                   f"{exc.strerror or exc}", file=sys.stderr)
-    emit(render_gate(results, args.format), args.output, given)
+    emit(render_gate(results, args.format, errors=bool(args.output)), args.output, given)
     return exit_code(results)
 
 

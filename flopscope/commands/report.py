@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from typing import TYPE_CHECKING
 
+from flopscope.commands import several
 from flopscope.commands.common import add_model_options, emit, non_negative
+from flopscope.errors import FlopscopeError
 from flopscope.sources import parse_dims, parse_input_shapes, resolve, with_options
+
+if TYPE_CHECKING:
+    from flopscope.report import Report
 
 FORMATS = ("text", "markdown", "json", "csv", "html")
 
@@ -13,12 +20,33 @@ FORMATS = ("text", "markdown", "json", "csv", "html")
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="count MACs, FLOPs, parameters and memory",
                        description="Analyse a model without running it.")
-    add_model_options(p)
+    p.add_argument("model", nargs="+", help="an .onnx file, a reference architecture name (resnet50) "
+                   "or path/to/file.py:factory (runs that file's code); several, or a directory of "
+                   ".onnx files, print one summary row per model")
+    add_model_options(p, model=False)
+    p.add_argument("--jobs", type=int, metavar="N", help="with several models: analyse N at a time")
     p.add_argument("--format", choices=FORMATS, default="text")
     p.add_argument("--depth", type=int, metavar="K", help="roll layers up by module path to depth K")
-    p.add_argument("--top", type=int, metavar="K", help="show only the K heaviest layers")
+    p.add_argument("--top", type=int, metavar="K", help="show only the K heaviest layers (with "
+                   "--depth: the K heaviest modules at that depth)")
+    p.add_argument("--all-layers", action="store_true",
+                   help="also show zero-cost shape plumbing (Reshape, Transpose, Identity...), "
+                        "folded away by default")
     p.add_argument("--convention", choices=("flopscope", "2mac"), default="flopscope",
                    help="flopscope (default) or 2mac: FLOPs = 2 x MACs of dot products")
+    p.add_argument("--mode", choices=("inference", "train"), default="inference",
+                   help="train: forward + backward, optimizer step and training memory")
+    p.add_argument("--optimizer", choices=("sgd", "momentum", "adam", "adamw"), default="adamw",
+                   help="train mode: the optimizer whose step and state are costed")
+    p.add_argument("--precision", choices=("fp32", "bf16-mixed", "fp16-mixed"), default="fp32",
+                   help="train mode: fp32, or half-precision weights/grads with fp32 master "
+                        "weights and state")
+    p.add_argument("--frozen", action="append", default=[], metavar="PATTERN",
+                   help="train mode: freeze parameters whose name matches this glob (repeatable)")
+    p.add_argument("--formula", nargs="?", const="", metavar="DIMS",
+                   help="also give MACs, FLOPs and activation bytes as exact polynomials in free dims: "
+                        "alone, every ONNX dim param (PyTorch: batch); or a list: N,seq (ONNX dim "
+                        "params), batch,seq (PyTorch: axes 0 and 1 of every input), x:2=H (one axis)")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     p.add_argument("--seq", type=int, metavar="N",
                    help="hf: models: tokens of the text inputs (default 128)")
@@ -37,16 +65,35 @@ def run(args: argparse.Namespace) -> int:
     from flopscope.analysis import analyze
     from flopscope.render import render
 
+    if several.several(args.model):
+        if args.formula is not None:
+            raise FlopscopeError("--formula takes one model")
+        return several.run(args, {"input_shapes": parse_input_shapes(args.input_shape),
+                                  "dims": parse_dims(args.dim), "convention": args.convention})
+    args.model = args.model[0]
     non_negative("--depth", args.depth)
     non_negative("--top", args.top)
+    if args.formula is not None and args.mode == "train":
+        raise FlopscopeError("--formula fits the inference costs; leave out --mode train")
     non_negative("--seq", args.seq)
     if args.phase:
         return _run_phase(args)
     model = with_options(resolve(args.model), seq=args.seq,
                          trust_remote_code=args.trust_remote_code)
     report = analyze(model, input_shapes=parse_input_shapes(args.input_shape),
-                     dims=parse_dims(args.dim), convention=args.convention)
-    emit(render(report, args.format, depth=args.depth, top=args.top), args.output, [args.model])
+                     dims=parse_dims(args.dim), convention=args.convention, mode=args.mode,
+                     optimizer=args.optimizer, precision=args.precision, frozen=args.frozen)
+    if args.formula is not None:
+        from flopscope.formulas import fit, with_formulas
+        report = with_formulas(report, fit(args.model, args.formula,
+                                           input_shapes=parse_input_shapes(args.input_shape),
+                                           dims=parse_dims(args.dim), convention=args.convention,
+                                           base=report))
+    text = render(report, args.format, depth=args.depth, top=args.top, all_layers=args.all_layers)
+    if args.format in _DATA_FORMATS:
+        for line in side_notes(report):
+            print(f"flopscope: {line}", file=sys.stderr)
+    emit(text, args.output, [args.model])
     return 0
 
 
@@ -68,3 +115,15 @@ def _run_phase(args: argparse.Namespace) -> int:
         text += "\n\n" + cost.text() + "\n"
     emit(text, args.output, [args.model])
     return 0
+
+
+#: formats whose output is data for a program: what a person must read goes to stderr
+_DATA_FORMATS = ("csv", "json")
+
+
+def side_notes(report: Report) -> list[str]:
+    """The lower-bound warning and the notes, for stderr beside CSV or JSON output."""
+    from flopscope.render.tables import lower_bound_warning
+
+    warning = lower_bound_warning(report.coverage)
+    return ([warning] if warning else []) + [f"note: {n}" for n in report.notes]

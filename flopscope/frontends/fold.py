@@ -7,7 +7,8 @@ TorchScript exporter). ONNX's data propagation follows some of these ops but not
 
 :func:`fold` evaluates such small integer computations with numpy, once the shapes they
 read are known, and replaces each folded node in the inference copy by a ``Constant``
-with its value; inference then runs again. Only the copy used for inference changes:
+with its value; inference then runs again. Ops beyond that integer arithmetic run on the
+onnx package's reference implementation. Only the copy used for inference changes:
 the folded nodes stay in the analysed graph as the (free) shape plumbing they are.
 """
 
@@ -18,6 +19,8 @@ from typing import Any
 
 import numpy as np
 from onnx import GraphProto, NodeProto, helper, numpy_helper
+
+from flopscope.frontends.ortops import MARK
 
 #: folded values larger than this many elements are left to run time
 MAX_ELEMENTS = 1024
@@ -140,39 +143,90 @@ def _shape_of(node: NodeProto, shape: tuple[int, ...]) -> np.ndarray:
     return np.array(shape[start:end], dtype=np.int64)
 
 
+#: ops never evaluated: random, control flow, sequences (values not reproducible or not tensors)
+_NEVER = frozenset({"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike",
+                    "Multinomial", "Bernoulli", "If", "Loop", "Scan", "SequenceConstruct",
+                    "SequenceEmpty", "SequenceInsert", "SequenceAt", "SequenceErase",
+                    "SequenceLength", "SplitToSequence", "ConcatFromSequence", "Optional",
+                    "OptionalHasElement", "OptionalGetElement", "Constant"})
+
+#: prefix of the Constants added for a folded node's second and later outputs (the ONNX
+#: frontend skips nodes so named when it walks the inference copy)
+EXTRA = MARK
+
+
+def _reference(node: NodeProto, args: list[Any], opset: int) -> tuple[np.ndarray, ...] | None:
+    """Every output of ``node`` from the onnx package's reference implementation of its op
+    (it covers every standard op), or None when it has none or fails."""
+    from onnx.reference import ReferenceEvaluator
+    from onnx.reference.ops import load_op
+
+    try:
+        cls = load_op("", node.op_type, opset or None)
+        op = cls(node, {"log": lambda *a: None, "opsets": {"": opset}, "verbose": 0,
+                        "new_ops": None, "existing_functions": {},
+                        "evaluator_cls": ReferenceEvaluator})
+        result = op.run(*args)
+    except Exception:       # an op it lacks, an input it refuses: leave it to run time
+        return None
+    outputs = result if isinstance(result, tuple) else (result,)
+    return tuple(np.asarray(o) for o in outputs)
+
+
 def fold(graph: GraphProto, shapes: Mapping[str, tuple[int, ...]],
-         values: dict[str, np.ndarray]) -> int:
+         values: dict[str, np.ndarray], opset: int = 0) -> int:
     """Replace the foldable nodes of ``graph`` (in place) by Constants; return how many.
 
     ``shapes`` holds the static shapes inference found, ``values`` the known constant
-    tensors (it is extended with every folded output).
+    tensors (it is extended with every folded output). The integer ops exporters use for
+    shape arithmetic run on numpy here; every other standard op (``Split``, ``Tile``...)
+    on the onnx package's reference implementation, at the model's ``opset``. A node
+    with several outputs becomes one Constant per output (the extra ones named
+    :data:`EXTRA`...).
     """
     folded = 0
-    for index, node in enumerate(graph.node):
-        if node.domain not in ("", "ai.onnx") or len(node.output) != 1 or node.op_type == "Constant":
+    index = 0
+    while index < len(graph.node):
+        node = graph.node[index]
+        index += 1
+        if node.domain not in ("", "ai.onnx") or not node.output or node.op_type in _NEVER \
+                or node.name.startswith(EXTRA):
             continue
-        out = node.output[0]
-        if out in values:
+        if all(not o or o in values for o in node.output):
             continue
-        result: Any = None
+        results: tuple[Any, ...] | None = None
         try:
-            if node.op_type == "Shape" and node.input[0] in shapes:
-                result = _shape_of(node, shapes[node.input[0]])
+            if len(node.output) != 1:
+                results = None
+            elif node.op_type == "Shape" and node.input[0] in shapes:
+                results = (_shape_of(node, shapes[node.input[0]]),)
             elif node.op_type == "Size" and node.input[0] in shapes:
-                result = np.array(int(np.prod(shapes[node.input[0]])), dtype=np.int64)
+                results = (np.array(int(np.prod(shapes[node.input[0]])), dtype=np.int64),)
             elif node.op_type in _OPS and node.input and all(not n or n in values for n in node.input):
                 args = [values[n] if n else None for n in node.input]
                 while args and args[-1] is None:
                     args.pop()
-                result = np.asarray(_OPS[node.op_type](node, *args))
+                results = (np.asarray(_OPS[node.op_type](node, *args)),)
         except (ValueError, TypeError, IndexError, ZeroDivisionError, StopIteration, OverflowError,
                 MemoryError, FloatingPointError):
-            result = None
-        if result is None or result.size > MAX_ELEMENTS or result.dtype == object:
+            results = None
+        if results is None and node.op_type not in _OPS and node.input \
+                and all(not n or n in values for n in node.input) \
+                and not any(a.type in (a.GRAPH, a.GRAPHS) for a in node.attribute):
+            results = _reference(node, [values[n] if n else None for n in node.input], opset)
+        if results is None or len(results) < len([o for o in node.output if o]) or any(
+                r.size > MAX_ELEMENTS or r.dtype == object for r in results):
             continue
-        values[out] = result
-        constant = helper.make_node("Constant", [], [out], name=node.name,
-                                    value=numpy_helper.from_array(result, out))
-        graph.node[index].CopyFrom(constant)
+        made = []
+        for k, (out, result) in enumerate(zip(node.output, results)):
+            if not out:
+                continue
+            values[out] = result
+            made.append(helper.make_node("Constant", [], [out], name=node.name if k == 0 else f"{EXTRA}{out}",
+                                         value=numpy_helper.from_array(result, out)))
+        graph.node[index - 1].CopyFrom(made[0])
+        for extra in made[1:]:
+            graph.node.insert(index, extra)
+            index += 1
         folded += 1
     return folded

@@ -23,7 +23,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from flopscope.errors import FlopscopeError
+from flopscope.errors import FlopscopeError, one_line
 
 #: the default sequence length of text inputs (shorter when the model has fewer positions)
 DEFAULT_SEQ = 128
@@ -51,7 +51,7 @@ def read_config(spec: str, trust_remote_code: bool = False) -> dict[str, Any]:
         with open(path, encoding="utf-8") as f:
             config = json.load(f)
     except (OSError, ValueError) as exc:
-        raise FlopscopeError(f"hf:{spec}: cannot read {path} ({exc})") from None
+        raise FlopscopeError(f"hf:{spec}: cannot read {path} ({one_line(exc)})") from None
     if not isinstance(config, dict):
         raise FlopscopeError(f"hf:{spec}: {path} is not a JSON object")
     if config.get("auto_map") and not trust_remote_code:
@@ -69,9 +69,8 @@ def _hub_config(model_id: str) -> str:
     try:
         return str(hf_hub_download(model_id, "config.json"))
     except Exception as exc:
-        message = " ".join(str(exc).split())[:200]
         raise FlopscopeError(f"hf:{model_id}: not a folder, and its config.json could not be "
-                             f"fetched from the Hub ({type(exc).__name__}: {message})") from None
+                             f"fetched from the Hub ({one_line(exc, named=True)})") from None
 
 
 def build(spec: str, *, seq: int | None = None, batch: int = 1,
@@ -113,9 +112,7 @@ def build_from_config(config: Mapping[str, Any], *, seq: int | None = None, batc
                 auto: Any = transformers.AutoModel
                 model = auto.from_config(hf_config, trust_remote_code=trust_remote_code)
     except Exception as exc:
-        message = " ".join(str(exc).split())[:200]
-        raise FlopscopeError(f"{what}: cannot build the model ({type(exc).__name__}: "
-                             f"{message})") from None
+        raise FlopscopeError(f"{what}: cannot build the model ({one_line(exc, named=True)})") from None
     model.eval()
     dtype = getattr(torch, str(values.get("torch_dtype") or values.get("dtype") or ""), None)
     if isinstance(dtype, torch.dtype) and dtype.is_floating_point:

@@ -17,17 +17,17 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from math import prod
 from pathlib import Path
 from typing import Any
 
-from flopscope.errors import FlopscopeError
-from flopscope.frontends import onnxcore, protoscan
+from flopscope.errors import FlopscopeError, dim_hint, one_line, option
+from flopscope.frontends import onnxcore, ortops, protoscan, quantised
 from flopscope.frontends.external import check_external_data
 from flopscope.frontends.onnxcore import AttributeProto, GraphProto, ModelProto, NodeProto, TensorProto
-from flopscope.graph import FLOAT_DTYPES, LayerGraph, Node, Param, Tensor
+from flopscope.graph import FLOAT_DTYPES, LayerGraph, Node, Tensor
 from flopscope.sources import name_unnamed
 
 #: files larger than this are read without their large tensor payloads (protoscan)
@@ -102,7 +102,7 @@ def read_model(path: str | os.PathLike[str]) -> ModelProto:
         raise FlopscopeError(f"{p}: cannot read ({exc.strerror or exc})") from None
     except Exception as exc:  # protobuf's DecodeError, protoscan's WireError and friends
         raise FlopscopeError(f"{p}: not a valid ONNX file (protobuf parse failed: "
-                             f"{_one_line(exc) or type(exc).__name__})") from None
+                             f"{one_line(exc)})") from None
     _check_is_model(model, str(p))
     return model
 
@@ -156,11 +156,6 @@ def _check_text(model: ModelProto, where: str) -> None:
         texts.clear()
 
 
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text if len(text) <= 300 else text[:297] + "..."
-
-
 # --------------------------------------------------------------------------- opsets
 
 
@@ -206,6 +201,16 @@ class _Constants:
     moved: set[str] = field(default_factory=set)
     #: Identity outputs of constants -> the constant they pass on
     aliases: dict[str, str] = field(default_factory=dict)
+    #: constant tensors' ONNX element types (for the ONNX Runtime operators' stand-ins)
+    elems: dict[str, int] = field(default_factory=dict)
+    #: first outputs of ONNX Runtime operators that standard stand-ins replace in the copy
+    replaced: set[str] = field(default_factory=set)
+    #: what the stand-ins add to the copy
+    rewrite: ortops.Rewrite = field(default_factory=ortops.Rewrite)
+    #: the default domain's opset
+    opset: int = 0
+    #: the inference copy has nodes of its own, named with ``ortops.MARK`` (walks skip them)
+    marked: bool = False
 
 
 def _dims(dims: Any, name: str) -> tuple[int, ...]:
@@ -261,6 +266,18 @@ def _stripped_copy(model: ModelProto, consts: _Constants) -> ModelProto:
         if name not in declared:
             g.input.append(onnxcore.value_info(name, elem, shape))
             declared.add(name)
+    if consts.replaced:
+        inits, fakes = ortops.constant_infos(consts.rewrite)
+        g.initializer.extend(inits)
+        g.input.extend(fakes)
+        # an output a stand-in could not give (a kernel's rarely used extra output) stays
+        # unknown rather than failing the checker
+        made = {o for node in g.node for o in node.output} | {vi.name for vi in g.input} \
+            | {t.name for t in g.initializer}
+        if any(vi.name not in made for vi in g.output):
+            kept = [vi for vi in g.output if vi.name in made]
+            del g.output[:]
+            g.output.extend(kept)
     g.value_info.extend(src.value_info)
     imported = {"" if o.domain == "ai.onnx" else o.domain for o in model.opset_import}
     for domain in sorted(domains - imported - {"ai.onnx"}):
@@ -273,6 +290,7 @@ def _strip_graph(src: GraphProto, dst: GraphProto, moved: list, consts: _Constan
     """Copy ``src``'s initializers and nodes into ``dst``, moving large constants out."""
     for t in src.initializer:
         consts.meta[t.name] = _tensor_meta(t)
+        consts.elems[t.name] = t.data_type
         value = _small_value(t)
         if value is not None:
             consts.values[t.name] = value
@@ -283,14 +301,23 @@ def _strip_graph(src: GraphProto, dst: GraphProto, moved: list, consts: _Constan
     for sparse in src.sparse_initializer:   # counted at their dense shape
         name, elem = sparse.values.name, sparse.values.data_type
         consts.meta[name] = (_dims(sparse.dims, name), dtype_name(elem))
+        consts.elems[name] = elem
         moved.append((name, tuple(sparse.dims), elem))
     for node in src.node:
         domains.add(node.domain)
         large = _large_constant(node)
         if large is not None:
             consts.moved.add(node.output[0])
+            consts.elems[node.output[0]] = large[1]
             moved.append((node.output[0], *large))
             continue
+        if node.domain not in ("", "ai.onnx") or node.op_type in ortops.ORT_DEFAULT_DOMAIN:
+            standing = _stand_ins(node, consts)
+            if standing is not None:
+                consts.replaced.add(node.output[0])
+                consts.marked = True
+                dst.node.extend(standing)
+                continue
         dst.node.append(node)
         if any(a.type in (AttributeProto.GRAPH, AttributeProto.GRAPHS) for a in node.attribute):
             for a in dst.node[-1].attribute:
@@ -310,6 +337,53 @@ def _strip_subgraph(sub: GraphProto, moved: list, consts: _Constants, domains: s
     del sub.sparse_initializer[:]
     del sub.node[:]
     sub.node.extend(stripped.node)
+
+
+def _stand_ins(node: NodeProto, consts: _Constants) -> list[NodeProto] | None:
+    """Standard nodes standing in for an ONNX Runtime operator in the inference copy
+    (see :mod:`flopscope.frontends.ortops`), or None. A default-domain operator that the
+    onnx package knows at the model's opset stays as it is."""
+    if node.domain in ("", "ai.onnx") and _onnx_knows(node.op_type, consts.opset):
+        return None
+    if not ortops.has_stand_in(node.op_type, node.domain):
+        return None
+    attrs = {a.name: _simple_attribute(a) for a in node.attribute
+             if a.type not in (AttributeProto.GRAPH, AttributeProto.GRAPHS, AttributeProto.TENSOR,
+                               AttributeProto.TENSORS, AttributeProto.SPARSE_TENSOR)}
+    meta = _ElemMeta(consts)
+    return ortops.stand_ins(node, attrs, consts.opset, meta, consts.rewrite)
+
+
+class _ElemMeta(Mapping[str, tuple[tuple[int, ...], int]]):
+    """Constant tensors as (shape, ONNX element type), read from a :class:`_Constants`."""
+
+    def __init__(self, consts: _Constants) -> None:
+        self.consts = consts
+
+    def __getitem__(self, name: str) -> tuple[tuple[int, ...], int]:
+        return self.consts.meta[name][0], self.consts.elems[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.consts.meta and name in self.consts.elems
+
+    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+        return self[name] if name in self else default
+
+    def __iter__(self) -> Any:
+        return iter(self.consts.elems)
+
+    def __len__(self) -> int:
+        return len(self.consts.elems)
+
+
+@lru_cache(maxsize=256)
+def _onnx_knows(op: str, opset: int) -> bool:
+    """True when the onnx package has a default-domain schema for ``op`` at ``opset``."""
+    try:
+        onnxcore.schema_defaults(op, opset, "")
+    except onnxcore.SchemaError:
+        return False
+    return True
 
 
 def _initializer_names(graph: GraphProto) -> list[str]:
@@ -334,6 +408,89 @@ def _large_constant(node: NodeProto) -> tuple[tuple[int, ...], int] | None:
     return None
 
 
+# --------------------------------------------------------------------------- ordering
+
+
+class _Unsorted(Exception):
+    """The checker found a node reading a value no earlier node produced."""
+
+
+def _sorted_copy(model: ModelProto, where: str) -> tuple[ModelProto, int]:
+    """A copy of ``model`` with every graph's nodes in topological order (ONNX Runtime
+    sorts them itself, so files with unsorted nodes run), and how many nodes moved. Only
+    called when the checker complains, so sorted files pay nothing. A cycle is an error."""
+    copy = ModelProto()
+    copy.CopyFrom(model)
+    return copy, _sort_graph(copy.graph, where)
+
+
+def _subgraphs(node: NodeProto) -> list[GraphProto]:
+    out: list[GraphProto] = []
+    for a in node.attribute:
+        if a.type == AttributeProto.GRAPH:
+            out.append(a.g)
+        elif a.type == AttributeProto.GRAPHS:
+            out.extend(a.graphs)
+    return out
+
+
+def _subgraph_reads(node: NodeProto) -> set[str]:
+    """Names a node's subgraphs read from the enclosing scopes (their own excluded)."""
+    reads: set[str] = set()
+    for sub in _subgraphs(node):
+        own = {vi.name for vi in sub.input} | set(_initializer_names(sub))
+        for inner in sub.node:
+            own.update(inner.output)
+        for inner in sub.node:
+            reads.update(n for n in inner.input if n and n not in own)
+            reads.update(n for n in _subgraph_reads(inner) if n not in own)
+    return reads
+
+
+def _reads(node: NodeProto) -> list[str]:
+    names = [n for n in node.input if n]
+    if any(a.type in (AttributeProto.GRAPH, AttributeProto.GRAPHS) for a in node.attribute):
+        names += sorted(_subgraph_reads(node))
+    return names
+
+
+def _sort_graph(graph: GraphProto, where: str) -> int:
+    """Sort ``graph``'s nodes (and its subgraphs') in place, keeping the file's order where
+    it is free to; return how many nodes changed place."""
+    import heapq
+
+    nodes = list(graph.node)
+    moved = 0
+    for node in nodes:
+        for sub in _subgraphs(node):
+            moved += _sort_graph(sub, where)
+    producer = {o: i for i, n in enumerate(nodes) for o in n.output if o}
+    waiting = [0] * len(nodes)
+    users: list[list[int]] = [[] for _ in nodes]
+    for i, node in enumerate(nodes):
+        for j in {producer[name] for name in _reads(node) if name in producer}:
+            waiting[i] += 1
+            users[j].append(i)
+    ready = [i for i, count in enumerate(waiting) if count == 0]
+    heapq.heapify(ready)
+    order: list[int] = []
+    while ready:
+        i = heapq.heappop(ready)
+        order.append(i)
+        for k in users[i]:
+            waiting[k] -= 1
+            if waiting[k] == 0:
+                heapq.heappush(ready, k)
+    if len(order) != len(nodes):
+        stuck = next(nodes[i] for i, count in enumerate(waiting) if count)
+        raise FlopscopeError(f"{where}: invalid ONNX graph (nodes cannot be topologically sorted: "
+                             f"node '{stuck.name or stuck.op_type}' is on a cycle or waits on one)")
+    moved += sum(1 for position, i in enumerate(order) if position != i)
+    del graph.node[:]
+    graph.node.extend(nodes[i] for i in order)
+    return moved
+
+
 # --------------------------------------------------------------------------- binding
 
 
@@ -355,6 +512,8 @@ class _Binding:
     #: a declared size was replaced, an input had no shape, or a symbol got two sizes:
     #: declared intermediate and output shapes may no longer hold
     resized: bool = False
+    #: input name -> its declared shape, for the inputs given a size other than declared
+    changed: dict[str, tuple[Any, ...]] = field(default_factory=dict)
 
     def bind(self, symbol: str, size: int) -> None:
         if self.symbols.setdefault(symbol, size) != size:
@@ -389,14 +548,16 @@ def _bind_inputs(graph: GraphProto, real_inputs: list[str], input_shapes: InputS
     by_name = {vi.name: vi for vi in graph.input}
     unknown = sorted(set(input_shapes) - set(real_inputs))
     if unknown:
-        raise FlopscopeError(f"--input-shape names {', '.join(map(repr, unknown))}, but the "
+        raise FlopscopeError(f"{option('input_shapes', '--input-shape')} names "
+                             f"{', '.join(map(repr, unknown))}, but the "
                              f"model's inputs are {', '.join(map(repr, real_inputs)) or 'none'}")
     declared_all = {name: _dims_of(by_name[name]) for name in real_inputs}
     symbols = {d for declared in declared_all.values() for d in declared or () if isinstance(d, str)}
     stray = sorted(set(dims) - symbols)
     if stray:
         have = ("symbolic dims " + ", ".join(map(repr, sorted(symbols)))) if symbols else "no symbolic dims"
-        raise FlopscopeError(f"--dim names {', '.join(map(repr, stray))}, but the model's inputs "
+        raise FlopscopeError(f"{option('dims', '--dim')} names {', '.join(map(repr, stray))}, but "
+                             f"the model's inputs "
                              f"have {have}")
     binding = _Binding()
     defaulted: dict[str, list[str]] = {}
@@ -414,8 +575,11 @@ def _bind_inputs(graph: GraphProto, real_inputs: list[str], input_shapes: InputS
                     f"({'x'.join(str(d) if d is not None else '?' for d in declared) or 'scalar'})")
             if dtype is not None:
                 _bind_dtype(vi, name, dtype)
-            binding.resized |= declared is None or any(
+            changed = declared is not None and any(
                 isinstance(d, int) and d != g for d, g in zip(declared, given))
+            binding.resized |= declared is None or changed
+            if changed:
+                binding.changed[name] = tuple(declared)  # type: ignore[arg-type]
             for d, g in zip(declared or (), given):
                 if isinstance(d, str) and type(g) is int:
                     binding.bind(d, g)
@@ -423,8 +587,8 @@ def _bind_inputs(graph: GraphProto, real_inputs: list[str], input_shapes: InputS
         else:
             if declared is None:
                 raise FlopscopeError(
-                    f"input '{name}' has no declared shape; pass --input-shape {name}=... "
-                    f"(input_shapes={{'{name}': (...)}} from Python)")
+                    f"input '{name}' has no declared shape; give "
+                    + option(f"input_shapes={{'{name}': (...)}}", f"--input-shape {name}=..."))
             resolved = []
             for axis, d in enumerate(declared):
                 if isinstance(d, int):
@@ -439,9 +603,9 @@ def _bind_inputs(graph: GraphProto, real_inputs: list[str], input_shapes: InputS
                         binding.bind(d, 1)
                 else:
                     raise FlopscopeError(
-                        f"input '{name}' dim {axis} has no size or name; pass "
-                        f"--input-shape {name}=" + "x".join(
-                            str(x) if isinstance(x, int) else "?" for x in declared))
+                        f"input '{name}' dim {axis} has no size or name; give "
+                        + option(f"input_shapes={{'{name}': (...)}}", f"--input-shape {name}=" + "x".join(
+                            str(x) if isinstance(x, int) else "?" for x in declared)))
         for n in resolved:
             if type(n) is not int or n < 0:
                 raise FlopscopeError(f"input '{name}': dimension {n!r} is not a size")
@@ -453,7 +617,7 @@ def _bind_inputs(graph: GraphProto, real_inputs: list[str], input_shapes: InputS
             shape.dim.add().dim_value = n
     for sym, names in defaulted.items():
         notes.append(f"symbolic dim '{sym}' (input {', '.join(names)}) bound to 1; "
-                     f"use --dim {sym}=SIZE to choose")
+                     f"use {dim_hint(sym)} to choose")
     return binding
 
 
@@ -520,7 +684,9 @@ def _infer(stripped: ModelProto, where: str, shapes_given: bool, notes: list[str
     except UnicodeDecodeError:          # the checker quotes a name that is not UTF-8
         raise FlopscopeError(f"{where}: invalid ONNX graph (a name or string is not valid UTF-8)") from None
     except onnxcore.ValidationError as exc:
-        message = _one_line(exc)
+        message = one_line(exc)
+        if "topologically sorted" in message:
+            raise _Unsorted(message) from None
         if "is deprecated in domain_version" not in message:
             raise FlopscopeError(f"{where}: invalid ONNX graph ({message})") from None
         # runtimes still execute deprecated ops (GroupNormalization-18): analyse, and say so
@@ -528,7 +694,7 @@ def _infer(stripped: ModelProto, where: str, shapes_given: bool, notes: list[str
     try:
         return _infer_shapes(stripped, strict=True)
     except onnxcore.InferenceError as exc:
-        first = _one_line(exc)
+        first = one_line(exc)
     loose = ModelProto()
     loose.CopyFrom(stripped)
     del loose.graph.value_info[:]
@@ -547,7 +713,7 @@ def _infer(stripped: ModelProto, where: str, shapes_given: bool, notes: list[str
     try:
         return _infer_shapes(stripped, strict=False)
     except Exception as exc:
-        raise FlopscopeError(f"{where}: shape inference failed ({_one_line(exc)})") from None
+        raise FlopscopeError(f"{where}: shape inference failed ({one_line(exc)})") from None
 
 
 def _unknown_shapes(graph: GraphProto, table: Mapping[str, Tensor]) -> bool:
@@ -557,7 +723,7 @@ def _unknown_shapes(graph: GraphProto, table: Mapping[str, Tensor]) -> bool:
 
 
 def _fold_shape_arithmetic(stripped: ModelProto, inferred: ModelProto, symbols: Mapping[str, int],
-                           notes: list[str]) -> tuple[ModelProto, dict[str, Tensor]]:
+                           notes: list[str], consts: _Constants) -> tuple[ModelProto, dict[str, Tensor]]:
     """While top-level outputs lack a static shape, fold the shape arithmetic that
     inference could not follow (see :mod:`flopscope.frontends.fold`) and infer again.
     Returns the inferred model and its top-level tensor table."""
@@ -575,9 +741,12 @@ def _fold_shape_arithmetic(stripped: ModelProto, inferred: ModelProto, symbols: 
                 and node.attribute[0].name == "value" and prod(node.attribute[0].t.dims) <= fold.MAX_ELEMENTS:
             values[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
     total = 0
-    for _ in range(8):
+    # each round folds what the shapes known so far allow, and inference carries the new
+    # shapes on to the next Reshape: a network of n reshaping blocks takes n rounds
+    for _ in range(len(stripped.graph.node)):
         shapes = {name: t.shape for name, t in table.items() if t.static}
-        count = fold.fold(stripped.graph, shapes, values)  # type: ignore[arg-type]
+        count = fold.fold(stripped.graph, shapes, values, consts.opset)  # type: ignore[arg-type]
+        consts.marked |= bool(count)
         if not count:
             break
         total += count
@@ -593,10 +762,6 @@ def _fold_shape_arithmetic(stripped: ModelProto, inferred: ModelProto, symbols: 
                      "them are known")
     return inferred, table
 
-
-#: quantised ops -> the inputs that hold their (integer) weights when constant
-_QUANTISED_WEIGHTS = {"ConvInteger": (1,), "QLinearConv": (3,), "MatMulInteger": (0, 1),
-                      "QLinearMatMul": (0, 3), "DequantizeLinear": (0,)}
 
 #: ops whose output shape depends on tensor values: unknown shapes there are expected
 _DATA_DEPENDENT = frozenset({"NonZero", "Unique", "NonMaxSuppression", "Compress", "TopK"})
@@ -660,15 +825,35 @@ def _module_of_scope(scope: tuple[str, ...]) -> str:
     return path
 
 
-def _module_of(node: NodeProto) -> str:
-    for prop in node.metadata_props:
-        if prop.key == "namespace":
-            # torch.onnx (dynamo): ": Net/layer1.0: BasicBlock/layer1.0.conv1: Conv2d/conv2d:
-            # aten.conv2d.default" -- module paths, then the op itself, which is no module
-            scopes = [s.split(":")[0].strip() for s in prop.value.split("/")[:-1]]
-            scopes = [s for s in scopes if s]
-            return scopes[-1] if scopes else ""
-    return module_from_name(node.name)
+def _module_of(node: NodeProto, classes: dict[str, str] | None = None) -> str:
+    """The module path of ``node``; module classes named on the way go into ``classes``.
+
+    A Conv into which torch.onnx's optimiser folded a BatchNorm carries the BatchNorm's
+    scope; it belongs to the convolution, whose module its weight is named after
+    (``conv1.weight`` -> ``conv1``).
+    """
+    props = {prop.key: prop.value for prop in node.metadata_props}
+    namespace = props.get("namespace")
+    if namespace is None:
+        return module_from_name(node.name)
+    # torch.onnx (dynamo): ": Net/layer1.0: BasicBlock/layer1.0.conv1: Conv2d/conv2d:
+    # aten.conv2d.default" -- module paths, then the op itself, which is no module
+    pairs = [s.partition(":") for s in namespace.split("/")[:-1]]
+    if classes is not None:
+        for path, _, cls in pairs:
+            if cls.strip():
+                classes.setdefault(path.strip(), cls.strip().rpartition(".")[2])
+    rewrites = [r.strip() for r in props.get(_REWRITE_RULE, "").split(",")]
+    if _FUSED_BN in rewrites and len(node.input) > 1 and node.input[1].endswith(".weight"):
+        return node.input[1].removesuffix(".weight")
+    scopes = [path.strip() for path, _, _ in pairs if path.strip()]
+    return scopes[-1] if scopes else ""
+
+
+#: the metadata key naming the onnxscript rewrites that made a node (comma-separated), and
+#: the BatchNorm fusion
+_REWRITE_RULE = "pkg.onnxscript.rewriter.rule_name"
+_FUSED_BN = "FuseBatchNormIntoConv"
 
 
 @dataclass
@@ -681,7 +866,8 @@ class _Walk:
     consumed: set[str] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
     alternatives: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    constant_outputs: dict[str, tuple[tuple[int, ...] | None, str]] = field(default_factory=dict)
+    #: module path -> class name, from the class scopes of dynamo exports
+    modules: dict[str, str] = field(default_factory=dict)
     #: per base name, the last suffix handed out (linear time however many nodes share it)
     suffixes: dict[str, int] = field(default_factory=dict)
 
@@ -771,7 +957,8 @@ def _walk(graph: GraphProto, inferred: GraphProto, scope: list[dict[str, Tensor]
                 return level[name]
         return Tensor(name, None, "unknown")
 
-    inferred_nodes = iter(inferred.node)
+    inferred_nodes = iter([n for n in inferred.node if not n.name.startswith(ortops.MARK)]
+                          if w.consts.marked else inferred.node)
     for proto in graph.node:
         opset = _proto_opset(w, proto)
         attrs, subgraphs = _attrs(proto, opset)
@@ -784,8 +971,8 @@ def _walk(graph: GraphProto, inferred: GraphProto, scope: list[dict[str, Tensor]
             w.consts.meta[out] = (shape or (), dtype)
             if value is not None:
                 w.consts.values[out] = value
-        if out_names and out_names[0] in w.consts.moved:
-            inferred_proto = None                   # replaced by an input in the copy
+        if out_names and (out_names[0] in w.consts.moved or out_names[0] in w.consts.replaced):
+            inferred_proto = None                   # an input, or stand-ins, in the copy
         else:
             inferred_proto = next(inferred_nodes, None)
         if is_default and proto.op_type == "ConstantOfShape" and in_names \
@@ -807,7 +994,7 @@ def _walk(graph: GraphProto, inferred: GraphProto, scope: list[dict[str, Tensor]
         values = {i: known[n] for i, n in enumerate(in_names) if n in known}
         w.consumed.update(in_names)
         name = w.unique(prefix + (proto.name or f"{proto.op_type}_{len(w.nodes)}"))
-        node_module = module or _module_of(proto)
+        node_module = module or _module_of(proto, w.modules)
 
         if subgraphs and inferred_proto is not None:
             inner_repeat, branches = _control_flow(proto, inputs, values, attrs, name, w)
@@ -819,7 +1006,7 @@ def _walk(graph: GraphProto, inferred: GraphProto, scope: list[dict[str, Tensor]
                 _walk(sub, inferred_graphs.get(key, sub), scope, w, f"{name}/", node_module,
                       repeat * inner_repeat, sub_branch)
         w.nodes.append(Node(
-            name=name, op=proto.op_type, inputs=inputs, outputs=outputs,  # type: ignore[arg-type]
+            name=name, op=proto.op_type, inputs=inputs, outputs=outputs,
             attrs=attrs, domain="" if is_default else proto.domain, module=node_module,
             weights=weights, values=values, opset=opset, repeat=repeat, branch=branch))
     return table
@@ -895,40 +1082,51 @@ def load(source: str | os.PathLike[str] | ModelProto, *, input_shapes: InputShap
         try:
             model = onnxcore.inline_local_functions(model)
         except Exception as exc:
-            raise FlopscopeError(f"{where}: cannot inline local functions ({_one_line(exc)})") from None
+            raise FlopscopeError(f"{where}: cannot inline local functions ({one_line(exc)})") from None
 
-    consts = _Constants()
-    notes: list[str] = []
-    try:
-        stripped = _stripped_copy(model, consts)
-    except FlopscopeError as exc:                   # a negative dim in a constant
-        raise FlopscopeError(f"{where}: {exc}") from None
-    init_names = set(_initializer_names(model.graph))
-    real_inputs = [vi.name for vi in model.graph.input if vi.name not in init_names]
-    shapes = name_unnamed(input_shapes or {}, real_inputs)
-    binding = _bind_inputs(stripped.graph, real_inputs, shapes, dims or {}, notes)
-    if binding.resized:  # declared intermediate shapes may no longer hold
-        del stripped.graph.value_info[:]
-    _loosen_outputs(stripped.graph, binding.resized)
-    inferred = _infer(stripped, where, bool(shapes), notes)
-    inferred, table = _fold_shape_arithmetic(stripped, inferred, binding.symbols, notes)
+    sort_notes: list[str] = []
+    while True:
+        notes = list(sort_notes)
+        consts = _Constants(opset=opsets.get("", 0))
+        try:
+            stripped = _stripped_copy(model, consts)
+        except FlopscopeError as exc:                   # a negative dim in a constant
+            raise FlopscopeError(f"{where}: {exc}") from None
+        if consts.rewrite.replaced:
+            ops = ", ".join(f"{op} x{n}" for op, n in sorted(consts.rewrite.replaced.items()))
+            notes.append(f"ONNX Runtime operators unknown to the onnx package ({ops}): their "
+                         "output shapes inferred from standard equivalents")
+        init_names = set(_initializer_names(model.graph))
+        real_inputs = [vi.name for vi in model.graph.input if vi.name not in init_names]
+        shapes = name_unnamed(input_shapes or {}, real_inputs)
+        binding = _bind_inputs(stripped.graph, real_inputs, shapes, dims or {}, notes)
+        if binding.resized:  # declared intermediate shapes may no longer hold
+            del stripped.graph.value_info[:]
+        _loosen_outputs(stripped.graph, binding.resized)
+        try:
+            inferred = _infer(stripped, where, bool(shapes), notes)
+        except _Unsorted as exc:    # the checker found nodes out of order: sort once, again
+            if sort_notes:
+                raise FlopscopeError(f"{where}: invalid ONNX graph ({exc})") from None
+            model, moved = _sorted_copy(model, where)
+            if not moved:           # an input nothing produces: no order helps
+                raise FlopscopeError(f"{where}: invalid ONNX graph ({exc})") from None
+            sort_notes.append(f"the graph's nodes were not in topological order ({moved} moved); "
+                              "analysed in a sorted order, as ONNX Runtime runs them")
+            continue
+        break
+    inferred, table = _fold_shape_arithmetic(stripped, inferred, binding.symbols, notes, consts)
 
     w = _Walk(opsets=opsets, consts=consts, symbols=binding.symbols, notes=notes)
     top = _walk(model.graph, inferred.graph, [], w, "", "", 1, (), table)
 
-    params: dict[str, Param] = {}
-    for tensor_name, (shape, dtype) in consts.meta.items():
-        if dtype in FLOAT_DTYPES and tensor_name in w.consumed and tensor_name not in consts.aliases:
-            params[tensor_name] = Param(tensor_name, tuple(shape), dtype)
-    for node in w.nodes:        # quantised weights are parameters too, though integers
-        for i in _QUANTISED_WEIGHTS.get(node.qualified_op, ()):
-            t = node.inputs[i] if i < len(node.inputs) else None
-            if t is not None and t.name in consts.meta and t.name not in params \
-                    and t.name not in consts.aliases:
-                shape, dtype = consts.meta[t.name]
-                params[t.name] = Param(t.name, tuple(shape), dtype)
+    params = quantised.parameters(w.nodes, consts.meta, w.consumed, consts.aliases, FLOAT_DTYPES)
+    copy_notes, copies = quantised.duplicates(model.graph.initializer, params)
+    notes += copy_notes
+    for copy in copies:
+        params[copy] = replace(params[copy], buffer=True)
     for alias, root in consts.aliases.items():
-        if root in params:
+        if root in copies:
             params[alias] = params[root]
     unused = sum(1 for n in init_names if n not in w.consumed)
     if unused:
@@ -943,4 +1141,6 @@ def load(source: str | os.PathLike[str] | ModelProto, *, input_shapes: InputShap
         constants=frozenset(consts.meta),
         notes=notes,
         alternatives=w.alternatives,
+        modules=w.modules,
+        resized_inputs=binding.changed,
     )

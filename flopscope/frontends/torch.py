@@ -22,7 +22,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
-from flopscope.errors import FlopscopeError
+from flopscope.errors import FlopscopeError, one_line, shape_hint
 from flopscope.frontends import aten
 from flopscope.graph import LayerGraph, Node, Param, Tensor
 from flopscope.sources import HF, MODULE, merge_inputs, resolve
@@ -107,10 +107,48 @@ def arguments(module: torch.nn.Module, inputs: Any, input_shapes: Mapping[str, A
     for key, value in shapes.items():
         kwargs[key] = _example(value, device, f"input '{key}'", examples)
     if not args and not kwargs and names:
-        raise FlopscopeError(f"{type(module).__name__} needs example inputs: pass input shapes "
-                             f"for forward({', '.join(names)}), e.g. --input-shape 1x3x224x224")
+        shape, dtype = example_shape(module)
+        hint = shape_hint(names[0] if _required(module) > 1 else "", shape, dtype)
+        raise FlopscopeError(f"{type(module).__name__} needs example inputs: give input shapes "
+                             f"for forward({', '.join(names)}), e.g. {hint}")
     input_names = [names[i] if i < len(names) else f"input_{i}" for i in range(len(args))]
     return args, kwargs, input_names + list(kwargs)
+
+
+def example_shape(module: torch.nn.Module) -> tuple[tuple[int, ...], str]:
+    """A plausible first input for ``module``, from its first layer with weights: token
+    ids for an embedding, ``(1, C, 224, 224)`` for a 2-D convolution, ``(1, features)``
+    for a linear layer... (shape, dtype; dtype ``""`` for float).
+
+    >>> example_shape(torch.nn.Sequential(torch.nn.Embedding(100, 8), torch.nn.Linear(8, 2)))
+    ((1, 128), 'int64')
+    >>> example_shape(torch.nn.Conv1d(4, 8, 3))
+    ((1, 4, 128), '')
+    """
+    nn = torch.nn
+    for m in module.modules():
+        if isinstance(m, (nn.Embedding, nn.EmbeddingBag)):
+            return (1, 128), "int64"
+        if isinstance(m, nn.modules.conv._ConvNd):
+            spatial = {1: (128,), 2: (224, 224), 3: (16, 112, 112)}.get(len(m.kernel_size), (224, 224))
+            return (1, m.in_channels, *spatial), ""
+        if isinstance(m, nn.MultiheadAttention):
+            return ((1, 128, m.embed_dim) if m.batch_first else (128, 1, m.embed_dim)), ""
+        if isinstance(m, nn.Linear):
+            return (1, m.in_features), ""
+        if isinstance(m, (nn.RNNBase,)):
+            return ((1, 128, m.input_size) if m.batch_first else (128, 1, m.input_size)), ""
+    return (1, 3, 224, 224), ""
+
+
+def _required(module: torch.nn.Module) -> int:
+    """How many positional arguments forward() needs (those without a default)."""
+    try:
+        params = inspect.signature(module.forward).parameters.values()
+    except (TypeError, ValueError):
+        return 0
+    return sum(1 for p in params if p.default is p.empty
+               and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
 
 
 def _accepts_kwargs(module: torch.nn.Module) -> bool:
@@ -226,6 +264,7 @@ class _Recorder(TorchDispatchMode):
         self.records: dict[int, Tensor] = {}   # id(tensor) -> its last IR record
         self.nodes: list[Node] = []
         self.module_stack: list[str] = [""]
+        self.modules: dict[str, str] = {}     # module path -> class name, for those that ran
         self.node_names: set[str] = set()
         self.counter = 0
         self.values = _Values()
@@ -497,8 +536,7 @@ def _explain(func: Any, exc: Exception, module: str) -> FlopscopeError:
         return FlopscopeError(
             f"the model does data-dependent work {where} ({func}: its result depends on tensor "
             "values), which cannot be analysed without running it on real data")
-    message = " ".join(str(exc).split())[:300]
-    return FlopscopeError(f"forward() failed on the given input shapes {where} ({func}): {message}")
+    return FlopscopeError(f"forward() failed on the given input shapes {where} ({func}): {one_line(exc)}")
 
 
 # --------------------------------------------------------------------------- entry point
@@ -552,7 +590,7 @@ def load(model: Any, inputs: Any = None, *, input_shapes: Mapping[str, Any] | No
     return LayerGraph(
         name=name or source.name, source="torch", inputs=graph_inputs, outputs=graph_outputs,
         nodes=recorder.nodes, params=graph_params, constants=frozenset(recorder.constants),
-        notes=notes)
+        notes=notes, modules=recorder.modules)
 
 
 class _NeedsFake(Exception):
@@ -588,6 +626,7 @@ def _trace(module: torch.nn.Module, params: dict[str, Any], buffers: dict[str, A
         if path is None:  # a module created on the fly inside forward()
             parent = recorder.module_stack[-1]
             path = f"{parent}.{type(mod).__name__}" if parent else type(mod).__name__
+        recorder.modules.setdefault(path, type(mod).__name__)
         recorder.module_stack.append(path)
 
     def post_hook(mod: torch.nn.Module, _args: Any, _out: Any) -> None:
@@ -628,9 +667,8 @@ def _trace(module: torch.nn.Module, params: dict[str, Any], buffers: dict[str, A
             raise _NeedsFake from None
         if isinstance(exc, FlopscopeError):
             raise
-        message = " ".join(str(exc).split())[:300]
         raise FlopscopeError(f"{type(module).__name__}: forward() failed on the given input "
-                             f"shapes ({type(exc).__name__}: {message})") from None
+                             f"shapes ({one_line(exc, named=True)})") from None
     finally:
         if pre is not None:
             pre.remove()

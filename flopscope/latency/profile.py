@@ -322,7 +322,7 @@ def _absorb_leftovers(g: _Original, group_of: dict[str, str], direct: set[str], 
             for t in layer.inputs:
                 producer = g.producer.get(t)
                 if vanished(t) and producer in group_of:
-                    head = group_of[producer]  # type: ignore[index]
+                    head = group_of[producer]
                     break
             if head is None:
                 for t in layer.outputs:
@@ -375,7 +375,7 @@ def _rows(g: _Original, heads: dict[str, list[str]], group_of: dict[str, str],
             row.absorbed = absorbed
             row.ort_nodes = list(nodes)
             row.ort_ops = [times.ops.get(n) or _op_of(optimized, n) for n in nodes]
-            row.group_flops = None if any(f is None for f in group) else sum(group)  # type: ignore[misc]
+            row.group_flops = None if any(f is None for f in group) else sum(f or 0 for f in group)
             if row.group_flops is not None and ms > 0:
                 row.gflops_per_s = row.group_flops / (ms / 1e3) / 1e9
         elif name in group_of:

@@ -9,6 +9,21 @@ from tabulate import tabulate
 from flopscope.report import Latency, Report
 from flopscope.units import binary_bytes, exact, si
 
+#: a coefficient of variation above this marks a latency as noisy (5%)
+NOISY_CV = 0.05
+
+
+def noise(cv: float) -> str:
+    """The noise of a latency, shown beside every p50: its coefficient of variation, with a
+    visible flag above :data:`NOISY_CV`.
+
+    >>> noise(0.012)
+    'cv 1.2%'
+    >>> noise(0.073)
+    'cv 7.3% ⚠ noisy'
+    """
+    return f"cv {100 * cv:.1f}%" + (" ⚠ noisy" if cv > NOISY_CV else "")
+
 
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
@@ -26,11 +41,11 @@ def summary_rows(lat: Latency) -> list[list[str]]:
         ["warm-up runs", str(lat.warmup_runs)],
         ["timed runs", str(lat.iterations)],
         ["min", f"{lat.min_ms:.3f} ms"],
-        ["p50", f"{lat.p50_ms:.3f} ms"],
+        ["p50", f"{lat.p50_ms:.3f} ms ({noise(lat.cv)})"],
         ["p90", f"{lat.p90_ms:.3f} ms"],
         ["p99", f"{lat.p99_ms:.3f} ms"],
         ["mean ± std", f"{lat.mean_ms:.3f} ± {lat.std_ms:.3f} ms"],
-        ["coefficient of variation", f"{100 * lat.cv:.1f}%"],
+        ["coefficient of variation", noise(lat.cv).removeprefix("cv ")],
         ["throughput (at p50)", f"{lat.throughput_per_s:.1f} samples/s (batch {lat.batch})"],
     ]
     if lat.gflops_per_s is not None:

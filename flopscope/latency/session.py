@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from flopscope.errors import FlopscopeError
+from flopscope.errors import FlopscopeError, one_line
 from flopscope.latency.presets import (
     SPIN_INTER,
     SPIN_INTRA,
@@ -106,8 +106,7 @@ def open_session(source: str | os.PathLike[str] | bytes, preset: str | Preset, t
         try:
             session = ort.InferenceSession(model, so, providers=preset.providers())
         except Exception as exc:
-            text = " ".join(str(exc).split())[:300]
-            raise FlopscopeError(f"ONNX Runtime cannot load the model: {text}") from None
+            raise FlopscopeError(f"ONNX Runtime cannot load the model: {one_line(exc)}") from None
         session_ns = time.perf_counter_ns() - t0
         check_session(session, preset)
         run, keep = make_runner(session, feeds or {}, preset)

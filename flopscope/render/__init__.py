@@ -17,8 +17,9 @@ FORMATS = ("text", "markdown", "json", "csv", "html")
 
 
 def render(report: Any, fmt: str = "text", **options: Any) -> str:
-    """Render ``report`` as ``fmt`` (one of :data:`FORMATS`); ``depth`` and ``top`` as on
-    the command line.
+    """Render ``report`` as ``fmt`` (one of :data:`FORMATS`); ``depth``, ``top`` and
+    ``all_layers`` as on the command line, honoured by every format (the rows come from
+    :func:`flopscope.render.tables.select`).
 
     >>> from flopscope.render import render
     >>> print(render(report, "markdown", top=5))              # doctest: +SKIP

@@ -1,4 +1,5 @@
-"""A Report as a pandas DataFrame: one row per layer, exact integers.
+"""A Report as pandas DataFrames: one row per layer (:func:`to_dataframe`), per module
+(:func:`by_module`) or per op type (:func:`by_op_type`), exact integers.
 
 pandas is imported when a frame is built, not with this module.
 
@@ -32,7 +33,17 @@ COLUMNS: dict[str, str] = {
     "status": "str",
     "repeat": "int64",
     "reason": "str",
+    "module_class": "str",
+    "input_shapes": "str",
 }
+
+#: columns of :func:`by_module`
+MODULE_COLUMNS: dict[str, str] = {"module": "str", "module_class": "str", "depth": "int64",
+                                  "layers": "int64", "params": "int64", "macs": "int64",
+                                  "flops": "int64"}
+#: columns of :func:`by_op_type`
+OP_COLUMNS: dict[str, str] = {"op": "str", "count": "int64", "params": "int64", "macs": "int64",
+                              "flops": "int64", "uncosted": "int64"}
 
 
 def to_dataframe(report: Report) -> pd.DataFrame:
@@ -50,8 +61,6 @@ def to_dataframe(report: Report) -> pd.DataFrame:
          op output_shapes   macs
     0  Conv     1x8x30x30  194400
     """
-    import pandas as pd
-
     layers = report.layers
     data: dict[str, list[Any]] = {
         "name": [l.name for l in layers],
@@ -66,5 +75,49 @@ def to_dataframe(report: Report) -> pd.DataFrame:
         "status": [l.status for l in layers],
         "repeat": [l.repeat for l in layers],
         "reason": [l.reason for l in layers],
+        "module_class": [report.modules.get(l.module, "") for l in layers],
+        "input_shapes": [", ".join(shape(s) for s in l.input_shapes) for l in layers],
     }
-    return pd.DataFrame({name: pd.Series(data[name], dtype=dtype) for name, dtype in COLUMNS.items()})
+    return _frame(data, COLUMNS)
+
+
+def by_module(report: Report, depth: int = 1) -> pd.DataFrame:
+    """:meth:`Report.by_module` as a DataFrame: one row per module down to ``depth`` levels
+    of the module path (``""`` is the whole model), parents before children, with the
+    module's class where the source names it; exact integers.
+
+    >>> by_module(flopscope.analyze("resnet18"), 1).head(3)     # doctest: +SKIP
+      module module_class  depth  layers    params        macs       flops
+    0              ResNet      0      69  11689512  1814073344  3635321856
+    1  conv1       Conv2d      1       1      9408   118013952   235225088
+    2    bn1  BatchNorm2d      1       1       128           0     1605632
+    """
+    rows = report.by_module(depth)
+    data: dict[str, list[Any]] = {"module": [r.module for r in rows],
+            "module_class": [report.modules.get(r.module, "") for r in rows],
+            "depth": [r.depth for r in rows], "layers": [r.layers for r in rows],
+            "params": [r.params for r in rows], "macs": [r.macs for r in rows],
+            "flops": [r.flops for r in rows]}
+    return _frame(data, MODULE_COLUMNS)
+
+
+def by_op_type(report: Report) -> pd.DataFrame:
+    """:meth:`Report.by_op_type` as a DataFrame: one row per op type, heaviest FLOPs first,
+    with how many of its layers were not costed.
+
+    >>> by_op_type(flopscope.analyze("resnet18"))[["op", "count", "macs"]].head(2)  # doctest: +SKIP
+                       op  count        macs
+    0                Conv     20  1813561344
+    1  BatchNormalization     20           0
+    """
+    rows = report.by_op_type()
+    data: dict[str, list[Any]] = {"op": [r.op for r in rows], "count": [r.count for r in rows],
+            "params": [r.params for r in rows], "macs": [r.macs for r in rows],
+            "flops": [r.flops for r in rows], "uncosted": [r.unsupported for r in rows]}
+    return _frame(data, OP_COLUMNS)
+
+
+def _frame(data: dict[str, list[Any]], columns: dict[str, str]) -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.DataFrame({name: pd.Series(data[name], dtype=dtype) for name, dtype in columns.items()})

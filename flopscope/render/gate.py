@@ -41,10 +41,11 @@ _VERDICTS = {ERROR: "cannot check", OVER: "over budget", STRICT: "lighter than t
              IMPROVED: "within budget, lighter than the baseline", PASS: "within budget"}
 
 
-def render_gate(results: Sequence[GateResult], fmt: str = "text") -> str:
-    """Render ``results`` as ``text``, ``markdown`` or ``json``."""
+def render_gate(results: Sequence[GateResult], fmt: str = "text", errors: bool = True) -> str:
+    """Render ``results`` as ``text``, ``markdown`` or ``json`` (``errors=False``: the text
+    without the error lines, printed apart by the caller)."""
     if fmt == "text":
-        return render_text(results)
+        return render_text(results, errors)
     if fmt == "markdown":
         return render_markdown(results)
     if fmt == "json":
@@ -119,9 +120,11 @@ def contributor(check: Check, row: ModuleDelta, total: float | None = None) -> s
     if check.kind == BUDGET:
         part = f" ({share(row.new[f], total)} of the model)" if total else ""
         return f"{short(row.module)}: {row.new[f]:,}{part}"
+    change = pct(row.change_pct(f))
     tag = " (new)" if row.added == row.layers else " (removed)" if row.removed == row.layers else ""
-    return (f"{short(row.module)}: {row.old[f]:,} -> {row.new[f]:,} "
-            f"({row.delta(f):+,}, {pct(row.change_pct(f))}){tag}")
+    if change == "new":              # growth from 0 already says "new": never "(+n, new) (new)"
+        tag = ""
+    return f"{short(row.module)}: {row.old[f]:,} -> {row.new[f]:,} ({row.delta(f):+,}, {change}){tag}"
 
 
 def explanations(result: GateResult) -> dict[int, list[ModuleDelta] | str]:
@@ -137,6 +140,7 @@ def explanations(result: GateResult) -> dict[int, list[ModuleDelta] | str]:
         if check.kind == BUDGET and check.metric in moved_baseline:
             continue
         f = check.layer_field
+        assert f is not None            # a check lists layers only for a metric that has a layer field
         key = (check.kind, f, tuple((r.module, r.old[f], r.new[f]) for r in check.layers))
         if key in shown:
             out[id(check)] = f"the same modules as for {shown[key]}"
@@ -147,28 +151,42 @@ def explanations(result: GateResult) -> dict[int, list[ModuleDelta] | str]:
 
 
 def summary(results: Sequence[GateResult]) -> str:
+    """The closing line: how many models could not be checked, went over budget, or fail
+    only for being lighter than the baseline under ``--strict`` (never "over budget").
+
+    >>> summary([GateResult("a.onnx", checks=[Check("macs", BASELINE, new=8, reference=10,
+    ...                                            status=IMPROVED)], strict=True)])
+    '1 model lighter than the baseline beyond the tolerance (--strict)'
+    """
     n = len(results)
     errors = sum(1 for r in results if r.status == "error")
-    fails = sum(1 for r in results if r.status == "fail")
+    over = sum(1 for r in results if r.outcome == OVER)
+    lighter = sum(1 for r in results if r.outcome == STRICT)
     of = f" of {n}" if n > 1 else ""
+    failed = [f"{over} over budget"] * bool(over) + [f"{lighter} lighter than the baseline "
+                                                      "(--strict)"] * bool(lighter)
     if errors:
         return f"{errors}{of} model{'s' * (errors > 1)} could not be checked" + \
-            (f", {fails} failed" if fails else "")
-    if fails:
-        return f"{fails}{of} model{'s' * (fails > 1 or n > 1)} over budget"
+            (f", {', '.join(failed)}" if failed else "")
+    if over or lighter:
+        parts = [f"{over}{of} model{'s' * (over > 1 or n > 1)} over budget"] * bool(over)
+        parts += [f"{lighter}{of} model{'s' * (lighter > 1 or n > 1)} lighter than the baseline "
+                  "beyond the tolerance (--strict)"] * bool(lighter)
+        return ", ".join(parts)
     return f"{'all ' if n > 1 else ''}{n} model{'s' * (n != 1)} within budget"
 
 
 # ----------------------------------------------------------------------- text
 
 
-def result_text(result: GateResult, top: int | None = None) -> str:
-    """One model's verdict as plain text: failures first, with the modules behind them."""
+def result_text(result: GateResult, top: int | None = None, errors: bool = True) -> str:
+    """One model's verdict as plain text: failures first, with the modules behind them
+    (``errors=False`` leaves out the error lines, for a caller that prints them apart)."""
     head = f"{result.status.upper()} {result.model}"
     if result.name or result.inputs:
         head += f" ({', '.join(x for x in (result.name, result.inputs) if x)})"
     lines = [f"{head}: {_VERDICTS[result.outcome]}"]
-    lines += [f"  error: {e}" for e in result.errors]
+    lines += [f"  error: {e}" for e in result.errors] if errors else []
     shown = explanations(result)
     order = sorted(result.checks, key=lambda c: (not result.fails(c), c.status != IMPROVED))
     for check in order:
@@ -187,8 +205,10 @@ def result_text(result: GateResult, top: int | None = None) -> str:
     return "\n".join(lines)
 
 
-def render_text(results: Sequence[GateResult]) -> str:
-    parts = [result_text(r) for r in results]
+def render_text(results: Sequence[GateResult], errors: bool = True) -> str:
+    """Every model's verdict, then the summary line (``errors=False``: without the error
+    lines, which the CLI then prints once, on stderr)."""
+    parts = [result_text(r, errors=errors) for r in results]
     parts.append(f"flopscope check: {summary(results)}")
     return "\n\n".join(parts) + "\n"
 
@@ -217,8 +237,8 @@ def _table(headers: list[str], align: str, rows: list[list[str]]) -> list[str]:
 def _metric_rows(result: GateResult) -> list[list[str]]:
     """One row per metric: old (baseline), new, Δ%, limit, result."""
     by_metric: dict[str, dict[str, Check]] = {}
-    for c in result.checks:
-        by_metric.setdefault(c.metric, {})[c.kind] = c
+    for check in result.checks:
+        by_metric.setdefault(check.metric, {})[check.kind] = check
     rows = []
     for metric, kinds in by_metric.items():
         base, budget = kinds.get(BASELINE), kinds.get(BUDGET)

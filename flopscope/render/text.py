@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from tabulate import tabulate
-
-from flopscope.render.tables import align, coverage_text, footer, heading, inputs_text, sections
+from flopscope.render.tables import (
+    align,
+    coverage_text,
+    footer,
+    head_lines,
+    heading,
+    inputs_text,
+    sections,
+)
 from flopscope.report import Report
 from flopscope.units import binary_bytes, si
 
@@ -13,25 +19,72 @@ MAX_OP_NAMES = 8
 
 
 def render_text(report: Report, *, depth: int | None = None, top: int | None = None,
-                layers: bool = True) -> str:
-    """Per-layer table (or the module rollup with ``depth``, or the ``top`` heaviest
-    layers), per-op summary, totals, then coverage, convention and notes."""
+                all_layers: bool = False) -> str:
+    """Totals and coverage first (with a warning when the totals are a lower bound), then
+    the module tree (rolled up to ``depth``, or the ``top`` heaviest rows; zero-cost
+    plumbing folded unless ``all_layers``), the op types, and the notes."""
     parts = [heading(report), ""]
-    for title, headers, rows in sections(report, depth, top, layers):
+    for i, (title, headers, rows) in enumerate(sections(report, depth, top, all_layers)):
         parts += [title, table(headers, rows, align(headers, rows)), ""]
+        if i == 0:
+            parts[-1:] = head_lines(report) + [""]
+    if report.formulas is not None:
+        parts += ["formulas", *(f"  {line}" for line in formula_lines(report)), ""]
     parts += footer(report)
-    return "\n".join(parts) + "\n"
+    return "\n".join(parts).rstrip("\n") + "\n"
+
+
+def formula_lines(report: Report) -> list[str]:
+    """The cost formulas of ``--formula``, one per line, then how they were checked.
+
+    >>> from flopscope.report import Formulas, ModelInfo, Totals, Coverage
+    >>> r = Report(ModelInfo("m", "onnx"), "flopscope", Totals(), Coverage(), [],
+    ...            formulas=Formulas(["N"], "8*N", "15*N", "32*N", 5, {"N": 17}))
+    >>> for line in formula_lines(r):
+    ...     print(line)
+    MACs = 8*N
+    FLOPs = 15*N
+    activation bytes = 32*N
+    exact polynomials in N, fitted from 5 analyses and checked at N=17
+    """
+    f = report.formulas
+    if f is None:
+        return []
+    checked = ", ".join(f"{k}={v}" for k, v in f.checked_at.items())
+    return [f"MACs = {f.macs}", f"FLOPs = {f.flops}", f"activation bytes = {f.activation_bytes}",
+            f"exact polynomials in {', '.join(f.dims)}, fitted from {f.analyses} analyses and checked "
+            f"at {checked}" + ("" if f.complete else " (a lower bound: some nodes went uncosted)")]
 
 
 def table(headers: list[str], rows: list[list[str]], colalign: tuple[str, ...] | None = None) -> str:
-    """A plain-text table of cells already formatted (no number parsing).
+    """A plain-text table of cells already formatted (no number parsing); leading spaces
+    of a cell (the module tree's indentation) are kept.
 
-    >>> print(table(["model", "MACs"], [["resnet18", "1.81 G"]], ("left", "right")))
+    >>> print(table(["model", "MACs"], [["resnet18", "1.81 G"], ["  conv1", "118 M"]],
+    ...             ("left", "right")))
     model       MACs
     --------  ------
     resnet18  1.81 G
+      conv1    118 M
     """
-    return tabulate(rows, headers, tablefmt="simple", disable_numparse=True, colalign=colalign)
+    if not rows and not headers:
+        return ""
+    width = max(len(headers), *(len(r) for r in rows)) if rows else len(headers)
+    sides = colalign or ("left",) * width
+    cells = [list(headers)] if headers else []
+    cells += [list(r) for r in rows]
+    sizes = [max(len(c[i]) for c in cells if i < len(c)) for i in range(width)]
+    rule = ["-" * n for n in sizes]
+
+    def line(cols: list[str]) -> str:
+        out = [c.rjust(n) if side == "right" else c.ljust(n) for c, n, side in zip(cols, sizes, sides)]
+        return "  ".join(out).rstrip()
+
+    lines = ([line(list(headers)), line(rule)] if headers else [line(rule)])
+    lines += [line(r) for r in rows]
+    if not headers:
+        lines.append(line(rule))
+    return "\n".join(lines)
 
 
 def summary(report: Report) -> str:
@@ -54,6 +107,7 @@ def summary(report: Report) -> str:
              f"coverage {coverage_text(report.coverage, MAX_OP_NAMES)}"]
     if report.latency is not None:
         lat = report.latency
-        lines.append(f"latency p50 {lat.p50_ms:.3f} ms, p90 {lat.p90_ms:.3f} ms "
+        from flopscope.latency.render import noise
+        lines.append(f"latency p50 {lat.p50_ms:.3f} ms ({noise(lat.cv)}), p90 {lat.p90_ms:.3f} ms "
                      f"({lat.preset}, {lat.threads} thread(s), batch {lat.batch})")
     return "\n".join(lines)

@@ -18,7 +18,7 @@ from flopscope.rules.registry import Cost, rule
 def _heads(shape: tuple[int, ...], heads: int | None, what: str, node: Node) -> tuple[int, int, int, int]:
     """(batch, heads, length, head size) of a 4-D tensor, or a 3-D one split into heads."""
     if len(shape) == 4:
-        return shape  # type: ignore[return-value]
+        return shape
     if len(shape) == 3 and heads:
         b, s, hidden = shape
         return b, heads, s, hidden // heads
@@ -33,11 +33,22 @@ def attention(node: Node) -> Cost:
     _, _, _, dv = _heads(node.shape(2), node.attr("kv_num_heads"), "V", node)
     if node.has_input(4):                       # past_key extends the key length
         skv += node.shape(4)[2]
+    return sdpa(b, hq, sq, skv, dk, dv, masks=node.has_input(3) + bool(node.attr("is_causal", 0)),
+                softcap=bool(node.attr("softcap", 0.0)))
+
+
+def sdpa(b: int, hq: int, sq: int, skv: int, dk: int, dv: int, masks: int = 0,
+         softcap: bool = False) -> Cost:
+    """The module docstring's formula, for the attention ops of every domain: ``masks``
+    counts the per-score selects or adds (a mask, a bias, the causal select).
+
+    >>> sdpa(1, 1, 2, 3, 4, 4)      # 6 scores of 4 terms, 8 outputs of 3 terms
+    Cost(macs=48, flops=114)
+    """
     scores = b * hq * sq * skv
     outputs = b * hq * sq * dv
-    per_score = max(2 * dk - 1, 0) + 1          # dot product, then the scale
-    per_score += node.has_input(3) + bool(node.attr("is_causal", 0))
-    if node.attr("softcap", 0.0):
+    per_score = max(2 * dk - 1, 0) + 1 + masks      # dot product, the scale, the masks
+    if softcap:
         per_score += per_element("Tanh") + 2
     rows = b * hq * sq
     flops = scores * per_score + rows * max(5 * skv - 2, 0) + outputs * max(2 * skv - 1, 0)

@@ -32,10 +32,10 @@ def _samples(node: Node) -> tuple[int, int]:
     if len(x) < 2:
         raise RuleError(f"{node.op} '{node.name}': scores must be (N, C, ...), got {x}")
     labels = node.inputs[1] if len(node.inputs) > 1 else None
-    if labels is not None and labels.static and tuple(labels.shape) != x[:1] + x[2:]:  # type: ignore[arg-type]
+    if labels is not None and labels.dims is not None and labels.dims != x[:1] + x[2:]:
         raise RuleError(f"{node.op} '{node.name}': labels {labels.shape} do not fit scores {x}")
     weights = node.inputs[2] if node.has_input(2) else None
-    if weights is not None and weights.static and tuple(weights.shape) != (x[1],):  # type: ignore[arg-type]
+    if weights is not None and weights.dims is not None and weights.dims != (x[1],):
         raise RuleError(f"{node.op} '{node.name}': weights {weights.shape} are not one per "
                         f"class ({x[1]})")
     return prod(x[:1] + x[2:]), x[1]

@@ -3,6 +3,7 @@ quantised MatMulInteger and QLinearMatMul, and Det (an LU factorisation)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from math import prod
 
 from flopscope.graph import Node, RuleError
@@ -23,8 +24,8 @@ def gemm(node: Node) -> Cost:
         raise RuleError(f"Gemm '{node.name}': A must be 2-D, got {a}")
     k = a[0] if node.attr("transA", 0) else a[1]
     b = node.inputs[1] if len(node.inputs) > 1 else None
-    if b is not None and b.static and len(b.shape) == 2:     # type: ignore[arg-type]
-        _same_k(node, k, b.shape[1] if node.attr("transB", 0) else b.shape[0])  # type: ignore[index]
+    if b is not None and b.dims is not None and len(b.dims) == 2:
+        _same_k(node, k, b.dims[1] if node.attr("transB", 0) else b.dims[0])
     m, n = node.out_shape(0)
     outputs = m * n
     flops = max(2 * k - 1, 0) * outputs
@@ -43,8 +44,8 @@ def _matmul(node: Node, a_index: int, b_index: int) -> tuple[int, int]:
         raise RuleError(f"{node.op} '{node.name}': scalar operand")
     k = a[-1]
     b = node.inputs[b_index] if len(node.inputs) > b_index else None
-    if b is not None and b.static and b.shape:
-        _same_k(node, k, b.shape[-2] if len(b.shape) > 1 else b.shape[0])  # type: ignore[index]
+    if b is not None and b.dims:
+        _same_k(node, k, b.dims[-2] if len(b.dims) > 1 else b.dims[0])
     return k, node.out_numel()
 
 
@@ -123,7 +124,10 @@ def einsum(node: Node) -> Cost:
     """
     shapes = [node.shape(i) for i in range(len(node.inputs))]
     terms, out, sizes = _einsum_terms(node.attr("equation", ""), shapes)
-    size = lambda labels: prod(sizes[c] for c in labels)  # noqa: E731
+
+    def size(labels: Iterable[str]) -> int:
+        return prod(sizes[c] for c in labels)
+
     if len(terms) == 1:
         summed = set(terms[0]) - set(out)
         kept = set(terms[0]) & set(out)

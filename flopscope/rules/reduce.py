@@ -7,6 +7,7 @@ without ``keepdims`` and whether the axes come as an attribute or an input.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from math import ceil, log2, prod
 
 from flopscope.graph import Node, RuleError, ValueUnknown
@@ -19,7 +20,7 @@ def _reduced(node: Node) -> tuple[int, int]:
     return (total // outputs if outputs else 0), outputs
 
 
-def _reduce(op: str, per_output: str, flops_of_r) -> None:
+def _reduce(op: str, per_output: str, flops_of_r: Callable[[int], int]) -> None:
     def cost(node: Node) -> Cost:
         r, outputs = _reduced(node)
         return Cost(flops=max(flops_of_r(r), 0) * outputs if r else 0)

@@ -18,6 +18,7 @@ body), counted exactly per output element from one-FLOP primitives (cos is one F
 from __future__ import annotations
 
 from math import prod
+from typing import NoReturn
 
 from flopscope.graph import Node, RuleError, ShapeUnknown, ValueUnknown
 from flopscope.rules.registry import Cost, rule
@@ -69,6 +70,13 @@ def _known_output(node: Node) -> tuple[int, ...] | None:
         return node.out_shape(0)
     except ShapeUnknown:
         return None
+
+
+def _not_constant(node: Node, i: int) -> NoReturn:
+    """Raise :class:`ValueUnknown`: input ``i`` of ``node``, which the rule needs, is not a
+    known constant (the caller checked)."""
+    node.value(i)
+    raise AssertionError(f"input {i} of '{node.name}' is a known constant")
 
 
 def _dft_per_transform(n: int, real_in: bool, onesided: bool, inverse: bool) -> int:
@@ -129,6 +137,7 @@ def dft(node: Node) -> Cost:
     out = _known_output(node)
     if read_back and (out is None or len(out) != r):
         node.value(2 if axis is None else 1)        # raises: the input is not a constant
+    out = out or ()                                 # read only when read_back: known then
 
     costs = set()
     for pos in range(r - 1) if axis is None else [axis % r]:
@@ -206,7 +215,7 @@ def stft(node: Node) -> Cost:
                             f"{lengths[0]}")
     elif node.has_input(3) and win is None:     # frame_length not a constant: read it back
         if out is None:
-            node.value(3)                       # raises: frame_length is not a constant
+            _not_constant(node, 3)
         bins = out[2]
         lengths = [2 * (bins - 1), 2 * bins - 1] if onesided else [bins]
     else:
@@ -220,7 +229,7 @@ def stft(node: Node) -> Cost:
             continue
         if step is not None:
             frames = (length - t) // step + 1
-        elif _steps_exist(length - t, out[1]):
+        elif out is not None and _steps_exist(length - t, out[1]):
             frames = out[1]
         else:
             continue
@@ -234,7 +243,7 @@ def stft(node: Node) -> Cost:
         costs.add(batch * frames * per)
     if len(costs) > 1:
         raise ValueUnknown(f"STFT '{node.name}': frame_length is not a constant and readings "
-                           f"of different cost fit the output shape {list(out)}")
+                           f"of different cost fit the output shape {list(out or ())}")
     if not costs:
         raise RuleError(f"STFT '{node.name}': no frame_length in {lengths} fits signal {sig}"
                         + (f" and output {list(out)}" if out is not None else ""))

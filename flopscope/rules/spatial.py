@@ -106,7 +106,8 @@ def affine_grid(node: Node) -> Cost:
 def _f32(value: float) -> float:
     """``value`` rounded to float32, as the reference computes RoI extents (one float32
     operation is its double result rounded once: doubles carry more than twice the bits)."""
-    return struct.unpack("<f", struct.pack("<f", value))[0]
+    rounded: float = struct.unpack("<f", struct.pack("<f", value))[0]
+    return rounded
 
 
 def _roi_grids(node: Node, rois: int, oh: int, ow: int, half_pixel: bool) -> list[tuple[int, int]]:
@@ -227,7 +228,8 @@ def _fold_axis(size: int, block: int, stride: int, pad: int, dilation: int,
     k·dilation = q·stride + ρ: tap k covers the run j ∈ [q, q + blocks) of the positions
     v = j·stride + ρ of residue ρ, of which j ∈ [lo_ρ, hi_ρ] lie inside the image. Landed
     elements sum the clipped runs; covered positions merge the runs of each residue."""
-    landed, runs = 0, {}
+    landed = 0
+    runs: dict[int, list[tuple[int, int]]] = {}
     for k in range(block):                                  # a loop over taps, not elements
         q, rho = divmod(k * dilation, stride)
         lo, hi = -((rho - pad) // stride), (pad + size - 1 - rho) // stride

@@ -153,7 +153,7 @@ def test_corrupt_model_is_exit_2(net, capsys):
         f.write(b"\x08\x07garbage that is not protobuf")
     code, out, err = cli(capsys, "check", net, "--baseline", "baseline.json")
     assert code == 2
-    assert err.startswith("flopscope: error: models/net.onnx: models/net.onnx: not a valid ONNX file")
+    assert err.startswith("flopscope: error: models/net.onnx: not a valid ONNX file")
     budget("[models.net]\nmodel = 'models/net.onnx'\nmax_macs = 1_000_000\n")
     code, out, err = cli(capsys, "check", "--budget", "flopscope.toml")
     assert code == 2 and "not a valid ONNX file" in err and out.startswith("ERROR net")
@@ -415,3 +415,38 @@ def test_subprocess_exit_codes(net, tmp_path):
 def test_base_widths_are_what_the_numbers_above_assume():
     assert BASE == (8, 8, 4) and WIDENED == (8, 16, 4)
     assert BASE_PARAMS == 1100
+
+
+# ----------------------------------------------------------------------- issue 14 defects
+
+
+def test_a_new_module_says_new_once(net, capsys):
+    """Defect 6: a module that appears is "(+n, new)", never "(+n, new) (new)"."""
+    conv_net(net, (8, 8, 4, 4))                   # conv3 is new: 4 x 4 x 9 x 16 x 16 MACs
+    code, out, _ = cli(capsys, "check", net, "--baseline", "baseline.json")
+    assert code == 1
+    assert "conv3: 0 -> 36,864 (+36,864, new)" in out
+    assert "new) (new)" not in out
+
+
+def test_strict_lighter_model_is_not_called_over_budget(net, capsys):
+    """Defect 7: failing under --strict for being lighter is not "over budget"."""
+    conv_net(net, (8, 4, 4))
+    code, out, _ = cli(capsys, "check", net, "--baseline", "baseline.json", "--strict")
+    assert code == 1
+    last = out.rstrip().splitlines()[-1]
+    assert last == "flopscope check: 1 model lighter than the baseline beyond the tolerance (--strict)"
+    assert "over budget" not in out
+
+
+def test_errors_are_printed_once(net, capsys):
+    """Defect 8: an error goes to stderr once; stdout gives the verdict without repeating it
+    (a file written with -o keeps it, as nothing else records it there)."""
+    code, out, err = cli(capsys, "check", net, "--baseline", "nowhere.json")
+    assert code == 2
+    assert err.count("no such baseline") == 1 and "no such baseline" not in out
+    assert out.startswith("ERROR models/net.onnx") and "cannot check" in out
+    code, out, err = cli(capsys, "check", net, "--baseline", "nowhere.json", "-o", "verdict.txt")
+    assert code == 2 and out == "" and err.count("no such baseline") == 1
+    with open("verdict.txt", encoding="utf-8") as f:
+        assert "no such baseline" in f.read()

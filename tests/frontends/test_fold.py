@@ -78,3 +78,26 @@ def test_large_files_are_read_without_payloads(tmp_path, monkeypatch):
     monkeypatch.setattr(onnx_frontend.protoscan, "PAYLOAD_LIMIT", 64)
     scanned = analyze(path)
     assert scanned.totals == whole.totals and scanned.layers == whole.layers
+
+
+def test_ops_beyond_integer_arithmetic_fold_on_the_reference_implementation():
+    # ONNX Runtime's optimiser rewrites Gather chains into Split + Squeeze (several outputs),
+    # which neither inference's data propagation nor the numpy fast path follow
+    nodes = [
+        helper.make_node("Shape", ["x"], ["shape"]),
+        helper.make_node("Split", ["shape", "sizes"], ["rows", "cols"], axis=0),
+        helper.make_node("Concat", ["cols", "rows"], ["swapped"], axis=0),
+        helper.make_node("Reshape", ["x", "swapped"], ["r"]),
+        helper.make_node("MatMul", ["r", "w"], ["y"], name="mm"),
+    ]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 6])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [numpy_helper.from_array(np.array([1, 1], np.int64), "sizes"),
+         numpy_helper.from_array(np.ones((2, 3), np.float32), "w")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    report = analyze(model, dims={"N": 2})
+    (mm,) = [layer for layer in report.layers if layer.name == "mm"]
+    assert mm.output_shapes == [[6, 3]]
+    assert mm.macs == 6 * 3 * 2
+    assert report.coverage.percent == 100

@@ -1,0 +1,422 @@
+"""Cost formulas: MACs, FLOPs and activation bytes as exact polynomials in free dims.
+
+Every cost flopscope counts is a sum of products of tensor sizes, so with the shapes
+made of a few free dims (an ONNX model's ``N`` or ``seq``; a PyTorch model's batch and
+sequence axes) it is a polynomial in them, as long as no op floors or ceils a dim (a
+strided convolution or pooling over a free spatial size does). :func:`fit` finds that
+polynomial without symbolic algebra:
+
+1. along each free dim (the others held), analyse the model at consecutive sizes and
+   raise the degree until two more sizes agree with the fit (the degree comes from the
+   data: linear for a batch, quadratic for attention over ``seq``; a per-dim cap of
+   :data:`MAX_DEGREE` refuses anything that never settles);
+2. analyse on the tensor-product grid of those per-dim degrees and interpolate exactly
+   (``fractions.Fraction``, one axis at a time: Newton divided differences);
+3. analyse once more at a point off the grid, every dim at a new size, and refuse with
+   one line unless all three polynomials give the analysis's numbers there.
+
+The text form is Python syntax with integer coefficients, divided once by the common
+denominator when there is one (``(S**2 + S) // 2``): ``eval`` with ints gives exact ints.
+
+Which dims are free (:func:`parse_free`): a bare name is an ONNX dim param (``N``,
+``seq``); on the PyTorch path ``batch`` is axis 0 and ``seq`` axis 1 of every input;
+``INPUT:AXIS=NAME`` frees one axis of one input on either path (``x:2=H``).
+
+>>> p = Polynomial(("S",), {(2,): Fraction(12), (1,): Fraction(3456), (0,): Fraction(7)})
+>>> str(p), p(S=10)
+('12*S**2 + 3456*S + 7', 35767)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from fractions import Fraction
+from itertools import product
+from typing import Any
+
+from flopscope.analysis import build_report, load_graph
+from flopscope.errors import FlopscopeError, option
+from flopscope.report import Formulas, Report
+from flopscope.sources import Inputs, Source, merge_inputs, resolve
+
+#: the highest degree tried in one dim before the cost is called non-polynomial
+MAX_DEGREE = 6
+#: the smallest size a free dim is sampled at (size 1 takes broadcasting's special cases)
+LOWEST = 2
+#: the off-grid check point sits this far above a dim's lowest sample (past every grid point)
+CHECK_OFFSET = MAX_DEGREE + 9
+#: the metrics fitted, as (Report.totals field, label)
+METRICS = (("macs", "MACs"), ("flops", "FLOPs"), ("activation_bytes", "activation bytes"))
+#: a bare free name on the PyTorch path: the axis it means on every input
+TORCH_AXES = {"batch": 0, "seq": 1}
+
+
+# --------------------------------------------------------------------------- polynomials
+
+
+@dataclass(frozen=True)
+class Polynomial:
+    """An exact polynomial: ``terms`` maps exponent tuples (one per name) to coefficients.
+
+    >>> p = Polynomial(("B", "S"), {(1, 1): Fraction(1, 2), (1, 0): Fraction(1, 2)})
+    >>> str(p), p(B=2, S=3)
+    ('(B*S + B) // 2', 4)
+    """
+
+    names: tuple[str, ...]
+    terms: Mapping[tuple[int, ...], Fraction]
+
+    def __call__(self, **values: int) -> Fraction | int:
+        """The value at ``values`` (an int when it is one)."""
+        total = sum((c * math.prod(Fraction(values[n]) ** e for n, e in zip(self.names, exps))
+                     for exps, c in self.terms.items()), Fraction(0))
+        return int(total) if total.denominator == 1 else total
+
+    def __str__(self) -> str:
+        """Python syntax, highest total degree first; ``0`` for the zero polynomial."""
+        terms = {e: c for e, c in self.terms.items() if c}
+        if not terms:
+            return "0"
+        denominator = math.lcm(*(c.denominator for c in terms.values()))
+        text = ""
+        for exps in sorted(terms, key=lambda e: (-sum(e), [-x for x in e])):
+            coef = int(terms[exps] * denominator)
+            factors = [n if e == 1 else f"{n}**{e}" for n, e in zip(self.names, exps) if e]
+            body = "*".join(([str(abs(coef))] if abs(coef) != 1 or not factors else []) + factors)
+            sign = "-" if coef < 0 else "+"
+            text += (f"-{body}" if sign == "-" else body) if not text else f" {sign} {body}"
+        return text if denominator == 1 else f"({text}) // {denominator}"
+
+
+def interpolate(names: Sequence[str], grids: Sequence[Sequence[int]],
+                values: Mapping[tuple[int, ...], int]) -> Polynomial:
+    """The polynomial of per-dim degree ``len(grid) - 1`` through ``values`` on the
+    tensor-product grid ``grids`` (exact: Newton divided differences, one axis at a time).
+
+    >>> str(interpolate(["n"], [[2, 3, 4]], {(2,): 4, (3,): 9, (4,): 16}))
+    'n**2'
+    """
+    # start from the values by grid index; each axis in turn turns its indices into powers
+    coeffs = {idx: Fraction(values[tuple(g[i] for g, i in zip(grids, idx))])
+              for idx in product(*(range(len(g)) for g in grids))}
+    for axis, xs in enumerate(grids):
+        new: dict[tuple[int, ...], Fraction] = {}
+        fibres = {k[:axis] + k[axis + 1:] for k in coeffs}
+        for rest in fibres:
+            ys = [coeffs[rest[:axis] + (i,) + rest[axis:]] for i in range(len(xs))]
+            for power, c in enumerate(_monomial(xs, ys)):
+                new[rest[:axis] + (power,) + rest[axis:]] = c
+        coeffs = new
+    return Polynomial(tuple(names), {k: v for k, v in coeffs.items() if v})
+
+
+def _monomial(xs: Sequence[int], ys: Sequence[Fraction]) -> list[Fraction]:
+    """Coefficients (constant first) of the polynomial through ``(xs, ys)``.
+
+    >>> _monomial([1, 2, 3], [Fraction(2), Fraction(5), Fraction(10)])
+    [Fraction(1, 1), Fraction(0, 1), Fraction(1, 1)]
+    """
+    n = len(xs)
+    dd = list(ys)
+    for level in range(1, n):                     # Newton divided differences, in place
+        for i in range(n - 1, level - 1, -1):
+            dd[i] = (dd[i] - dd[i - 1]) / (xs[i] - xs[i - level])
+    out = [Fraction(0)] * n
+    for i in range(n - 1, -1, -1):                # Horner: out = out * (x - xs[i]) + dd[i]
+        shifted = [Fraction(0)] + out[:-1]
+        out = [s - xs[i] * o for s, o in zip(shifted, out)]
+        out[0] += dd[i]
+    return out
+
+
+# --------------------------------------------------------------------------- free dims
+
+
+@dataclass(frozen=True)
+class Free:
+    """A free dim: ``name`` in the formulas; ``input``/``axis`` when it is one axis of
+    one input (``x:0=batch``), ``axis`` alone for that axis of every input (PyTorch's
+    ``batch``, ``seq``), neither for an ONNX dim param.
+
+    >>> parse_free("N, x:1=seq")
+    [Free(name='N', input=None, axis=None), Free(name='seq', input='x', axis=1)]
+    """
+
+    name: str
+    input: str | None = None
+    axis: int | None = None
+
+
+def parse_free(text: str | Sequence[str] | None) -> list[Free]:
+    """``--formula`` values: ``"N,seq"``, ``"x:0=batch,x:1=seq"``; empty or None frees the
+    defaults (every ONNX dim param; ``batch`` on the PyTorch path)."""
+    items = [text] if isinstance(text, str) else list(text or ())
+    out: list[Free] = []
+    for item in (part.strip() for chunk in items for part in chunk.split(",")):
+        if not item:
+            continue
+        where, sep, name = item.rpartition("=")
+        if not sep:
+            if not name.isidentifier():
+                raise FlopscopeError(f"bad free dim '{item}': write a name (N, seq) or INPUT:AXIS=NAME")
+            out.append(Free(name))
+            continue
+        input_name, colon, axis = where.rpartition(":")
+        if not colon or not input_name or not axis.isdigit() or not name.isidentifier():
+            raise FlopscopeError(f"bad free dim '{item}': write INPUT:AXIS=NAME, e.g. x:1=seq")
+        out.append(Free(name, input_name, int(axis)))
+    names = [f.name for f in out]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise FlopscopeError(f"free dim {', '.join(map(repr, dup))} named twice")
+    return out
+
+
+# --------------------------------------------------------------------------- fitting
+
+
+def fit(model: Any, free: str | Sequence[str] | Sequence[Free] | None = None, inputs: Any = None, *,
+        input_shapes: Mapping[str, Any] | None = None, dims: Mapping[str, int] | None = None,
+        convention: str = "flopscope", flop_table: Mapping[str, int] | None = None,
+        name: str | None = None, base: Report | None = None) -> Formulas:
+    """MACs, FLOPs and activation bytes of ``model`` as exact polynomials in the ``free``
+    dims (see :func:`parse_free`; the other arguments as for :func:`flopscope.analyze`,
+    which binds every dim that is not free). ``base``: the report already made of that
+    binding, when the caller has it (one analysis fewer).
+
+    >>> f = fit("encoder.onnx", "seq")                       # doctest: +SKIP
+    >>> f.macs                                               # doctest: +SKIP
+    '32768*seq**2 + 3145728*seq'
+    """
+    source = resolve(model)
+    named = [f for f in free if isinstance(f, Free)] if isinstance(free, (list, tuple)) else []
+    wanted = named or parse_free(free)              # type: ignore[arg-type]
+    model_for, given = _prepared(source, inputs, input_shapes)
+    if base is None:
+        base = build_report(load_graph(model_for, given, dims=dims, name=name), convention, flop_table)
+    wanted = [_torch_axes(source, f) for f in wanted] or _defaults(source, model_for, dims)
+    if not wanted:
+        raise FlopscopeError("the model has no free dims to write formulas in: its inputs have no "
+                             "symbolic dims; name input axes, e.g. --formula x:0=batch")
+    starts = _bases(source, model_for, base, wanted)
+    names = [f.name for f in wanted]
+
+    cache: dict[tuple[int, ...], tuple[int, int, int]] = {}
+    ok = True
+
+    def cost(point: tuple[int, ...]) -> tuple[int, int, int]:
+        nonlocal ok
+        if point not in cache:
+            at = ", ".join(f"{n}={v}" for n, v in zip(names, point))
+            point_dims, point_inputs = _bound(source, base, given, dims, wanted, point)
+            try:
+                graph = load_graph(model_for, point_inputs, dims=point_dims, name=name)
+                report = build_report(graph, convention, flop_table)
+            except FlopscopeError as exc:
+                raise FlopscopeError(f"formula: analysing at {at}: {exc}") from None
+            ok = ok and report.coverage.complete
+            t = report.totals
+            cache[point] = (t.macs, t.flops, t.activation_bytes)
+        return cache[point]
+
+    lows = [max(LOWEST, s - CHECK_OFFSET) for s in starts]
+    polys, at = solve(wanted, lows, cost)
+    return Formulas(dims=names, macs=str(polys[0]), flops=str(polys[1]),
+                    activation_bytes=str(polys[2]), analyses=len(cache), checked_at=at,
+                    complete=ok)
+
+
+def solve(wanted: Sequence[Free], lows: Sequence[int],
+          cost: Callable[[tuple[int, ...]], tuple[int, ...]]) -> tuple[list[Polynomial], dict[str, int]]:
+    """The polynomials (one per figure ``cost`` returns) in the ``wanted`` dims, sampled
+    from ``lows`` up, and the off-grid point they were checked at; a one-line error when
+    the figures are no polynomial there.
+
+    >>> polys, at = solve([Free("n")], [2], lambda p: (p[0] * (p[0] + 1) // 2,))
+    >>> str(polys[0]), at
+    ('(n**2 + n) // 2', {'n': 17})
+    """
+    names = [f.name for f in wanted]
+    degrees = [_degree(wanted, i, lows, cost) for i in range(len(names))]
+    grids = [[low + k for k in range(d + 1)] for low, d in zip(lows, degrees)]
+    width = len(cost(tuple(lows)))
+    polys = [interpolate(names, grids, {p: cost(p)[m] for p in product(*grids)}) for m in range(width)]
+    check = tuple(low + CHECK_OFFSET - i % 4 for i, low in enumerate(lows))
+    at = dict(zip(names, check))
+    for m, (poly, value) in enumerate(zip(polys, cost(check))):
+        if poly(**at) != value:
+            label = METRICS[m][1] if width == len(METRICS) else f"figure {m}"
+            raise FlopscopeError(
+                f"{label} are not a polynomial in {', '.join(names)}: the fit gives {poly(**at)} at "
+                f"{_at(at)}, the analysis {value} (a strided conv or pool floors a size?); "
+                f"{_bind_hint(wanted)}")
+    return polys, at
+
+
+def with_formulas(report: Report, formulas: Formulas) -> Report:
+    """``report`` with its ``formulas`` set (the report itself is left as it is)."""
+    return replace(report, formulas=formulas)
+
+
+def _at(values: Mapping[str, int]) -> str:
+    return ", ".join(f"{n}={v}" for n, v in values.items())
+
+
+def _bind_hint(wanted: Sequence[Free]) -> str:
+    """How to bind the dims instead: ``--dim`` for ONNX dim params, input shapes for axes."""
+    params = [f.name for f in wanted if f.axis is None]
+    if params:
+        return f"bind it instead ({option('dims', '--dim')} {params[0]}=...)"
+    return (f"bind it instead: leave it out of --formula and give the size with "
+            f"{option('input_shapes', '--input-shape')}")
+
+
+def _degree(wanted: Sequence[Free], axis: int, lows: Sequence[int],
+            cost: Callable[[tuple[int, ...]], tuple[int, ...]]) -> int:
+    """The degree in dim ``axis`` (the others at their lowest sample): the least ``d``
+    whose fit through ``d + 1`` consecutive sizes the next two sizes agree with."""
+    def at(k: int) -> tuple[int, ...]:
+        point = list(lows)
+        point[axis] += k
+        return cost(tuple(point))
+
+    for d in range(MAX_DEGREE + 1):
+        ys = [at(k) for k in range(d + 3)]
+        for m in range(len(ys[0])):
+            diffs = [y[m] for y in ys]
+            for _ in range(d + 1):
+                diffs = [b - a for a, b in zip(diffs, diffs[1:])]
+            if any(diffs):
+                break
+        else:
+            return d
+    raise FlopscopeError(
+        f"the costs are not a polynomial of degree <= {MAX_DEGREE} in {wanted[axis].name} (sizes "
+        f"{lows[axis]}..{lows[axis] + MAX_DEGREE + 2}: a strided conv or pool floors the size?); "
+        f"{_bind_hint([wanted[axis]])}")
+
+
+def _prepared(source: Source, inputs: Any, input_shapes: Mapping[str, Any] | None) -> tuple[Any, Inputs]:
+    """What to analyse at every point, loaded once: the ONNX proto, or the PyTorch module
+    built once (on the meta device where it can be) with its default inputs."""
+    given = merge_inputs(inputs, input_shapes)
+    if source.is_onnx:
+        if source.kind == "onnx":
+            from flopscope.frontends.onnx import read_model
+            return read_model(source.spec), given
+        return source.value, given
+    module, default = source.build(weights=False)
+    return module, given if not given.empty else merge_inputs(default)
+
+
+def _declared(proto: Any) -> dict[str, list[tuple[str, int]]]:
+    """ONNX dim params -> the (input, axis) pairs that declare them."""
+    inits = {t.name for t in proto.graph.initializer}
+    out: dict[str, list[tuple[str, int]]] = {}
+    for vi in proto.graph.input:
+        if vi.name in inits or not vi.type.HasField("tensor_type"):
+            continue
+        for axis, d in enumerate(vi.type.tensor_type.shape.dim):
+            if d.HasField("dim_param") and d.dim_param:
+                out.setdefault(d.dim_param, []).append((vi.name, axis))
+    return out
+
+
+def _defaults(source: Source, model_for: Any, dims: Mapping[str, int] | None) -> list[Free]:
+    """The dims ``--formula`` frees when none is named: every ONNX dim param the user did
+    not bind; PyTorch: ``batch`` (axis 0 of every input)."""
+    if source.is_onnx:
+        return [Free(n) for n in _declared(model_for) if n not in (dims or {})]
+    return [Free("batch", None, 0)]
+
+
+def _torch_axes(source: Source, f: Free) -> Free:
+    """On the PyTorch path a bare ``batch`` or ``seq`` is that axis of every input."""
+    if f.input is not None or f.axis is not None or source.is_onnx:
+        return f
+    if f.name not in TORCH_AXES:
+        raise FlopscopeError(f"free dim '{f.name}': on a PyTorch model name an input axis, e.g. "
+                             f"x:1={f.name} (or batch, seq: axes 0 and 1 of every input)")
+    return Free(f.name, None, TORCH_AXES[f.name])
+
+
+def _bases(source: Source, model_for: Any, base: Report, wanted: list[Free]) -> list[int]:
+    """Each free dim's size in the base analysis, which also checks that it names
+    something: an ONNX dim param, an input's axis, an axis every input has."""
+    shapes = {i.name: i.shape for i in base.model.inputs}
+    declared = _declared(model_for) if source.is_onnx else {}
+    out = []
+    for f in wanted:
+        if f.input is None and f.axis is None:
+            if f.name not in declared:
+                have = ", ".join(map(repr, declared)) or "none"
+                raise FlopscopeError(f"free dim '{f.name}' is no symbolic dim of the model's inputs "
+                                     f"(they have {have}); or name an input axis, e.g. x:0={f.name}")
+            where, axis = declared[f.name][0]
+            out.append(int(shapes[where][axis]))
+            continue
+        chosen = [f.input] if f.input is not None else list(shapes)
+        sizes = []
+        for name in chosen:
+            shape = shapes.get(name)
+            if shape is None:
+                raise FlopscopeError(f"free dim '{f.name}': the model has no input '{name}' (its "
+                                     f"inputs are {', '.join(map(repr, shapes))})")
+            if f.axis is None or f.axis >= len(shape):
+                raise FlopscopeError(f"free dim '{f.name}': input '{name}' has rank {len(shape)}, "
+                                     f"no axis {f.axis}")
+            sizes.append(int(shape[f.axis]))
+        out.append(max(sizes))
+    return out
+
+
+def _bound(source: Source, base: Report, given: Inputs, dims: Mapping[str, int] | None,
+           wanted: Sequence[Free], point: Sequence[int]) -> tuple[dict[str, int] | None, Any]:
+    """The ``dims`` and inputs that bind the free dims to ``point``."""
+    point_dims = dict(dims or {})
+    axes: dict[str, dict[int, int]] = {}
+    for f, v in zip(wanted, point):
+        if f.axis is None:
+            point_dims[f.name] = v
+            continue
+        for i in base.model.inputs:
+            if (f.input is None or f.input == i.name) and f.axis < len(i.shape):
+                axes.setdefault(i.name, {})[f.axis] = v
+    if source.is_onnx:
+        shapes = dict(given.by_name())
+        for i in base.model.inputs:
+            if i.name in axes:
+                shapes.pop("", None)
+                shapes[i.name] = (tuple(axes[i.name].get(a, d) for a, d in enumerate(i.shape)), i.dtype)
+        return point_dims or None, shapes
+    order = [i for i in base.model.inputs]
+    by_name = {i.name: i for i in order}
+
+    def resized(value: Any, info: Any) -> Any:
+        if info is None or info.name not in axes:
+            return value
+        return (tuple(axes[info.name].get(a, d) for a, d in enumerate(info.shape)), info.dtype)
+
+    unnamed = given.unnamed
+    if unnamed is not None:
+        single = not isinstance(unnamed, list) and not (
+            isinstance(unnamed, tuple) and unnamed and not all(type(d) is int for d in unnamed)
+            and not (len(unnamed) == 2 and isinstance(unnamed[1], str)))
+        values = [unnamed] if single else list(unnamed)
+        tensors = [v for v in values if _is_input(v)]
+        slots = iter(order[:len(tensors)])
+        values = [resized(v, next(slots, None)) if _is_input(v) else v for v in values]
+        unnamed = values[0] if single else values
+    named = {k: resized(v, by_name.get(k)) for k, v in given.named.items()}
+    return None, Inputs(unnamed, named)
+
+
+def _is_input(value: Any) -> bool:
+    """A shape, a (shape, dtype) pair or a tensor: a value that becomes a model input."""
+    if hasattr(value, "shape") and hasattr(value, "dtype"):
+        return True
+    if isinstance(value, (tuple, list)) and all(type(d) is int for d in value):
+        return True
+    return isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], (tuple, list))

@@ -1,0 +1,301 @@
+"""The files people deploy are counted in full, with the MACs of the clean export.
+
+Small BERT-, GPT-2-, LLaMA- (grouped-query attention) and ViT-like models are built from
+transformers configs with random weights (nothing is downloaded), plus a small CNN,
+exported with the TorchScript exporter, and turned into what ONNX Runtime's own tools
+write: the transformer optimizer (fp32, and fp16 with keep_io_types), session-optimised
+dumps (extended and all: FusedConv, FusedMatMul, nchwc.*), dynamic quantisation
+(MatMulInteger, uint8 embedding tables), 4-bit MatMulNBits, fp16 conversion, and static
+quantisation of the CNN, QOperator (QLinearConv, QGemm...) and QDQ.
+
+For every variant: exit 0, 100% coverage, the clean export's MACs, and the model's
+logical parameter count (PyTorch's, ``sum(p.numel())``): quantised weights at their
+logical size, scales and zero points apart (buffers), literal scalars the exporter writes
+(Gelu's 0.5, the attention scale) not weights of the model.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers", reason="transformers is not installed (pip install -e .[test])")
+ort = pytest.importorskip("onnxruntime")
+
+import onnx  # noqa: E402
+
+from flopscope.analysis import analyze  # noqa: E402
+from flopscope.frontends import onnx as onnx_frontend  # noqa: E402
+from tests.robustness.helpers import run_cli  # noqa: E402
+
+DIMS = {"batch": 1, "seq": 8}
+LENGTH = 8
+
+
+class _Wrap(torch.nn.Module):
+    """A transformers model as a plain (tensors in, tuple out) module for tracing."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.m = model
+
+    def forward(self, x, attention_mask=None):  # noqa: ANN001, ANN201
+        if x.dtype != torch.long:
+            return self.m(pixel_values=x, return_dict=False)[0]
+        return self.m(input_ids=x, attention_mask=attention_mask, return_dict=False, use_cache=False)[0]
+
+
+def _transformers_models() -> dict[str, tuple[torch.nn.Module, str]]:
+    """name -> (model with random weights, optimizer model type)."""
+    import transformers as tf
+
+    tiny = {"num_hidden_layers": 2, "num_attention_heads": 4, "hidden_size": 32, "intermediate_size": 64}
+    return {
+        # eager attention: the pattern ORT's optimizer fuses into Attention and
+        # EmbedLayerNormalization (its SDPA export keeps MatMul and Softmax)
+        "bert": (tf.BertModel(tf.BertConfig(vocab_size=96, max_position_embeddings=32, type_vocab_size=2,
+                                            attn_implementation="eager", **tiny),
+                              add_pooling_layer=False), "bert"),
+        "gpt2": (tf.GPT2Model(tf.GPT2Config(vocab_size=96, n_embd=32, n_layer=2, n_head=4,
+                                            n_positions=32)), "gpt2"),
+        "llama": (tf.LlamaModel(tf.LlamaConfig(vocab_size=96, num_key_value_heads=2,
+                                               max_position_embeddings=32, **tiny)), "gpt2"),
+        "vit": (tf.ViTModel(tf.ViTConfig(image_size=16, patch_size=8, **tiny), add_pooling_layer=False),
+                "vit"),
+    }
+
+
+def _cnn() -> torch.nn.Module:
+    nn = torch.nn
+    return nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 32, 1), nn.Sigmoid(),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 10))
+
+
+def _export(model: torch.nn.Module, path: Path) -> None:
+    model.eval()
+    torch.manual_seed(0)
+    for p in model.parameters():              # no two equal tensors for the exporter to share
+        torch.nn.init.normal_(p, std=0.02)
+    if isinstance(model, _Wrap) and "ViT" not in type(model.m).__name__:
+        ids = torch.ones(1, LENGTH, dtype=torch.long)
+        args, names = (ids, torch.ones(1, LENGTH, dtype=torch.long)), ["input_ids", "attention_mask"]
+        axes = {n: {0: "batch", 1: "seq"} for n in names}
+    else:
+        args, names, axes = (torch.randn(1, 3, 16, 16),), ["x"], {"x": {0: "batch"}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, args, str(path), input_names=names, dynamic_axes=axes,
+                          opset_version=17, dynamo=False)
+
+
+def _session_dump(src: Path, dst: Path, level: ort.GraphOptimizationLevel) -> None:
+    options = ort.SessionOptions()
+    options.graph_optimization_level = level
+    options.optimized_model_filepath = str(dst)
+    options.log_severity_level = 3
+    ort.InferenceSession(str(src), options, providers=["CPUExecutionProvider"])
+
+
+def _static(src: Path, dst: Path, qoperator: bool) -> None:
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, quantize_static
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            rng = np.random.default_rng(0)
+            self.batches = iter([{"x": rng.standard_normal((1, 3, 16, 16), np.float32)} for _ in range(2)])
+
+        def get_next(self):  # noqa: ANN201
+            return next(self.batches, None)
+
+    quantize_static(str(src), str(dst), Reader(),
+                    quant_format=QuantFormat.QOperator if qoperator else QuantFormat.QDQ)
+
+
+def build(folder: Path) -> dict[str, tuple[dict[str, Path], int]]:
+    """Write every family's clean export and variants into ``folder``:
+    family -> ({variant: path}, the model's parameter count in PyTorch)."""
+    import logging
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+    from onnxruntime.transformers import optimizer
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    logging.getLogger("onnxruntime").setLevel(logging.ERROR)
+    families: dict[str, tuple[dict[str, Path], int]] = {}
+    models = {name: (_Wrap(m), kind) for name, (m, kind) in _transformers_models().items()}
+    models["cnn"] = (_cnn(), "")
+    for name, (model, kind) in models.items():
+        clean = folder / f"{name}.onnx"
+        _export(model, clean)
+        paths = {"clean": clean}
+        levels = {"ext": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+                  "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL}
+        for tag, level in levels.items():
+            paths[tag] = folder / f"{name}_{tag}.onnx"
+            _session_dump(clean, paths[tag], level)
+        fp16 = convert_float_to_float16(onnx.load(str(clean)), keep_io_types=True)
+        paths["fp16"] = folder / f"{name}_fp16.onnx"
+        onnx.save(fp16, str(paths["fp16"]))
+        if kind:
+            opt = optimizer.optimize_model(str(clean), model_type=kind, num_heads=4, hidden_size=32,
+                                           opt_level=1)
+            paths["optimizer"] = folder / f"{name}_opt.onnx"
+            opt.save_model_to_file(str(paths["optimizer"]))
+            opt.convert_float_to_float16(keep_io_types=True)
+            paths["optimizer fp16"] = folder / f"{name}_opt16.onnx"
+            opt.save_model_to_file(str(paths["optimizer fp16"]))
+            paths["dynamic int8"] = folder / f"{name}_dyn.onnx"
+            quantize_dynamic(str(clean), str(paths["dynamic int8"]), weight_type=QuantType.QInt8)
+            quantizer = MatMulNBitsQuantizer(onnx.load(str(clean)), block_size=16, is_symmetric=True)
+            quantizer.process()
+            paths["4-bit MatMulNBits"] = folder / f"{name}_nbits.onnx"
+            quantizer.model.save_model_to_file(str(paths["4-bit MatMulNBits"]))
+        else:
+            for tag, qoperator in (("static QOperator", True), ("static QDQ", False)):
+                paths[tag] = folder / f"{name}_{tag.split()[1].lower()}.onnx"
+                _static(clean, paths[tag], qoperator)
+            paths["static QDQ, all"] = folder / f"{name}_qdq_all.onnx"     # NHWC QLinearConv
+            _session_dump(paths["static QDQ"], paths["static QDQ, all"], levels["all"])
+        families[name] = (paths, sum(p.numel() for p in model.parameters()))
+    return families
+
+
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory) -> dict[str, tuple[dict[str, Path], int]]:
+    """:func:`build` once per module."""
+    return build(tmp_path_factory.mktemp("deployed"))
+
+
+VARIANTS = ["ext", "all", "fp16", "optimizer", "optimizer fp16", "dynamic int8", "4-bit MatMulNBits",
+            "static QOperator", "static QDQ", "static QDQ, all"]
+FAMILIES = ["bert", "gpt2", "llama", "vit", "cnn"]
+
+
+def _dims(path: Path) -> dict[str, int]:
+    return DIMS if path.name.split("_")[0].split(".")[0] in ("bert", "gpt2", "llama") else {"batch": 1}
+
+
+def _logical_params(path: Path, dims: dict[str, int] | None = None) -> int:
+    """Parameters of the file without the exporter's literal scalars, and without buffers."""
+    graph = onnx_frontend.load(path, dims=dims or _dims(path))
+    distinct = {p.name: p for p in graph.params.values()}.values()
+    return sum(p.numel for p in distinct if not p.buffer and p.numel > 1)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_clean_export_is_the_reference(deployed, family):
+    paths, torch_params = deployed[family]
+    report = analyze(paths["clean"], dims=_dims(paths["clean"]))
+    assert report.coverage.complete and report.totals.macs > 0
+    expected = torch_params
+    if family == "cnn":       # the exporter folds BatchNorm's scale and shift into the conv
+        expected -= 2 * 16
+    if family == "llama":     # the rotary frequencies, a buffer in PyTorch: head size / 2
+        expected += (32 // 4) // 2
+    assert _logical_params(paths["clean"]) == expected
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("family", FAMILIES)
+def test_deployed_variant_counts_as_the_clean_export(deployed, family, variant):
+    paths, _ = deployed[family]
+    if variant not in paths:
+        pytest.skip(f"{variant} is not made for {family}")
+    path = paths[variant]
+    args = ["report", path, "--format", "json"] + [f"--dim={k}={v}" for k, v in _dims(path).items()]
+    outcome = run_cli(*args, limit=60)
+    assert outcome.code == 0, outcome.err
+    clean = analyze(paths["clean"], dims=_dims(path))
+    report = analyze(path, dims=_dims(path))
+    assert report.coverage.complete, (report.coverage.unsupported, report.coverage.unresolved)
+    assert report.coverage.percent == 100
+    assert report.totals.macs == clean.totals.macs
+    assert _logical_params(path) == _logical_params(paths["clean"])
+
+
+def test_quantised_weights_are_stored_smaller_but_counted_whole(deployed):
+    paths, _ = deployed["bert"]
+    clean = analyze(paths["clean"], dims=DIMS)
+    for variant in ("dynamic int8", "4-bit MatMulNBits"):
+        report = analyze(paths[variant], dims=DIMS)
+        assert report.totals.buffers > 0                   # scales and zero points, apart
+        assert report.totals.param_bytes < clean.totals.param_bytes
+    nbits = onnx_frontend.load(paths["4-bit MatMulNBits"], dims=DIMS)
+    packed = [p for p in nbits.params.values() if p.dtype == "uint4"]
+    assert packed and all(p.nbytes * 2 == p.numel for p in packed)   # two weights a byte
+
+
+def _legacy_dynamic_batch(model: torch.nn.Module, path: Path) -> Path:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model.eval(), (torch.randn(1, 3, 224, 224),), str(path), input_names=["x"],
+                          dynamic_axes={"x": {0: "N"}}, opset_version=17, dynamo=False)
+    return path
+
+
+def test_shufflenet_v2_legacy_export_with_dynamic_batch_is_costed_in_full(tmp_path):
+    # every unit reshapes for its channel shuffle from sizes read at run time: 16 rounds of
+    # folding and inference (the paper's 146 M; our count of the same network 144.9 M)
+    from flopscope.models.shufflenet import shufflenet_v2_x1_0
+
+    path = _legacy_dynamic_batch(shufflenet_v2_x1_0(), tmp_path / "shufflenet_v2.onnx")
+    report = analyze(path)
+    assert report.coverage.complete
+    assert report.totals.macs == analyze("shufflenet_v2_x1_0").totals.macs == 144_907_992
+
+
+def test_swin_t_legacy_export_with_dynamic_batch_is_costed_in_full(tmp_path):
+    # window partition and reverse reshape from run-time sizes; published: 4.5 GMACs
+    import transformers as tf
+
+    swin = tf.SwinModel(tf.SwinConfig(image_size=224, patch_size=4, embed_dim=96, depths=[2, 2, 6, 2],
+                                      num_heads=[3, 6, 12, 24], window_size=7))
+    path = _legacy_dynamic_batch(_Wrap(swin), tmp_path / "swin_t.onnx")
+    report = analyze(path)
+    assert report.coverage.complete
+    assert report.totals.macs == analyze(_Wrap(swin).eval(), (1, 3, 224, 224)).totals.macs
+    assert round(report.totals.macs / 1e9, 1) == 4.5
+
+
+@pytest.mark.parametrize("precision", ["fp32", "int4"])
+def test_onnxruntime_genai_builder_files(tmp_path, precision):
+    # the LLM builder writes GroupQueryAttention with packed QKV and a KV cache,
+    # SkipSimplifiedLayerNormalization, SimplifiedLayerNormalization in the default
+    # domain, and with int4 MatMulNBits everywhere, the LM head included
+    pytest.importorskip("onnxruntime_genai", reason="onnxruntime-genai is not installed")
+    import subprocess
+    import sys
+
+    import transformers as tf
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    config = tf.LlamaConfig(vocab_size=96, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                            num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=32,
+                            tie_word_embeddings=False)
+    llm = tf.LlamaForCausalLM(config)
+    clean = tmp_path / "clean.onnx"
+    _export(_Wrap(llm), clean)                      # random weights, as every model here
+    llm.save_pretrained(tmp_path / "hf")
+    words = Tokenizer(models.WordLevel({f"t{i}": i for i in range(96)}, unk_token="t0"))
+    words.pre_tokenizer = pre_tokenizers.Whitespace()
+    tf.PreTrainedTokenizerFast(tokenizer_object=words, unk_token="t0", bos_token="t1",
+                               eos_token="t2").save_pretrained(tmp_path / "hf")
+    out = tmp_path / precision
+    subprocess.run([sys.executable, "-m", "onnxruntime_genai.models.builder", "-i", tmp_path / "hf",
+                    "-o", out, "-p", precision, "-e", "cpu", "-c", tmp_path / "cache"],
+                   check=True, capture_output=True)
+    # a prompt of 8 tokens, no past: the clean export's forward pass
+    dims = {"batch_size": 1, "sequence_length": LENGTH, "total_sequence_length": LENGTH,
+            "past_sequence_length": 0, "kv_cache_dim": 32 // 4}
+    report = analyze(out / "model.onnx", dims=dims)
+    assert report.coverage.complete
+    assert report.totals.macs == analyze(clean, dims=DIMS).totals.macs
+    rotary_caches = 2 * 32 * (32 // 4 // 2)         # cos and sin: positions x head size / 2
+    assert _logical_params(out / "model.onnx", dims) == \
+        sum(p.numel() for p in llm.parameters()) + rotary_caches
