@@ -123,8 +123,9 @@ def analyze_phase(model: Any, phase: str, *, seq: int | None = None, context: in
         seq = DEFAULT_SEQ
     source = resolve(model)
     if source.kind == HF:
-        source = with_options(source, trust_remote_code=trust_remote_code)
-        module, _ = source.build(weights=False)
+        from flopscope.frontends.hf import build_source
+
+        module, _ = build_source(with_options(source, trust_remote_code=trust_remote_code))
     elif source.kind == MODULE and hasattr(source.value, "config"):
         module = source.value
     else:

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flopscope.errors import FlopscopeError, one_line
+from flopscope.sources import HF_PREFIX, Source
 
 #: the default sequence length of text inputs (shorter when the model has fewer positions)
 DEFAULT_SEQ = 128
@@ -71,6 +72,12 @@ def _hub_config(model_id: str) -> str:
     except Exception as exc:
         raise FlopscopeError(f"hf:{model_id}: not a folder, and its config.json could not be "
                              f"fetched from the Hub ({one_line(exc, named=True)})") from None
+
+
+def build_source(source: Source) -> tuple[Any, dict[str, Any]]:
+    """``(model on the meta device, example inputs)`` of an ``hf:`` :class:`Source`, with
+    its options (``seq``, ``batch``, ``trust_remote_code``)."""
+    return build(source.spec[len(HF_PREFIX):], **dict(source.options))
 
 
 def build(spec: str, *, seq: int | None = None, batch: int = 1,

@@ -550,7 +550,12 @@ def load(model: Any, inputs: Any = None, *, input_shapes: Mapping[str, Any] | No
     pairs, example tensors, or a dict of them by forward() argument name.
     """
     source = resolve(model)
-    module, default_inputs = source.build(weights=False)
+    if source.kind == HF:
+        from flopscope.frontends import hf
+
+        module, default_inputs = hf.build_source(source)
+    else:
+        module, default_inputs = source.build(weights=False)
     given = merge_inputs(inputs, input_shapes)
     if given.empty:
         given = merge_inputs(default_inputs)

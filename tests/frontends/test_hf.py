@@ -109,7 +109,7 @@ def test_folder_builds_on_meta_with_text_inputs(tmp_path):
 
     folder = _folder(tmp_path, TINY_LLAMA)
     source = with_options(resolve(f"hf:{folder}"), seq=9)
-    model, inputs = source.build(weights=False)
+    model, inputs = hf.build_source(source)
     assert all(p.device.type == "meta" for p in model.parameters())
     assert inputs == {"input_ids": ((1, 9), "int64"), "attention_mask": ((1, 9), "int64")}
     report = analyze(source)
