@@ -75,3 +75,10 @@ def test_cli_phase_json(folder, capsys):
     assert data["phase"]["macs"] == llama_macs(1, 1, 127) == data["totals"]["macs"]
     assert main(["report", folder, "--phase", "prefill", "--seq", "8"]) == 0
     assert "arithmetic intensity" in capsys.readouterr().out
+
+
+def test_cli_context_without_phase_is_refused(folder, capsys):
+    from flopscope.cli import main
+
+    assert main(["report", folder, "--context", "8"]) == 2
+    assert "--phase" in capsys.readouterr().err

@@ -78,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
     non_negative("--seq", args.seq)
     if args.phase:
         return _run_phase(args)
+    if args.context is not None or args.batch != 1:
+        raise FlopscopeError("--context and --batch go with --phase prefill|decode")
     model = with_options(resolve(args.model), seq=args.seq,
                          trust_remote_code=args.trust_remote_code)
     report = analyze(model, input_shapes=parse_input_shapes(args.input_shape),
