@@ -66,7 +66,7 @@ def _example(value: Any, device: torch.device, what: str,
         made = torch.empty(value.shape, dtype=value.dtype, device=device)
         if examples is not None and value.device.type != "meta" and \
                 type(value) is torch.Tensor and value.numel() <= _VALUE_LIMIT:
-            examples[id(made)] = value.detach().cpu()
+            examples[id(made)] = value.detach().to("cpu", copy=True)   # never the user's own
         return made
     if _is_shape(value):
         if any(d < 0 for d in value):
