@@ -26,17 +26,19 @@ import importlib.util
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from flopscope.errors import FlopscopeError, one_line
 
-#: the kinds of model a name can stand for. A later ``hf:ID_OR_FOLDER`` kind (a Hugging
-#: Face config) joins here, recognised in :func:`_classify` by its prefix before the
-#: ``file.py:factory`` test, and built in :meth:`Source.build`.
+#: the kinds of model a name can stand for. ``hf:ID_OR_FOLDER`` (a Hugging Face config) is
+#: recognised in :func:`_classify` by its prefix before the ``file.py:factory`` test, and
+#: built by ``flopscope.frontends.hf.build_source`` (frontends sit a layer above sources).
 ONNX_FILE, PROTO, CATALOG, FACTORY, MODULE = "onnx", "proto", "catalog", "factory", "module"
-KINDS = (ONNX_FILE, PROTO, CATALOG, FACTORY, MODULE)
+HF = "hf"
+KINDS = (ONNX_FILE, PROTO, CATALOG, FACTORY, MODULE, HF)
+HF_PREFIX = "hf:"
 
 _USAGE = "pass an nn.Module, an .onnx path, a reference architecture name or path/to/file.py:factory"
 
@@ -50,7 +52,9 @@ class Source:
 
     ``spec`` is the name as given (the module's class name for an ``nn.Module``, the
     graph's name for a ModelProto); ``path`` the ``.onnx`` file or the factory's ``.py``
-    file; ``factory`` the name called in that file; ``value`` the ModelProto or module.
+    file; ``factory`` the name called in that file; ``value`` the ModelProto or module;
+    ``options`` how a Hugging Face model is built (``seq``, ``batch``,
+    ``trust_remote_code``; see :func:`with_options`).
 
     >>> s = resolve("nets/detector.py:build")
     >>> s.path.as_posix(), s.factory, s.name, s.is_onnx
@@ -62,6 +66,7 @@ class Source:
     path: Path | None = None
     factory: str = ""
     value: Any = field(default=None, repr=False, compare=False)
+    options: tuple[tuple[str, Any], ...] = field(default=(), repr=False)
 
     @property
     def is_onnx(self) -> bool:
@@ -79,6 +84,8 @@ class Source:
             return self.path.stem if self.path is not None else self.spec
         if self.kind == FACTORY:
             return self.factory
+        if self.kind == HF:
+            return self.spec[len(HF_PREFIX):].rstrip("/\\").rsplit("/", 1)[-1] or self.spec
         return self.spec
 
     @property
@@ -115,7 +122,28 @@ class Source:
 
             with torch.device("meta"), _skip_meta_init():
                 return catalog.build(self.spec), shape
+        if self.kind == HF:   # built by flopscope.frontends.hf, a layer above this module
+            raise FlopscopeError(f"{self.spec}: a Hugging Face config; build it with "
+                                 "flopscope.frontends.hf.build_source")
         raise FlopscopeError(f"{self.spec}: an ONNX model, not a PyTorch one ({_USAGE})")
+
+
+def with_options(source: Source, **options: Any) -> Source:
+    """``source`` with build options (None values dropped): for a Hugging Face model
+    ``seq``, ``batch`` and ``trust_remote_code``; other kinds take none.
+
+    >>> with_options(resolve("hf:bert-base-uncased"), seq=64).options
+    (('seq', 64),)
+    >>> with_options(resolve("resnet18"), seq=64)
+    Traceback (most recent call last):
+    flopscope.errors.FlopscopeError: resnet18: --seq and --trust-remote-code apply to hf: models
+    """
+    given = tuple(sorted((k, v) for k, v in options.items() if v is not None and v is not False))
+    if not given:
+        return source
+    if source.kind != HF:
+        raise FlopscopeError(f"{source.spec}: --seq and --trust-remote-code apply to hf: models")
+    return replace(source, options=tuple(sorted({**dict(source.options), **dict(given)}.items())))
 
 
 def resolve(model: Any, base_dir: str | os.PathLike[str] | None = None) -> Source:
@@ -146,6 +174,10 @@ def resolve(model: Any, base_dir: str | os.PathLike[str] | None = None) -> Sourc
 
 
 def _classify(text: str) -> Source:
+    if text.startswith(HF_PREFIX):
+        if len(text) == len(HF_PREFIX):
+            raise FlopscopeError("hf: needs a Hub id or a folder holding config.json")
+        return Source(HF, text)
     if text.lower().endswith(".onnx"):
         return Source(ONNX_FILE, text, Path(text))
     factory = factory_spec(text)

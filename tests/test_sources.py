@@ -147,7 +147,7 @@ def test_resolving_imports_neither_torch_nor_onnx():
 
 
 def test_kinds_are_the_documented_ones():
-    assert KINDS == ("onnx", "proto", "catalog", "factory", "module")
+    assert KINDS == ("onnx", "proto", "catalog", "factory", "module", "hf")
 
 
 def test_factory_spec():

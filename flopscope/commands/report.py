@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from flopscope.commands import several
 from flopscope.commands.common import add_model_options, emit, non_negative
 from flopscope.errors import FlopscopeError
-from flopscope.sources import parse_dims, parse_input_shapes
+from flopscope.sources import parse_dims, parse_input_shapes, resolve, with_options
 
 if TYPE_CHECKING:
     from flopscope.report import Report
@@ -48,6 +48,17 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "alone, every ONNX dim param (PyTorch: batch); or a list: N,seq (ONNX dim "
                         "params), batch,seq (PyTorch: axes 0 and 1 of every input), x:2=H (one axis)")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    p.add_argument("--seq", type=int, metavar="N",
+                   help="hf: models: tokens of the text inputs (default 128)")
+    p.add_argument("--phase", choices=("prefill", "decode"),
+                   help="LLM phase of a decoder model: a prefill of --seq tokens, or one decode "
+                        "step against a KV cache of --context tokens; adds per-token figures")
+    p.add_argument("--context", type=int, default=None, metavar="N",
+                   help="with --phase: tokens already in the KV cache (decode default 127)")
+    p.add_argument("--batch", type=int, default=1, metavar="N",
+                   help="with --phase: sequences per step (default 1)")
+    p.add_argument("--trust-remote-code", action="store_true",
+                   help="hf: models: allow a config that needs custom code from the Hub (auto_map)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,7 +75,14 @@ def run(args: argparse.Namespace) -> int:
     non_negative("--top", args.top)
     if args.formula is not None and args.mode == "train":
         raise FlopscopeError("--formula fits the inference costs; leave out --mode train")
-    report = analyze(args.model, input_shapes=parse_input_shapes(args.input_shape),
+    non_negative("--seq", args.seq)
+    if args.phase:
+        return _run_phase(args)
+    if args.context is not None or args.batch != 1:
+        raise FlopscopeError("--context and --batch go with --phase prefill|decode")
+    model = with_options(resolve(args.model), seq=args.seq,
+                         trust_remote_code=args.trust_remote_code)
+    report = analyze(model, input_shapes=parse_input_shapes(args.input_shape),
                      dims=parse_dims(args.dim), convention=args.convention, mode=args.mode,
                      optimizer=args.optimizer, precision=args.precision, frozen=args.frozen)
     if args.formula is not None:
@@ -77,6 +95,26 @@ def run(args: argparse.Namespace) -> int:
     if args.format in _DATA_FORMATS:
         for line in side_notes(report):
             print(f"flopscope: {line}", file=sys.stderr)
+    emit(text, args.output, [args.model])
+    return 0
+
+
+def _run_phase(args: argparse.Namespace) -> int:
+    import json
+
+    from flopscope.phases import analyze_phase
+    from flopscope.render import render
+
+    context = args.context if args.context is not None else (127 if args.phase == "decode" else 0)
+    report, cost = analyze_phase(args.model, args.phase, seq=args.seq, context=context,
+                                 batch=args.batch, trust_remote_code=args.trust_remote_code)
+    if args.format == "json":
+        data = json.loads(render(report, "json", depth=args.depth, top=args.top))
+        data["phase"] = cost.as_dict()
+        text = json.dumps(data, indent=2)
+    else:
+        text = render(report, args.format, depth=args.depth, top=args.top).rstrip("\n")
+        text += "\n\n" + cost.text() + "\n"
     emit(text, args.output, [args.model])
     return 0
 

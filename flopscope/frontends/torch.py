@@ -25,7 +25,7 @@ from torch.utils._pytree import tree_flatten
 from flopscope.errors import FlopscopeError, one_line, shape_hint
 from flopscope.frontends import aten
 from flopscope.graph import LayerGraph, Node, Param, Tensor
-from flopscope.sources import MODULE, merge_inputs, resolve
+from flopscope.sources import HF, MODULE, merge_inputs, resolve
 
 OPSET = 23  # the ONNX semantics the recorded nodes follow (Softmax on one axis...)
 
@@ -57,10 +57,17 @@ def _is_shape(value: Any) -> bool:
         isinstance(d, int) and not isinstance(d, bool) for d in value)
 
 
-def _example(value: Any, device: torch.device, what: str) -> Any:
-    """A shape, (shape, dtype) pair or tensor -> a tensor to run on (inside fake mode)."""
+def _example(value: Any, device: torch.device, what: str,
+             examples: dict[int, Any] | None = None) -> Any:
+    """A shape, (shape, dtype) pair or tensor -> a tensor to run on (inside fake mode).
+    The values of a real tensor given are kept in ``examples`` (by the new tensor's id),
+    for the data-dependent reads they may answer."""
     if isinstance(value, torch.Tensor):
-        return torch.empty(value.shape, dtype=value.dtype, device=device)
+        made = torch.empty(value.shape, dtype=value.dtype, device=device)
+        if examples is not None and value.device.type != "meta" and \
+                type(value) is torch.Tensor and value.numel() <= _VALUE_LIMIT:
+            examples[id(made)] = value.detach().to("cpu", copy=True)   # never the user's own
+        return made
     if _is_shape(value):
         if any(d < 0 for d in value):
             raise FlopscopeError(f"{what}: negative size in shape {tuple(value)}")
@@ -74,7 +81,8 @@ def _example(value: Any, device: torch.device, what: str) -> Any:
 
 
 def arguments(module: torch.nn.Module, inputs: Any, input_shapes: Mapping[str, Any] | None,
-              device: torch.device) -> tuple[list[Any], dict[str, Any], list[str]]:
+              device: torch.device, examples: dict[int, Any] | None = None,
+              ) -> tuple[list[Any], dict[str, Any], list[str]]:
     """Positional args, keyword args and the input names to run ``module`` with: tensors
     on ``device`` for the shapes (see :func:`flopscope.sources.merge_inputs`).
 
@@ -91,13 +99,13 @@ def arguments(module: torch.nn.Module, inputs: Any, input_shapes: Mapping[str, A
                 isinstance(inputs, tuple) and len(inputs) == 2 and _is_shape(inputs[0])
                 and not _is_shape(inputs[1])):
             inputs = [inputs]
-        args = [_example(v, device, f"input {i}") for i, v in enumerate(inputs)]
+        args = [_example(v, device, f"input {i}", examples) for i, v in enumerate(inputs)]
     unknown = [k for k in shapes if k not in names and not _accepts_kwargs(module)]
     if unknown:
         raise FlopscopeError(f"input names {', '.join(map(repr, unknown))} are not arguments of "
                              f"{type(module).__name__}.forward({', '.join(names)})")
     for key, value in shapes.items():
-        kwargs[key] = _example(value, device, f"input '{key}'")
+        kwargs[key] = _example(value, device, f"input '{key}'", examples)
     if not args and not kwargs and names:
         shape, dtype = example_shape(module)
         hint = shape_hint(names[0] if _required(module) > 1 else "", shape, dtype)
@@ -151,6 +159,97 @@ def _accepts_kwargs(module: torch.nn.Module) -> bool:
         return False
 
 
+# --------------------------------------------------------------------------- example values
+
+#: the most elements a tensor may have for its example values to be kept
+_VALUE_LIMIT = 1 << 22
+_UNKNOWN = object()
+#: factories whose values mean nothing (uninitialised or random): never computed
+_NO_VALUES = frozenset({"empty", "empty_like", "empty_strided", "new_empty", "new_empty_strided",
+                        "empty_permuted", "rand", "randn", "rand_like", "randn_like", "randint",
+                        "normal", "uniform", "bernoulli"})
+
+
+def default_values(name: str, value: Any) -> Any:
+    """The example values an integer or boolean input runs on when the user gives none:
+    all ones for a mask (no padding), positions along the last axis for ``*position*``
+    inputs, zeros otherwise (token 0, segment 0); None for floating inputs, whose
+    values are never read.
+
+    >>> default_values("attention_mask", torch.empty(1, 3, dtype=torch.int64)).tolist()
+    [[1, 1, 1]]
+    >>> default_values("position_ids", torch.empty(1, 3, dtype=torch.int64)).tolist()
+    [[0, 1, 2]]
+    """
+    if value.dtype.is_floating_point or value.dtype.is_complex or value.numel() > _VALUE_LIMIT:
+        return None
+    shape = tuple(value.shape)
+    if "mask" in name:
+        return torch.ones(shape, dtype=value.dtype)
+    if "position" in name and shape:
+        return torch.arange(shape[-1]).expand(shape).to(value.dtype).contiguous()
+    return torch.zeros(shape, dtype=value.dtype)
+
+
+class _Values:
+    """Concrete example values of the small tensors computed from the inputs' example
+    values and from constants made in forward() (masks, positions, cache lengths): a
+    data-dependent read (``.item()``, ``nonzero``, ``any``/``all`` of a mask) is answered
+    from them. They are computed on the CPU, only for tensors of at most
+    :data:`_VALUE_LIMIT` elements whose inputs all have values; weights never do."""
+
+    def __init__(self) -> None:
+        self.by_id: dict[int, Any] = {}
+
+    def run(self, func: Any, args: tuple, kwargs: dict, tensors: list[Any], factory: bool) -> Any:
+        """``func`` run on the values of ``tensors`` (the op's tensor arguments), or
+        :data:`_UNKNOWN` when one has none (or, with no tensor argument, the op makes
+        no tensor from nothing)."""
+        if not tensors and not factory:
+            return _UNKNOWN
+        by_id = self.by_id
+        if any(id(t) not in by_id for t in tensors):
+            return _UNKNOWN
+
+        def swap(v: Any) -> Any:
+            if isinstance(v, torch.Tensor):
+                return by_id[id(v)]
+            if isinstance(v, torch.device):
+                return _CPU
+            if isinstance(v, (list, tuple)):
+                return type(v)(swap(x) for x in v)
+            return v
+
+        from torch.utils._python_dispatch import _disable_current_modes
+
+        cpu_kwargs = {k: swap(v) for k, v in kwargs.items()}
+        if "device" in cpu_kwargs:
+            cpu_kwargs["device"] = _CPU
+        try:
+            with _disable_current_modes():
+                return func(*swap(args), **cpu_kwargs)
+        except Exception:
+            return _UNKNOWN
+
+    def bind(self, outs: list[Any], result: Any, keep: list[Any]) -> None:
+        """Record ``result`` (flattened like ``outs``) as the values of ``outs``; an
+        output without a value (an in-place op on a known tensor) forgets its old one."""
+        values = _leaves(result) if result is not _UNKNOWN else []
+        if len(values) != len(outs):
+            values = [None] * len(outs)
+        for out, value in zip(outs, values):
+            if not isinstance(out, torch.Tensor):
+                continue
+            if isinstance(value, torch.Tensor) and value.numel() <= _VALUE_LIMIT:
+                self.by_id[id(out)] = value
+                keep.append(out)
+            else:
+                self.by_id.pop(id(out), None)
+
+
+_CPU = torch.device("cpu")
+
+
 # --------------------------------------------------------------------------- recording
 
 
@@ -168,6 +267,7 @@ class _Recorder(TorchDispatchMode):
         self.modules: dict[str, str] = {}     # module path -> class name, for those that ran
         self.node_names: set[str] = set()
         self.counter = 0
+        self.values = _Values()
 
     # ------------------------------------------------------------- tensors
 
@@ -217,24 +317,37 @@ class _Recorder(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
         kwargs = kwargs or {}
+        packet = func._schema.name.split("::")[-1]
+        name = packet[:-1] if packet.endswith("_") else packet   # in-place: relu_ -> relu
+        flat_in = _leaves((args, kwargs))
+        in_tensors = [t for t in flat_in if isinstance(t, torch.Tensor)]
+        value: Any = _UNKNOWN
         try:
-            shortcut = _SHAPE_SHORTCUTS.get(func)
-            out = shortcut(*args, **kwargs) if shortcut is not None and _on_meta(args) else None
-            if out is None:
-                out = func(*args, **kwargs)
+            if name in _DATA_DEPENDENT:   # answered from example values, when they are known
+                value = self.values.run(func, args, kwargs, in_tensors, False)
+                if value is _UNKNOWN:
+                    raise _explain(func, RuntimeError(), self.module_stack[-1])
+                out = _like(value, in_tensors[0].device)
+            else:
+                shortcut = _SHAPE_SHORTCUTS.get(func)
+                out = shortcut(*args, **kwargs) if shortcut is not None and _on_meta(args) else None
+                if out is None:
+                    out = func(*args, **kwargs)
         except FlopscopeError:
             raise
         except Exception as exc:
             raise _explain(func, exc, self.module_stack[-1]) from None
         if func.namespace == "prim":
             return out
-        packet = func._schema.name.split("::")[-1]
-        name = packet[:-1] if packet.endswith("_") else packet   # in-place: relu_ -> relu
+        flat_out = _leaves(out)
+        if value is _UNKNOWN and (in_tensors or name in aten.FACTORIES) and \
+                name not in _NO_VALUES and all(
+                t.numel() <= _VALUE_LIMIT for t in flat_out if isinstance(t, torch.Tensor)):
+            value = self.values.run(func, args, kwargs, in_tensors, name in aten.FACTORIES)
+        self.values.bind(flat_out, value, self.keep)
         if name in aten.IGNORED:
             return out
-        flat_in = _leaves((args, kwargs))
-        ir_inputs = [self.tensor(t) for t in flat_in if isinstance(t, torch.Tensor)]
-        flat_out = _leaves(out)
+        ir_inputs = [self.tensor(t) for t in in_tensors]
         if name in aten.FACTORIES or (not ir_inputs and name not in aten.HANDLERS):
             self._bind_outputs(flat_out, True, None)
             return out
@@ -291,6 +404,16 @@ def _leaves(value: Any, into: list[Any] | None = None) -> list[Any]:
     else:
         into.append(value)
     return into
+
+
+def _like(value: Any, device: torch.device) -> Any:
+    """A data-dependent op's result, computed on example values, as the trace's tensors:
+    tensors become empty ones of the same shape on ``device``; Python scalars stay."""
+    if isinstance(value, torch.Tensor):
+        return torch.empty(value.shape, dtype=value.dtype, device=device)
+    if isinstance(value, (tuple, list)):
+        return type(value)(_like(v, device) for v in value)
+    return value
 
 
 def _on_meta(args: tuple) -> bool:
@@ -427,7 +550,12 @@ def load(model: Any, inputs: Any = None, *, input_shapes: Mapping[str, Any] | No
     pairs, example tensors, or a dict of them by forward() argument name.
     """
     source = resolve(model)
-    module, default_inputs = source.build(weights=False)
+    if source.kind == HF:
+        from flopscope.frontends import hf
+
+        module, default_inputs = hf.build_source(source)
+    else:
+        module, default_inputs = source.build(weights=False)
     given = merge_inputs(inputs, input_shapes)
     if given.empty:
         given = merge_inputs(default_inputs)
@@ -462,7 +590,7 @@ def load(model: Any, inputs: Any = None, *, input_shapes: Mapping[str, Any] | No
             m.training = training
 
     notes = []
-    if on_meta and source.kind == MODULE:
+    if on_meta and source.kind in (MODULE, HF):
         notes.append("weights on the meta device: analysed without allocating them")
     return LayerGraph(
         name=name or source.name, source="torch", inputs=graph_inputs, outputs=graph_outputs,
@@ -516,12 +644,18 @@ def _trace(module: torch.nn.Module, params: dict[str, Any], buffers: dict[str, A
     pre = post = None
     try:
         with torch.no_grad(), fake:
-            args, kwargs, input_names = arguments(module, inputs, input_shapes, device)
+            examples: dict[int, Any] = {}
+            args, kwargs, input_names = arguments(module, inputs, input_shapes, device, examples)
             graph_inputs = []
             for input_name, value in zip(input_names, [*args, *kwargs.values()]):
                 if isinstance(value, torch.Tensor):
                     names[id(value)] = input_name
                     recorder.keep.append(value)
+                    known = examples.get(id(value))
+                    if known is None:
+                        known = default_values(input_name, value)
+                    if known is not None:
+                        recorder.values.by_id[id(value)] = known
                     graph_inputs.append(Tensor(input_name, tuple(value.shape), dtype_name(value.dtype)))
             pre = torch.nn.modules.module.register_module_forward_pre_hook(pre_hook)
             post = torch.nn.modules.module.register_module_forward_hook(post_hook, always_call=True)

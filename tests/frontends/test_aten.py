@@ -41,6 +41,8 @@ MAPPED = {
     "amax": (lambda x: torch.amax(x, 1), "ReduceMax", 0, 4 * 5),      # 5 compares per row
     "t": (lambda x: x.t(), "Transpose", 0, 0),
     "mm": (lambda x: torch.mm(x, x.t()), "MatMul", 4 * 4 * 6, (2 * 6 - 1) * 16),
+    # softmax that gives 0 on fully masked rows (nn.MultiheadAttention, SDPA's math path)
+    "_safe_softmax": (lambda x: torch.ops.aten._safe_softmax(x, 1), "Softmax", 0, 4 * (5 * 6 - 2)),
 }
 
 

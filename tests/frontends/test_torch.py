@@ -337,3 +337,37 @@ def test_weightless_model_with_a_captured_cpu_tensor():
     report = analyze(Scale(), (2, 4))
     assert report.coverage.complete
     assert [(layer.op, layer.flops) for layer in report.layers] == [("Mul", 8), ("Add", 8)]
+
+
+class _MaskReader(nn.Module):
+    """Reads its mask's values: a branch on .all() and a data-dependent gather."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.proj = nn.Linear(4, 4)
+
+    def forward(self, x, mask):
+        if bool(mask.all()):                     # no padding: every row
+            return self.proj(x)
+        keep = mask[0].nonzero().squeeze(1)      # only the unpadded rows
+        return self.proj(x[:, keep])
+
+
+def test_mask_reads_are_answered_from_an_all_ones_example():
+    report = analyze(_MaskReader(), {"x": (1, 6, 4), "mask": ((1, 6), torch.int64)})
+    assert report.totals.macs == 6 * 4 * 4
+
+
+def test_mask_given_by_value_is_read_as_given():
+    mask = torch.tensor([[1, 1, 1, 0, 0, 0]])
+    report = analyze(_MaskReader(), {"x": (1, 6, 4), "mask": mask})
+    assert report.totals.macs == 3 * 4 * 4
+
+
+def test_values_of_floating_inputs_stay_unknown():
+    class ReadsFloat(nn.Module):
+        def forward(self, x):
+            return x[: int(x.max().item())]
+
+    with pytest.raises(FlopscopeError, match="data-dependent"):
+        analyze(ReadsFloat(), (4,))

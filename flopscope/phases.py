@@ -1,0 +1,169 @@
+"""LLM phases: the cost of a prefill or of one decode step, per token.
+
+A decoder model (a Hugging Face ``hf:`` source or a transformers model object) is traced
+as it runs in that phase: **prefill** reads ``seq`` prompt tokens (after ``context``
+cached ones, usually none); **decode** reads one new token against a KV cache already
+holding ``context`` tokens (a cache of meta tensors: nothing allocated). Each step is
+costed exactly like any other analysis, then put per token:
+
+* FLOPs (and MACs) per token: the step's totals over the ``batch·new`` tokens it makes;
+* weight bytes read: every parameter once per step (the embedding table included: an
+  upper bound, a step gathers only its tokens' rows), per token shared by the batch;
+* KV-cache bytes: ``2·layers·tokens·kv_heads·head_dim·bytes`` (keys and values), per
+  token and for the whole cache after the step;
+* arithmetic intensity: FLOPs over the bytes the step must move at least: the weights,
+  the KV cache it reads (``context`` tokens) and the K/V it writes (the new tokens).
+
+>>> kv_cache_bytes(layers=32, tokens=1, kv_heads=8, head_dim=128, dtype_bytes=2)
+131072
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from flopscope.errors import FlopscopeError
+
+PHASES = ("prefill", "decode")
+
+
+def kv_cache_bytes(layers: int, tokens: int, kv_heads: int, head_dim: int, dtype_bytes: int) -> int:
+    """Bytes of keys and values for ``tokens`` tokens: ``2·layers·tokens·kv_heads·head_dim·bytes``."""
+    return 2 * layers * tokens * kv_heads * head_dim * dtype_bytes
+
+
+@dataclass(frozen=True)
+class PhaseCost:
+    """One phase step of a decoder model, totals and per token (see the module doc).
+
+    ``tokens`` is the number of new tokens the step processes (``batch·seq`` for a
+    prefill, ``batch`` for a decode step); ``kv_cache_bytes`` is the cache after the step.
+    """
+
+    phase: str
+    batch: int
+    seq: int
+    context: int
+    tokens: int
+    macs: int
+    flops: int
+    weight_bytes: int
+    kv_dtype: str
+    kv_bytes_per_token: int
+    kv_cache_bytes: int
+    kv_read_bytes: int
+    kv_written_bytes: int
+
+    @property
+    def flops_per_token(self) -> float:
+        return self.flops / self.tokens
+
+    @property
+    def macs_per_token(self) -> float:
+        return self.macs / self.tokens
+
+    @property
+    def weight_bytes_per_token(self) -> float:
+        return self.weight_bytes / self.tokens
+
+    @property
+    def arithmetic_intensity(self) -> float:
+        """FLOPs per byte moved: weights, KV cache read and K/V written."""
+        moved = self.weight_bytes + self.kv_read_bytes + self.kv_written_bytes
+        return self.flops / moved if moved else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """Fields and per-token figures, for JSON."""
+        return {**asdict(self), "flops_per_token": self.flops_per_token,
+                "macs_per_token": self.macs_per_token,
+                "weight_bytes_per_token": self.weight_bytes_per_token,
+                "arithmetic_intensity": self.arithmetic_intensity}
+
+    def text(self) -> str:
+        """A short plain-text block."""
+        from flopscope.units import si
+
+        rows = [
+            ("phase", f"{self.phase} (batch {self.batch}, seq {self.seq}, context {self.context})"),
+            ("new tokens", f"{self.tokens:,}"),
+            ("FLOPs per token", f"{self.flops_per_token:,.0f}  ({si(self.flops_per_token)})"),
+            ("MACs per token", f"{self.macs_per_token:,.0f}"),
+            ("weight bytes read", f"{self.weight_bytes:,} B per step, "
+                                  f"{self.weight_bytes_per_token:,.0f} B per token"),
+            ("KV cache", f"{self.kv_bytes_per_token:,} B per token ({self.kv_dtype}), "
+                         f"{self.kv_cache_bytes:,} B in total after the step"),
+            ("arithmetic intensity", f"{self.arithmetic_intensity:.2f} FLOPs/B"),
+        ]
+        width = max(len(k) for k, _ in rows)
+        return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+
+
+def analyze_phase(model: Any, phase: str, *, seq: int | None = None, context: int = 0,
+                  batch: int = 1, trust_remote_code: bool = False) -> tuple[Any, PhaseCost]:
+    """``(report of the step, its PhaseCost)`` for a decoder model in ``phase``.
+
+    ``model`` is ``"hf:ID_OR_FOLDER"`` (or its Source) or a transformers model object.
+    Prefill defaults to ``seq`` = 128 prompt tokens; decode processes one token (``seq``
+    must be 1 or left out) against ``context`` cached tokens.
+    """
+    from flopscope.analysis import analyze
+    from flopscope.frontends.hf import DEFAULT_SEQ
+    from flopscope.sources import HF, MODULE, resolve, with_options
+
+    if phase not in PHASES:
+        raise FlopscopeError(f"--phase must be one of {', '.join(PHASES)}, not '{phase}'")
+    if batch < 1 or context < 0 or (seq is not None and seq < 1):
+        raise FlopscopeError("--batch and --seq must be >= 1, --context >= 0")
+    if phase == "decode":
+        if seq not in (None, 1):
+            raise FlopscopeError("a decode step reads one token: give --context, not --seq")
+        seq = 1
+    elif seq is None:
+        seq = DEFAULT_SEQ
+    source = resolve(model)
+    if source.kind == HF:
+        from flopscope.frontends.hf import build_source
+
+        module, _ = build_source(with_options(source, trust_remote_code=trust_remote_code))
+    elif source.kind == MODULE and hasattr(source.value, "config"):
+        module = source.value
+    else:
+        raise FlopscopeError(f"{source.spec}: --phase needs a decoder model: hf:ID_OR_FOLDER "
+                             "or a transformers model")
+    config = module.config
+    if getattr(config, "is_encoder_decoder", False):
+        raise FlopscopeError(f"{source.spec}: --phase handles decoder-only models; this one is "
+                             "an encoder-decoder")
+    import torch
+
+    layers = int(config.num_hidden_layers)
+    heads = int(config.num_attention_heads)
+    kv_heads = int(getattr(config, "num_key_value_heads", None) or heads)
+    head_dim = int(getattr(config, "head_dim", None) or config.hidden_size // heads)
+    dtype = next(module.parameters()).dtype
+    inputs: dict[str, Any] = {"input_ids": ((batch, seq), "int64"),
+                              "attention_mask": ((batch, context + seq), "int64")}
+    if context:
+        from transformers import DynamicCache
+
+        cache = DynamicCache(config=config)
+        for layer in range(layers):
+            past = torch.empty(batch, kv_heads, context, head_dim, dtype=dtype, device="meta")
+            cache.update(past, past.clone(), layer)
+        import inspect
+
+        names = inspect.signature(module.forward).parameters      # transformers 5 renames it
+        inputs["cache" if "cache" in names else "past_key_values"] = cache
+    report = analyze(module, input_shapes=inputs, name=source.name)
+    width = dtype.itemsize
+    per_token = kv_cache_bytes(layers, 1, kv_heads, head_dim, width)
+    tokens = batch * seq
+    cost = PhaseCost(
+        phase=phase, batch=batch, seq=seq, context=context, tokens=tokens,
+        macs=report.totals.macs, flops=report.totals.flops,
+        weight_bytes=report.totals.param_bytes,
+        kv_dtype=str(dtype).removeprefix("torch."), kv_bytes_per_token=per_token,
+        kv_cache_bytes=per_token * batch * (context + seq),
+        kv_read_bytes=per_token * batch * context, kv_written_bytes=per_token * tokens)
+    return report, cost

@@ -1,0 +1,84 @@
+"""LLM phases (``flopscope/phases.py``): a prefill and a decode step of a decoder model
+against the analytic formula; KV-cache bytes ``2·layers·tokens·kv_heads·head_dim·bytes``."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from flopscope.errors import FlopscopeError
+from flopscope.phases import analyze_phase, kv_cache_bytes
+
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+LLAMA = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 64,
+         "intermediate_size": 96, "num_attention_heads": 8, "num_key_value_heads": 2,
+         "num_hidden_layers": 3, "vocab_size": 60, "max_position_embeddings": 256,
+         "tie_word_embeddings": False, "torch_dtype": "bfloat16"}
+
+
+@pytest.fixture
+def folder(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps(LLAMA))
+    return f"hf:{tmp_path}"
+
+
+def llama_macs(s: int, b: int, context: int) -> int:
+    c = LLAMA
+    d, ff, heads, kv = (c["hidden_size"], c["intermediate_size"], c["num_attention_heads"],
+                        c["num_key_value_heads"])
+    head_dim = d // heads
+    attention = 2 * s * d * d + 2 * s * d * kv * head_dim + 2 * s * (context + s) * d
+    return b * (c["num_hidden_layers"] * (attention + 3 * s * d * ff) + s * d * c["vocab_size"])
+
+
+def test_decode_step_against_a_127_token_cache(folder):
+    report, cost = analyze_phase(folder, "decode", context=127, batch=2)
+    assert cost.macs == llama_macs(1, 2, 127) == report.totals.macs
+    assert cost.tokens == 2 and cost.macs_per_token == llama_macs(1, 2, 127) / 2
+    c = LLAMA
+    per_token = 2 * c["num_hidden_layers"] * c["num_key_value_heads"] * 8 * 2   # bf16: 2 bytes
+    assert cost.kv_bytes_per_token == per_token
+    assert cost.kv_cache_bytes == 2 * 128 * per_token
+    assert cost.kv_read_bytes == 2 * 127 * per_token and cost.kv_dtype == "bfloat16"
+    assert cost.weight_bytes == report.totals.params * 2
+    moved = cost.weight_bytes + cost.kv_read_bytes + cost.kv_written_bytes
+    assert cost.arithmetic_intensity == cost.flops / moved
+
+
+def test_prefill(folder):
+    _, cost = analyze_phase(folder, "prefill", seq=16)
+    assert cost.macs == llama_macs(16, 1, 0)
+    assert cost.kv_cache_bytes == kv_cache_bytes(3, 16, 2, 8, 2)
+    assert cost.kv_read_bytes == 0
+    _, decode = analyze_phase(folder, "decode", context=15)
+    assert decode.arithmetic_intensity < cost.arithmetic_intensity   # decode is memory-bound
+
+
+def test_phase_refusals(folder):
+    with pytest.raises(FlopscopeError, match="one token"):
+        analyze_phase(folder, "decode", seq=4)
+    with pytest.raises(FlopscopeError, match="must be one of"):
+        analyze_phase(folder, "generate")
+    with pytest.raises(FlopscopeError, match="decoder model"):
+        analyze_phase("resnet18", "prefill")
+
+
+def test_cli_phase_json(folder, capsys):
+    from flopscope.cli import main
+
+    assert main(["report", folder, "--phase", "decode", "--context", "127", "--format",
+                 "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["phase"]["macs"] == llama_macs(1, 1, 127) == data["totals"]["macs"]
+    assert main(["report", folder, "--phase", "prefill", "--seq", "8"]) == 0
+    assert "arithmetic intensity" in capsys.readouterr().out
+
+
+def test_cli_context_without_phase_is_refused(folder, capsys):
+    from flopscope.cli import main
+
+    assert main(["report", folder, "--context", "8"]) == 2
+    assert "--phase" in capsys.readouterr().err
