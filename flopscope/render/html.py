@@ -159,8 +159,7 @@ def render_html(report: Report, *, depth: int | None = None, top: int | None = N
         sections += ["<h2>Latency</h2>", _latency(report.latency)]
     selection = select(report, depth, top, all_layers)      # the rows every format shows
     headers, rows = rows_table(report, selection, indent="\u00a0\u00a0")
-    sections += [f"<h2>{escape(tree_title(selection).capitalize())}</h2>"
-                 f"<p><b>{escape(tree_title(selection))}</b></p>{table(headers, rows)}"]
+    sections += [f"<h2>{escape(tree_title(selection))}</h2>{table(headers, rows)}"]
     sections += [f"<h2>Layers</h2><p><input id=\"filter\" type=\"search\" placeholder=\"filter layers\" "
                  f"aria-label=\"filter layers\"> <span id=\"shown\"></span> {escape(what)}; "
                  "click a header to sort</p>", layer_page_table(layers, report.totals.flops),
