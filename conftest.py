@@ -4,8 +4,9 @@ Each docstring example of ``flopscope/`` runs in a fresh temporary directory (it
 holding a tiny ``model.onnx`` (Conv + Relu + Flatten + Gemm with a symbolic batch dim ``N``)
 and a ``baseline.json`` (its report at ``N=1``), with these names at hand: ``flopscope``,
 ``Path``, ``report`` (resnet18), ``graph`` (its layer graph), ``r18``/``r50`` and ``a``/``b``
-(resnet18 and resnet50, for the diff and comparison examples). The reports are analysed once
-per session. This file sits at the repository root: it is not part of the package.
+(resnet18 and resnet50, for the diff examples), ``c`` (their Comparison), ``zoo`` (the two
+as a Zoo without export or timing) and ``row`` (its resnet18 row). All are made once per
+session, at the first doctest. This file sits at the repository root: it is not part of the package.
 """
 
 from __future__ import annotations
@@ -57,10 +58,28 @@ def _doctest_names(doctest_namespace: dict[str, Any]) -> None:
     """Fill pytest's ``doctest_namespace`` (once, at the first doctest)."""
     import flopscope
 
-    namespace = doctest_namespace
     r18, r50 = flopscope.analyze("resnet18"), flopscope.analyze("resnet50")
-    namespace.update(flopscope=flopscope, Path=Path, report=r18, graph=flopscope.load_graph("resnet18"),
-                     r18=r18, r50=r50, a=r18, b=r50)
+    zoo = _zoo([r18, r50])
+    doctest_namespace.update(flopscope=flopscope, Path=Path, report=r18, r18=r18, r50=r50, a=r18, b=r50,
+                             graph=flopscope.load_graph("resnet18"), c=flopscope.compare([r18, r50]),
+                             zoo=zoo, row=zoo.rows[0])
+
+
+def _zoo(reports: list[Any]) -> Any:
+    """A zoo of ``reports`` without its export and timing (``run_zoo`` takes seconds a model):
+    the published figures from the catalog, the ONNX counts taken as equal to PyTorch's."""
+    from flopscope.models import catalog
+    from flopscope.zoo import Zoo, ZooRow, machine_info
+
+    rows = []
+    for report in reports:
+        spec = catalog.spec(report.model.name)
+        rows.append(ZooRow(
+            name=spec.name, description=spec.description, input_shape=list(spec.input_shape),
+            report=report, onnx_macs=report.totals.macs, onnx_params=report.totals.params,
+            published_params=spec.published_params, published_gmacs=spec.published_gmacs,
+            source=spec.source))
+    return Zoo(rows=rows, presets=[], machine=machine_info())
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,7 @@
 """Budget assertions for test suites: gate a model in pytest instead of a CI step.
 
 >>> from flopscope.testing import assert_within_budget
->>> def test_model_budget():                                          # doctest: +SKIP
+>>> def test_model_budget():
 ...     assert_within_budget("model.onnx", max_macs="1.9G", max_params=11_700_000)
 ...     assert_within_budget("model.onnx", baseline="tests/baseline.json", tolerance="1%")
 
