@@ -147,11 +147,9 @@ def latency_chart(reports: Report | Sequence[Report], *, names: Sequence[str] | 
     has a per-layer profile: one point per timed layer at (FLOPs its time covers, mean
     ms). Reports without latency are left out; none with latency is an error.
 
-    Measuring latency takes seconds (not run as a test):
-
-    >>> r = flopscope.analyze("resnet18")                                 # doctest: +SKIP
-    >>> lat = flopscope.bench("resnet18", per_layer=True, report=r)      # doctest: +SKIP
-    >>> fig = latency_chart(r)                                            # doctest: +SKIP
+    >>> r = flopscope.analyze("model.onnx")
+    >>> lat = flopscope.bench("model.onnx", per_layer=True, report=r, iterations=20)
+    >>> fig = latency_chart(r)
     """
     reports = [reports] if isinstance(reports, Report) else list(reports)
     labels = _names(reports, names)

@@ -135,6 +135,9 @@ class Zoo:
 
         >>> zoo.comparison().value("resnet50", "params")
         25557032
+
+        A zoo timed under ``cpu`` (timing takes seconds: not run as a test):
+
         >>> zoo.comparison("cpu").value("resnet18", "p50_ms")   # doctest: +SKIP
         33.27...
         """
