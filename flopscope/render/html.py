@@ -57,6 +57,9 @@ def to_html(report: Report, *, top: int = TOP_LAYERS) -> str:
     >>> html = to_html(report)
     >>> html.startswith('<style>.flopscope-report')
     True
+
+    Shown in a notebook (needs IPython, not run as a test):
+
     >>> from IPython.display import HTML; HTML(html)   # doctest: +SKIP
     """
     t = report.totals
