@@ -5,8 +5,8 @@
 >>> c = flopscope.compare({"conv": nn.Conv2d(64, 128, 3, padding=1),
 ...                        "separable": nn.Sequential(nn.Conv2d(64, 64, 3, padding=1, groups=64),
 ...                                                   nn.Conv2d(64, 128, 1))},
-...                       inputs=(1, 64, 56, 56))                      # doctest: +SKIP
->>> c.to_dataframe()[["macs", "macs_ratio"]]                           # doctest: +SKIP
+...                       inputs=(1, 64, 56, 56))
+>>> c.to_dataframe()[["macs", "macs_ratio"]]
                 macs  macs_ratio
 model
 conv       231211008    1.000000
@@ -56,10 +56,10 @@ class Comparison:
     Index it by name or position for a model's :class:`Report`; ``str()`` is a text
     table, and a notebook shows it as an HTML table.
 
-    >>> c = flopscope.compare(["resnet18", "resnet50"])     # doctest: +SKIP
-    >>> c["resnet50"].totals.macs                           # doctest: +SKIP
+    >>> c = flopscope.compare([r18, r50])
+    >>> c["resnet50"].totals.macs
     4089184256
-    >>> round(c.ratio("resnet50", "macs"), 2)               # doctest: +SKIP
+    >>> round(c.ratio("resnet50", "macs"), 2)
     2.25
     """
 
@@ -89,7 +89,7 @@ class Comparison:
     def value(self, model: str | int, metric: str) -> int | float | None:
         """``metric`` of one model (None where it has none, e.g. no latency).
 
-        >>> c.value("resnet18", "params")                   # doctest: +SKIP
+        >>> c.value("resnet18", "params")
         11689512
         """
         return _metric(self.reports[self._index(model)], metric)
@@ -98,7 +98,7 @@ class Comparison:
         """``metric`` of ``model`` divided by that of the first model (None when either
         is missing or the first is zero).
 
-        >>> c.ratio(1, "flops")                             # doctest: +SKIP
+        >>> c.ratio(1, "flops")
         2.2573...
         """
         base, value = self.value(0, metric), self.value(model, metric)
@@ -109,7 +109,7 @@ class Comparison:
     def rows(self) -> list[dict[str, Any]]:
         """Plain rows: ``{"model": name, metric: value, metric + "_ratio": ratio, ...}``.
 
-        >>> c.rows()[1]["macs_ratio"]                       # doctest: +SKIP
+        >>> c.rows()[1]["macs_ratio"]
         2.254...
         """
         out = []
@@ -126,7 +126,7 @@ class Comparison:
         the first model. Counts are nullable ``Int64``, ratios, latency and coverage
         ``float64`` (NaN where undefined).
 
-        >>> c.to_dataframe().columns[:2].tolist()           # doctest: +SKIP
+        >>> c.to_dataframe().columns[:2].tolist()
         ['macs', 'macs_ratio']
         """
         import pandas as pd
@@ -144,8 +144,8 @@ class Comparison:
     def table(self) -> tuple[list[str], list[list[str]]]:
         """Headers and formatted cells: each value with its ratio against the first model.
 
-        >>> headers, rows = c.table()                        # doctest: +SKIP
-        >>> rows[1][1]                                       # doctest: +SKIP
+        >>> headers, rows = c.table()
+        >>> rows[1][1]
         '4.09 G (2.25x)'
         """
         headers = ["model"] + [_LABELS.get(m, m) for m in self.metrics]
@@ -166,8 +166,8 @@ class Comparison:
         ``"latency"`` (latency against FLOPs) or ``"metrics"`` (one metric against another,
         ``x=`` and ``y=``, one point per model); see :mod:`flopscope.plot`.
 
-        >>> fig = c.plot("cumulative", path="compare.png")           # doctest: +SKIP
-        >>> fig = c.plot("metrics", x="macs", y="params")            # doctest: +SKIP
+        >>> fig = c.plot("cumulative", path="compare.png")
+        >>> fig = c.plot("metrics", x="macs", y="params")
         """
         from flopscope.plot import metrics_chart, plot
 
@@ -221,10 +221,15 @@ def compare(items: Sequence[Any] | Mapping[str, Any], names: Sequence[str] | Non
     >>> import flopscope
     >>> from torch import nn
     >>> c = flopscope.compare([nn.Conv2d(64, 64, 3), nn.Conv2d(64, 64, 3, groups=8)],
-    ...                       names=["dense", "groups=8"], inputs=(1, 64, 32, 32))  # doctest: +SKIP
-    >>> c.ratio("groups=8", "macs")                                                 # doctest: +SKIP
+    ...                       names=["dense", "groups=8"], inputs=(1, 64, 32, 32))
+    >>> c.ratio("groups=8", "macs")
     0.125
-    >>> print(c)                                                                    # doctest: +SKIP
+    >>> print(flopscope.compare(c.reports, names=c.names, metrics=["macs", "params"]))
+    model                MACs           params
+    --------  ---------------  ---------------
+    dense              33.2 M           36.9 k
+    groups=8  4.15 M (0.125x)  4.67 k (0.127x)
+    ratios against dense
     """
     from flopscope.analysis import analyze
 

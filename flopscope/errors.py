@@ -30,7 +30,7 @@ class FlopscopeError(Exception):
     >>> try:
     ...     flopscope.analyze("missing.onnx")
     ... except flopscope.FlopscopeError as exc:
-    ...     print(exc)                                   # doctest: +SKIP
+    ...     print(exc)
     missing.onnx: no such file
     """
 

@@ -8,9 +8,9 @@ saves it, as PNG or SVG (or PDF) by the file's suffix.
 
 >>> import flopscope
 >>> from flopscope.plot import plot
->>> r = flopscope.analyze("resnet18")                        # doctest: +SKIP
->>> fig = plot(r, "layers", path="resnet18-layers.png")      # doctest: +SKIP
->>> fig = flopscope.plot.plot([r18, r50], "cumulative")      # doctest: +SKIP
+>>> r = flopscope.analyze("model.onnx")
+>>> fig = plot(r, "layers", path="model-layers.png")
+>>> fig = flopscope.plot.plot([r18, r50], "cumulative")
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def plot(target: Report | Sequence[Report], kind: str = "layers", path: str | os
     :func:`layers_chart`, :func:`cumulative_chart`, :func:`latency_chart`,
     :func:`roofline_chart`.
 
-    >>> fig = plot(report, "cumulative", path="cumulative.svg")   # doctest: +SKIP
+    >>> fig = plot(report, "cumulative", path="cumulative.svg")
     """
     if kind not in KINDS:
         raise ValueError(f"unknown plot kind '{kind}'; choose one of {', '.join(KINDS)}")
@@ -71,7 +71,7 @@ def layers_chart(report: Report, *, max_layers: int = TOP_BARS,
     that could not be costed count as zero FLOPs, and the title counts them. The figure
     grows with the number of bars, so the layer names never overlap.
 
-    >>> fig = layers_chart(report, max_layers=15, path="layers.png")   # doctest: +SKIP
+    >>> fig = layers_chart(report, max_layers=15, path="layers.png")
     """
     if max_layers < 1:
         raise ValueError(f"max_layers must be >= 1, not {max_layers}")
@@ -113,7 +113,7 @@ def cumulative_chart(reports: Report | Sequence[Report], *, names: Sequence[str]
     """Cumulative FLOPs and parameters against depth (layer index in execution order),
     one line per report: where in the network the work and the weights are.
 
-    >>> fig = cumulative_chart([r18, r50], names=["ResNet-18", "ResNet-50"])   # doctest: +SKIP
+    >>> fig = cumulative_chart([r18, r50], names=["ResNet-18", "ResNet-50"])
     """
     reports = [reports] if isinstance(reports, Report) else list(reports)
     labels = _names(reports, names)
@@ -147,8 +147,9 @@ def latency_chart(reports: Report | Sequence[Report], *, names: Sequence[str] | 
     has a per-layer profile: one point per timed layer at (FLOPs its time covers, mean
     ms). Reports without latency are left out; none with latency is an error.
 
-    >>> lat = flopscope.bench("resnet18", per_layer=True, report=r)      # doctest: +SKIP
-    >>> fig = latency_chart(r)                                            # doctest: +SKIP
+    >>> r = flopscope.analyze("model.onnx")
+    >>> lat = flopscope.bench("model.onnx", per_layer=True, report=r, iterations=20)
+    >>> fig = latency_chart(r)
     """
     reports = [reports] if isinstance(reports, Report) else list(reports)
     labels = _names(reports, names)
@@ -202,7 +203,7 @@ def roofline_chart(report: Report, *, peak_gflops: float | None = None, bandwidt
     measured GFLOP/s when the latency has per-layer times, otherwise at their attainable
     GFLOP/s (on the roof); the whole model at its measured GFLOP/s when it has a latency.
 
-    >>> fig = roofline_chart(report, peak_gflops=200, bandwidth_gbs=20)   # doctest: +SKIP
+    >>> fig = roofline_chart(report, peak_gflops=200, bandwidth_gbs=20)
     """
     peak, bandwidth, measured = _peaks(report, peak_gflops, bandwidth_gbs)
     points = [(l.flops / l.traffic_bytes, l.flops, l.name) for l in report.layers
@@ -254,8 +255,8 @@ def metrics_chart(series: Comparison | Mapping[str, Comparison], x: str, y: str,
     for either metric are left out. ``log`` puts an axis on a log scale when its values
     span at least a decade.
 
-    >>> c = flopscope.compare(["resnet18", "resnet50", "vgg16"])            # doctest: +SKIP
-    >>> fig = metrics_chart(c, "macs", "params", labels=("MACs", "parameters"))   # doctest: +SKIP
+    >>> c = flopscope.compare([r18, r50])
+    >>> fig = metrics_chart(c, "macs", "params", labels=("MACs", "parameters"))
     """
     groups = dict(series) if isinstance(series, Mapping) else {"": series}
     xlabel, ylabel = labels or (x, y)
@@ -320,7 +321,7 @@ def prediction_chart(series: Mapping[str, Sequence[tuple[str, float, float]]], *
 def save(fig: Figure, path: str | os.PathLike) -> None:
     """Save ``fig`` as PNG, SVG or PDF, chosen by the suffix of ``path``.
 
-    >>> save(plot(report, "layers"), "layers.svg")   # doctest: +SKIP
+    >>> save(plot(report, "layers"), "layers.svg")
     """
     fig.savefig(path, format=_suffix(path)[1:], dpi=120, bbox_inches="tight")
 
@@ -370,7 +371,7 @@ def _ticks(n: int) -> Any:
 def to_svg(fig: Figure) -> str:
     """The figure as an SVG document's ``<svg>`` element (no XML prolog), to inline in HTML.
 
-    >>> to_svg(plot(report, "layers"))[:4]                     # doctest: +SKIP
+    >>> to_svg(plot(report, "layers"))[:4]
     '<svg'
     """
     import io
@@ -385,7 +386,8 @@ def spread_labels(fig: Figure, ax: Any, gap_px: float = 1.0, rounds: int = 200) 
     """Move the annotations of ``ax`` up, one by one, until no two overlap (each keeps its
     point; only its text offset changes). Needs the figure laid out: call it last.
 
-    >>> fig.tight_layout(); spread_labels(fig, fig.axes[0])            # doctest: +SKIP
+    >>> fig = metrics_chart(c, "macs", "params")
+    >>> fig.tight_layout(); spread_labels(fig, fig.axes[0])
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 

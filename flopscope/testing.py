@@ -1,9 +1,16 @@
 """Budget assertions for test suites: gate a model in pytest instead of a CI step.
 
 >>> from flopscope.testing import assert_within_budget
->>> def test_model_budget():                                          # doctest: +SKIP
+>>> def test_model_budget():
 ...     assert_within_budget("model.onnx", max_macs="1.9G", max_params=11_700_000)
-...     assert_within_budget("model.onnx", baseline="tests/baseline.json", tolerance="1%")
+...     assert_within_budget("model.onnx", baseline="baseline.json", tolerance="1%")
+>>> test_model_budget()                          # within both: nothing raised
+>>> assert_within_budget("model.onnx", max_macs=5_000)
+Traceback (most recent call last):
+    ...
+AssertionError: FAIL model.onnx (model, x 1x3x8x8): over budget
+  FAIL MACs 5,328 is over the limit of 5,000 (+6.56%)
+  ...
 
 A model over budget raises :class:`AssertionError` with the message ``flopscope check``
 prints (the metric, old and new values, the change in %, and the modules that added or

@@ -45,8 +45,8 @@ class ZooRow:
     reference's description and published figures, the exported ONNX file's counts,
     latency per preset, notes).
 
-    >>> row = run_zoo(["resnet18"], presets=[]).rows[0]   # doctest: +SKIP
-    >>> row.macs, row.gmacs_match                         # doctest: +SKIP
+    >>> row = zoo.rows[0]           # zoo = run_zoo(["resnet18", "resnet50"]), see Zoo
+    >>> row.macs, row.gmacs_match
     (1814073344, True)
     """
 
@@ -66,7 +66,7 @@ class ZooRow:
     def params(self) -> int:
         """Parameters of the PyTorch model.
 
-        >>> row.params                                     # doctest: +SKIP
+        >>> row.params
         11689512
         """
         return self.report.totals.params
@@ -75,7 +75,7 @@ class ZooRow:
     def macs(self) -> int:
         """MACs of the PyTorch model.
 
-        >>> row.macs                                       # doctest: +SKIP
+        >>> row.macs
         1814073344
         """
         return self.report.totals.macs
@@ -84,7 +84,7 @@ class ZooRow:
     def gmacs(self) -> float:
         """MACs in billions, as published figures are given.
 
-        >>> round(row.gmacs, 3)                            # doctest: +SKIP
+        >>> round(row.gmacs, 3)
         1.814
         """
         return self.macs / 1e9
@@ -93,7 +93,7 @@ class ZooRow:
     def params_match(self) -> bool | None:
         """Whether the parameters equal the published count exactly (None: none published).
 
-        >>> row.params_match                               # doctest: +SKIP
+        >>> row.params_match
         True
         """
         return None if self.published_params is None else self.params == self.published_params
@@ -102,7 +102,7 @@ class ZooRow:
     def gmacs_match(self) -> bool | None:
         """Whether the GMACs equal the published figure to 3 decimals (None: none published).
 
-        >>> row.gmacs_match                                # doctest: +SKIP
+        >>> row.gmacs_match
         True
         """
         if self.published_gmacs is None:
@@ -114,8 +114,11 @@ class ZooRow:
 class Zoo:
     """All rows, the presets measured and the machine they ran on.
 
+    ``run_zoo`` exports each model and times it: seconds, not run as a test (the
+    examples of this module use such a zoo of resnet18 and resnet50, untimed).
+
     >>> zoo = run_zoo(["resnet18", "resnet50"], presets=["cpu"])   # doctest: +SKIP
-    >>> zoo.comparison().ratio("resnet50", "macs")                # doctest: +SKIP
+    >>> zoo.comparison().ratio("resnet50", "macs")
     2.254...
     """
 
@@ -130,7 +133,12 @@ class Zoo:
         preset's latency (and ``p50_ms``, ``p90_ms``, ``gflops_per_s`` are metrics too);
         architectures not timed under it are left out.
 
-        >>> zoo.comparison("cpu").value("resnet18", "p50_ms")     # doctest: +SKIP
+        >>> zoo.comparison().value("resnet50", "params")
+        25557032
+
+        A zoo timed under ``cpu`` (timing takes seconds: not run as a test):
+
+        >>> zoo.comparison("cpu").value("resnet18", "p50_ms")   # doctest: +SKIP
         33.27...
         """
         if preset is None:
@@ -178,8 +186,10 @@ def run_zoo(names: Sequence[str] | None = None, presets: Sequence[str] = ("cpu",
     each step with the share of steps done (analysing a model is a step, timing it under
     one preset another) and ``detail`` ``"k/N"`` (the model's place), and once at the end.
 
+    Exports and times each model: seconds, not run as a test.
+
     >>> zoo = run_zoo(["resnet18"], presets=["cpu"])   # doctest: +SKIP
-    >>> zoo.rows[0].macs                                # doctest: +SKIP
+    >>> zoo.rows[0].macs
     1814073344
     """
     from flopscope.analysis import analyze
@@ -376,8 +386,8 @@ def table(zoo: Zoo) -> tuple[list[str], list[list[str]]]:
     parameters exact and GMACs to 3 decimals, marked ✓/✗ against the published figures;
     then p50 ms, its coefficient of variation (flagged above 5%) and GFLOP/s of each preset.
 
-    >>> headers, rows = table(zoo)                        # doctest: +SKIP
-    >>> headers[:4]                                       # doctest: +SKIP
+    >>> headers, rows = table(zoo)
+    >>> headers[:4]
     ['model', 'input', 'params', 'GMACs']
     """
     static = zoo.comparison()
@@ -404,7 +414,8 @@ def to_markdown(zoo: Zoo, plots: Sequence[str] = ()) -> str:
     """The report's README.md: the main :func:`table`, the charts, the published figures,
     the PyTorch-against-ONNX cross-check and the notes.
 
-    >>> Path("reports/README.md").write_text(to_markdown(zoo))   # doctest: +SKIP
+    >>> Path("reports").mkdir()
+    >>> _ = Path("reports/README.md").write_text(to_markdown(zoo))
     """
     headers, rows = table(zoo)
     published = [[r.name, exact(r.published_params) if r.published_params else "-",
@@ -463,8 +474,8 @@ def to_dict(zoo: Zoo) -> dict[str, Any]:
     """The report as JSON-ready data (``zoo.json``): per model the keys :data:`JSON_KEYS`,
     the static figures read from :meth:`Zoo.comparison`.
 
-    >>> to_dict(zoo)["models"][0]["macs"]                 # doctest: +SKIP
-    7609090048
+    >>> to_dict(zoo)["models"][1]["macs"]
+    4089184256
     """
     static = zoo.comparison()
     rows = []
@@ -482,8 +493,8 @@ def to_dict(zoo: Zoo) -> dict[str, Any]:
 def to_csv(zoo: Zoo) -> str:
     """One row per architecture, exact figures; latency columns per preset (``zoo.csv``).
 
-    >>> to_csv(zoo).splitlines()[0]                       # doctest: +SKIP
-    'model,input_shape,params,macs,flops,...,cpu_p50_ms,cpu_p90_ms,cpu_gflops_per_s'
+    >>> to_csv(zoo).splitlines()[0]
+    'model,input_shape,params,macs,flops,param_bytes,peak_activation_bytes,onnx_macs,published_params,...'
     """
     static = zoo.comparison()
     timed = {preset: zoo.comparison(preset) for preset in zoo.presets}
@@ -508,8 +519,8 @@ def plot(zoo: Zoo, out: Path) -> list[str]:
     params_vs_macs.png, drawn by :func:`flopscope.plot.metrics_chart` from
     :meth:`Zoo.comparison`; returns the file names written.
 
-    >>> plot(zoo, Path("reports"))                        # doctest: +SKIP
-    ['latency_vs_flops.png', 'params_vs_macs.png']
+    >>> plot(zoo, Path("."))        # a zoo timed under presets also draws latency_vs_flops.png
+    ['params_vs_macs.png']
     """
     from flopscope.plot import metrics_chart
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 from dataclasses import fields
 
 import pytest
@@ -31,10 +30,6 @@ def make_train_report(rows, **kwargs):
     for k, key in enumerate(TRAINING):
         setattr(report.totals, key, 1000 + k)
     return report
-
-
-def test_the_examples_in_the_module_run():
-    assert doctest.testmod(metrics).failed == 0
 
 
 def test_the_table_names_the_contract_totals_and_the_fields_they_map_to():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import os
 import subprocess
 import sys
@@ -10,7 +9,6 @@ import sys
 import onnx
 import pytest
 
-import flopscope.sources
 from flopscope.analysis import analyze
 from flopscope.budget import parse_budget
 from flopscope.errors import FlopscopeError
@@ -71,11 +69,6 @@ def refused(call, *args, **kwargs) -> str:
     message = str(info.value)
     assert "\n" not in message and message
     return message
-
-
-def test_the_module_examples_run():
-    result = doctest.testmod(flopscope.sources)
-    assert result.attempted >= 15 and result.failed == 0
 
 
 # --------------------------------------------------------------------------- each kind

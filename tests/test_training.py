@@ -3,13 +3,11 @@ report and its JSON, the ONNX backward derived by rule, the CLI flags."""
 
 from __future__ import annotations
 
-import doctest
 import json
 
 import pytest
 from onnx import helper
 
-from flopscope import training
 from flopscope.analysis import analyze
 from flopscope.cli import main
 from flopscope.errors import FlopscopeError
@@ -21,10 +19,6 @@ from tests.builders import model_of, weight
 
 TRAIN_KEYS = ("forward_macs", "backward_macs", "optimizer_flops", "gradient_bytes",
               "optimizer_state_bytes", "saved_activation_bytes", "peak_training_bytes")
-
-
-def test_the_examples_in_the_module_run():
-    assert doctest.testmod(training).failed == 0
 
 
 # ----------------------------------------------------------------- optimizer and precision

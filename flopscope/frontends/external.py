@@ -93,8 +93,11 @@ def check_external_data(model: ModelProto, model_path: str | os.PathLike[str] | 
     reads them); the analysis, which never reads them, passes False. Without
     ``model_path`` (a model built in memory) only the locations' form is checked.
 
-    >>> check_external_data(onnx.load("m.onnx", load_external_data=False), "m.onnx")  # doctest: +SKIP
-    [PosixPath('/models/m.onnx.data')]
+    >>> import onnx
+    >>> onnx.save(onnx.load("model.onnx"), "m.onnx", save_as_external_data=True,
+    ...           location="m.onnx.data", size_threshold=0)
+    >>> [p.name for p in check_external_data(onnx.load("m.onnx", load_external_data=False), "m.onnx")]
+    ['m.onnx.data']
     """
     where = where or (str(model_path) if model_path is not None else "model")
     locations = external_locations(model)

@@ -94,9 +94,9 @@ def bench(model: Any, inputs: Any = None, *, preset: str | Preset = "cpu", threa
     ``graph``, the LayerGraph it was built from, serves the per-layer times). A PyTorch
     report cannot describe the exported graph, which is then analysed here.
 
-    >>> lat = flopscope.bench("resnet50.onnx", preset="mobile", iterations=50)  # doctest: +SKIP
-    >>> lat.p50_ms, lat.label                                                    # doctest: +SKIP
-    (181.2, 'mobile-like (x86 kernels)')
+    >>> lat = flopscope.bench("model.onnx", preset="mobile", iterations=50)
+    >>> lat.p50_ms > 0, lat.label
+    (True, 'mobile-like (x86 kernels)')
     """
     ran = report if report is not None and report.model.source == "onnx" else None
     if flops is None and report is not None:

@@ -5,8 +5,12 @@ A session is created inside its preset's CPU pinning (:func:`open_session`); its
 are random data of the shapes the analysis bound (:func:`random_inputs`), and the
 symbolic dims the analysis bound become free-dimension overrides (:func:`free_dims`).
 
->>> with open_session("model.onnx", "cpu", feeds=feeds) as live:   # doctest: +SKIP
-...     live.run()
+>>> import flopscope
+>>> feeds = random_inputs(flopscope.load_graph("model.onnx").inputs)
+>>> with open_session("model.onnx", "cpu", feeds=feeds) as live:
+...     outputs = live.run()
+>>> [y.shape for y in outputs]
+[(1, 10)]
 """
 
 from __future__ import annotations

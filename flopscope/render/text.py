@@ -92,7 +92,7 @@ def summary(report: Report) -> str:
     memory; coverage (with the op types not costed); latency when measured.
 
     >>> import flopscope
-    >>> print(flopscope.summary(flopscope.analyze("resnet18")))     # doctest: +SKIP
+    >>> print(flopscope.summary(flopscope.analyze("resnet18")))
     resnet18 (torch; x 1x3x224x224 float32)
     MACs 1.81 G · FLOPs 3.64 G · params 11.7 M
     weights 44.6 MiB · peak activations 6.12 MiB

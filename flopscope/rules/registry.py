@@ -38,9 +38,17 @@ def rule(*ops: str, domain: str = "", dot_product: bool = False) -> Callable[[Ru
 
     ``dot_product`` marks ops whose MACs are dot products (Conv, MatMul, attention...).
 
-    >>> @rule("MyOp", domain="com.example")
-    ... def my_op(node):
-    ...     return Cost(flops=node.out_numel())
+    The registry is global: this example registers into it for the ``with`` block only.
+
+    >>> from unittest import mock
+    >>> with mock.patch.dict("flopscope.rules.registry._RULES"):
+    ...     @rule("MyOp", domain="com.example")
+    ...     def my_op(node):
+    ...         return Cost(flops=node.out_numel())
+    ...     print(get_rule("com.example.MyOp") is my_op)
+    True
+    >>> get_rule("com.example.MyOp") is None
+    True
     """
 
     def register(fn: Rule) -> Rule:
