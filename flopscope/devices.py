@@ -140,4 +140,8 @@ def get_device(name: str) -> Device:
     try:
         return _LOOKUP[_key(name)]
     except KeyError:
-        raise FlopscopeError(f"unknown device '{name}'; choose one of {', '.join(DEVICES)}") from None
+        from flopscope.sources import did_you_mean
+
+        spellings = [n.lower() for d in _DEVICES for n in (d.name, *d.aliases)]
+        raise FlopscopeError(f"unknown device '{name}'{did_you_mean(name, spellings)}; choose one "
+                             f"of {', '.join(DEVICES)}") from None

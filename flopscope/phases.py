@@ -20,17 +20,46 @@ costed exactly like any other analysis, then put per token:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import asdict, dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from flopscope.errors import FlopscopeError
 
+if TYPE_CHECKING:
+    from flopscope.devices import Device
+
 PHASES = ("prefill", "decode")
+
+#: torch / ONNX dtype names -> the dtype keys of a device's peak table
+_PEAK_DTYPES = {"float64": "fp64", "double": "fp64", "float32": "fp32", "float": "fp32",
+                "bfloat16": "bf16", "float16": "fp16", "half": "fp16", "int8": "int8",
+                "uint8": "int8", "float8_e4m3fn": "fp8", "float8_e5m2": "fp8"}
 
 
 def kv_cache_bytes(layers: int, tokens: int, kv_heads: int, head_dim: int, dtype_bytes: int) -> int:
     """Bytes of keys and values for ``tokens`` tokens: ``2·layers·tokens·kv_heads·head_dim·bytes``."""
     return 2 * layers * tokens * kv_heads * head_dim * dtype_bytes
+
+
+@dataclass(frozen=True)
+class DeviceEstimate:
+    """A phase step on a named device's roofline: a lower bound on its time.
+
+    ``seconds_per_step`` = max(FLOPs / ``peak_flops``, ``bytes_moved`` / ``bandwidth``);
+    ``bound`` says which term wins (``"memory"`` or ``"compute"``); ``dtype`` is the peak
+    used (the weights' dtype, or fp32 where the device lists none for it).
+    """
+
+    name: str
+    source: str
+    dtype: str
+    peak_flops: float
+    bandwidth_bytes_per_s: float
+    bytes_moved: int
+    seconds_per_step: float
+    seconds_per_token: float
+    tokens_per_s: float
+    bound: str
 
 
 @dataclass(frozen=True)
@@ -54,6 +83,8 @@ class PhaseCost:
     kv_cache_bytes: int
     kv_read_bytes: int
     kv_written_bytes: int
+    weight_dtype: str = ""
+    device: DeviceEstimate | None = None
 
     @property
     def flops_per_token(self) -> float:
@@ -68,9 +99,14 @@ class PhaseCost:
         return self.weight_bytes / self.tokens
 
     @property
+    def bytes_moved(self) -> int:
+        """Bytes the step must move at least: weights, KV cache read and K/V written."""
+        return self.weight_bytes + self.kv_read_bytes + self.kv_written_bytes
+
+    @property
     def arithmetic_intensity(self) -> float:
         """FLOPs per byte moved: weights, KV cache read and K/V written."""
-        moved = self.weight_bytes + self.kv_read_bytes + self.kv_written_bytes
+        moved = self.bytes_moved
         return self.flops / moved if moved else 0.0
 
     def as_dict(self) -> dict[str, Any]:
@@ -95,17 +131,63 @@ class PhaseCost:
                          f"{self.kv_cache_bytes:,} B in total after the step"),
             ("arithmetic intensity", f"{self.arithmetic_intensity:.2f} FLOPs/B"),
         ]
+        d = self.device
+        if d is not None:
+            rows += [
+                ("device", f"{d.name}: {si(d.peak_flops)}FLOP/s {d.dtype}, "
+                           f"{si(d.bandwidth_bytes_per_s)}B/s ({d.source})"),
+                ("time lower bound", f"{d.seconds_per_step * 1e3:.4g} ms per step, "
+                                     f"{d.seconds_per_token * 1e3:.4g} ms per token "
+                                     f"({d.bound}-bound)"),
+                ("tokens/s at most", f"{d.tokens_per_s:,.1f}"),
+            ]
         width = max(len(k) for k, _ in rows)
         return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
 
 
+def on_device(cost: PhaseCost, device: Device | str) -> DeviceEstimate:
+    """``cost`` on ``device``'s roofline (a :class:`~flopscope.devices.Device` or its name).
+
+    >>> c = PhaseCost("decode", 1, 1, 0, 1, macs=10**9, flops=2 * 10**9,
+    ...               weight_bytes=2 * 10**9, kv_dtype="bfloat16", kv_bytes_per_token=0,
+    ...               kv_cache_bytes=0, kv_read_bytes=0, kv_written_bytes=0,
+    ...               weight_dtype="bfloat16")
+    >>> e = on_device(c, "h100")
+    >>> e.bound, round(e.seconds_per_token * 1e3, 4)
+    ('memory', 0.597)
+    """
+    from flopscope.devices import get_device
+
+    dev = get_device(device) if isinstance(device, str) else device
+    dtype = _PEAK_DTYPES.get(cost.weight_dtype or cost.kv_dtype, "fp32")
+    if dtype not in dev.peak_flops:
+        dtype = "fp32"
+    peak = dev.peak(dtype)
+    compute_s = cost.flops / peak
+    memory_s = cost.bytes_moved / dev.bandwidth_bytes_per_s
+    step = max(compute_s, memory_s)
+    return DeviceEstimate(
+        name=dev.name, source=dev.source, dtype=dtype, peak_flops=peak,
+        bandwidth_bytes_per_s=dev.bandwidth_bytes_per_s, bytes_moved=cost.bytes_moved,
+        seconds_per_step=step, seconds_per_token=step / cost.tokens,
+        tokens_per_s=cost.tokens / step if step else float("inf"),
+        bound="memory" if memory_s >= compute_s else "compute")
+
+
+def with_device(cost: PhaseCost, device: Device | str | None) -> PhaseCost:
+    """``cost`` with its :class:`DeviceEstimate` on ``device`` (unchanged when None)."""
+    return cost if device is None else replace(cost, device=on_device(cost, device))
+
+
 def analyze_phase(model: Any, phase: str, *, seq: int | None = None, context: int = 0,
-                  batch: int = 1, trust_remote_code: bool = False) -> tuple[Any, PhaseCost]:
+                  batch: int = 1, trust_remote_code: bool = False,
+                  device: Device | str | None = None) -> tuple[Any, PhaseCost]:
     """``(report of the step, its PhaseCost)`` for a decoder model in ``phase``.
 
     ``model`` is ``"hf:ID_OR_FOLDER"`` (or its Source) or a transformers model object.
     Prefill defaults to ``seq`` = 128 prompt tokens; decode processes one token (``seq``
-    must be 1 or left out) against ``context`` cached tokens.
+    must be 1 or left out) against ``context`` cached tokens. ``device`` (a name from
+    :mod:`flopscope.devices`) adds the step's roofline time on it (:func:`on_device`).
     """
     from flopscope.analysis import analyze
     from flopscope.frontends.hf import DEFAULT_SEQ
@@ -113,6 +195,10 @@ def analyze_phase(model: Any, phase: str, *, seq: int | None = None, context: in
 
     if phase not in PHASES:
         raise FlopscopeError(f"--phase must be one of {', '.join(PHASES)}, not '{phase}'")
+    if isinstance(device, str):
+        from flopscope.devices import get_device
+
+        device = get_device(device)                      # an unknown name fails before the trace
     if batch < 1 or context < 0 or (seq is not None and seq < 1):
         raise FlopscopeError("--batch and --seq must be >= 1, --context >= 0")
     if phase == "decode":
@@ -165,5 +251,6 @@ def analyze_phase(model: Any, phase: str, *, seq: int | None = None, context: in
         weight_bytes=report.totals.param_bytes,
         kv_dtype=str(dtype).removeprefix("torch."), kv_bytes_per_token=per_token,
         kv_cache_bytes=per_token * batch * (context + seq),
-        kv_read_bytes=per_token * batch * context, kv_written_bytes=per_token * tokens)
-    return report, cost
+        kv_read_bytes=per_token * batch * context, kv_written_bytes=per_token * tokens,
+        weight_dtype=str(dtype).removeprefix("torch."))
+    return report, with_device(cost, device)
