@@ -111,7 +111,7 @@ def _run_phase(args: argparse.Namespace) -> int:
     context = args.context if args.context is not None else (127 if args.phase == "decode" else 0)
     report, cost = analyze_phase(args.model, args.phase, seq=args.seq, context=context,
                                  batch=args.batch, trust_remote_code=args.trust_remote_code,
-                                 device=args.device)
+                                 device=args.device, dims=parse_dims(args.dim))
     if args.format == "json":
         data = json.loads(render(report, "json", depth=args.depth, top=args.top))
         data["phase"] = cost.as_dict()
