@@ -142,3 +142,52 @@ def test_symbolic_head_count_is_bound_with_dim(path):
         analyze_phase(model, "decode", context=7)
     _, cost = analyze_phase(model, "decode", context=7, dims={"num_heads": HEADS})
     assert cost.macs == decoder_macs(1, 1, 7) and cost.kv_cache_bytes == kv_bytes(8)
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_gpt2_exported_with_past_by_the_torchscript_exporter(tmp_path):
+    """A tiny transformers GPT-2 exported by torch.onnx (legacy exporter) with a KV cache:
+    decode and a prefill with an empty cache against GPT-2's formula (4·d² attention
+    projections, 8·d² MLP, 2·s·(context + s)·d attention, tied LM head)."""
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    d, layers, heads, vocab = 32, 2, 4, 50
+    config = transformers.GPT2Config(n_embd=d, n_layer=layers, n_head=heads, vocab_size=vocab,
+                                     n_positions=64)
+    model = transformers.GPT2LMHeadModel(config).eval()
+    names = [f"past_key_values.{i}.{kind}" for i in range(layers) for kind in ("key", "value")]
+
+    class WithPast(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids, attention_mask, *past):
+            cache = transformers.DynamicCache(config=config)
+            for i in range(layers):
+                cache.update(past[2 * i], past[2 * i + 1], i)
+            return self.model(input_ids=input_ids, attention_mask=attention_mask,
+                              past_key_values=cache, use_cache=False).logits
+
+    past = [torch.zeros(1, heads, 5, d // heads) for _ in names]
+    axes = {"input_ids": {0: "batch_size", 1: "sequence_length"},
+            "attention_mask": {0: "batch_size", 1: "total_sequence_length"},
+            **{n: {0: "batch_size", 2: "past_sequence_length"} for n in names}}
+    path = tmp_path / "gpt2.onnx"
+    try:
+        torch.onnx.export(WithPast(), (torch.zeros(1, 1, dtype=torch.long),
+                                       torch.ones(1, 6, dtype=torch.long), *past), path,
+                          input_names=["input_ids", "attention_mask", *names],
+                          output_names=["logits"], dynamic_axes=axes, dynamo=False, opset_version=17)
+    except Exception as exc:                   # exporter or transformers API drift: not ours
+        pytest.skip(f"torch.onnx export failed: {exc}")
+
+    def gpt2(s: int, context: int) -> int:
+        return layers * (12 * s * d * d + 2 * s * (context + s) * d) + s * d * vocab
+
+    report, cost = analyze_phase(path, "decode", context=127)
+    assert report.coverage.costed == report.coverage.nodes
+    assert cost.macs == gpt2(1, 127)
+    assert cost.kv_cache_bytes == 2 * layers * 128 * heads * (d // heads) * 4
+    _, prefill = analyze_phase(path, "prefill", seq=16)
+    assert prefill.macs == gpt2(16, 0) and prefill.kv_read_bytes == 0

@@ -51,8 +51,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seq", type=int, metavar="N",
                    help="hf: models: tokens of the text inputs (default 128)")
     p.add_argument("--phase", choices=("prefill", "decode"),
-                   help="LLM phase of a decoder model: a prefill of --seq tokens, or one decode "
-                        "step against a KV cache of --context tokens; adds per-token figures")
+                   help="LLM phase of a decoder model (hf:, transformers, or an ONNX export with "
+                        "past key/value inputs): a prefill of --seq tokens, or one decode step "
+                        "against a KV cache of --context tokens; adds per-token figures")
     p.add_argument("--context", type=int, default=None, metavar="N",
                    help="with --phase: tokens already in the KV cache (decode default 127)")
     p.add_argument("--batch", type=int, default=1, metavar="N",
