@@ -143,13 +143,25 @@ class PhaseCost:
             rows += [
                 ("device", f"{d.name}: {si(d.peak_flops)}FLOP/s {d.dtype}, "
                            f"{si(d.bandwidth_bytes_per_s)}B/s ({d.source})"),
-                ("time lower bound", f"{d.seconds_per_step * 1e3:.4g} ms per step, "
-                                     f"{d.seconds_per_token * 1e3:.4g} ms per token "
+                ("time lower bound", f"{_seconds(d.seconds_per_step)} per step, "
+                                     f"{_seconds(d.seconds_per_token)} per token "
                                      f"({d.bound}-bound)"),
                 ("tokens/s at most", f"{d.tokens_per_s:,.1f}"),
             ]
         width = max(len(k) for k, _ in rows)
         return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+
+
+def _seconds(t: float) -> str:
+    """``t`` seconds in s, ms, µs or ns, four significant digits.
+
+    >>> _seconds(6.354149e-08), _seconds(0.0125)
+    ('63.54 ns', '12.5 ms')
+    """
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if t >= scale:
+            return f"{t / scale:.4g} {unit}"
+    return f"{t / 1e-9:.4g} ns"
 
 
 def on_device(cost: PhaseCost, device: Device | str) -> DeviceEstimate:
