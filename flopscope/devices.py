@@ -13,6 +13,7 @@ flopscope reads this table through :func:`get_device`; the host's own, measured,
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -140,4 +141,8 @@ def get_device(name: str) -> Device:
     try:
         return _LOOKUP[_key(name)]
     except KeyError:
-        raise FlopscopeError(f"unknown device '{name}'; choose one of {', '.join(DEVICES)}") from None
+        spellings = [n.lower() for d in _DEVICES for n in (d.name, *d.aliases)]
+        close = difflib.get_close_matches(name.lower(), spellings, n=3, cutoff=0.6)
+        hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+        raise FlopscopeError(f"unknown device '{name}'{hint}; choose one of "
+                             f"{', '.join(DEVICES)}") from None

@@ -1,10 +1,11 @@
 """LLM phases: the cost of a prefill or of one decode step, per token.
 
 A decoder model (a Hugging Face ``hf:`` source or a transformers model object) is traced
-as it runs in that phase: **prefill** reads ``seq`` prompt tokens (after ``context``
-cached ones, usually none); **decode** reads one new token against a KV cache already
-holding ``context`` tokens (a cache of meta tensors: nothing allocated). Each step is
-costed exactly like any other analysis, then put per token:
+as it runs in that phase (an ONNX decoder export with past key/value inputs has its inputs
+and dim params bound to the phase instead: :func:`_onnx_phase`): **prefill** reads ``seq``
+prompt tokens (after ``context`` cached ones, usually none); **decode** reads one new
+token against a KV cache already holding ``context`` tokens (a cache of meta tensors:
+nothing allocated). Each step is costed exactly like any other analysis, then put per token:
 
 * FLOPs (and MACs) per token: the step's totals over the ``batch·new`` tokens it makes;
 * weight bytes read: every parameter once per step (the embedding table included: an
@@ -14,23 +15,58 @@ costed exactly like any other analysis, then put per token:
 * arithmetic intensity: FLOPs over the bytes the step must move at least: the weights,
   the KV cache it reads (``context`` tokens) and the K/V it writes (the new tokens).
 
+On a named device (:mod:`flopscope.devices`, ``--device``) a step takes at least
+max(FLOPs / peak FLOP/s for the weights' dtype, bytes moved / bandwidth): :func:`on_device`.
+
 >>> kv_cache_bytes(layers=32, tokens=1, kv_heads=8, head_dim=128, dtype_bytes=2)
 131072
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from flopscope.errors import FlopscopeError
 
+if TYPE_CHECKING:
+    from flopscope.devices import Device
+
 PHASES = ("prefill", "decode")
+
+#: torch / ONNX dtype names -> the dtype keys of a device's peak table
+_PEAK_DTYPES = {"float64": "fp64", "double": "fp64", "float32": "fp32", "float": "fp32",
+                "bfloat16": "bf16", "float16": "fp16", "half": "fp16", "int8": "int8",
+                "uint8": "int8", "float8_e4m3fn": "fp8", "float8_e5m2": "fp8"}
 
 
 def kv_cache_bytes(layers: int, tokens: int, kv_heads: int, head_dim: int, dtype_bytes: int) -> int:
     """Bytes of keys and values for ``tokens`` tokens: ``2·layers·tokens·kv_heads·head_dim·bytes``."""
     return 2 * layers * tokens * kv_heads * head_dim * dtype_bytes
+
+
+@dataclass(frozen=True)
+class DeviceEstimate:
+    """A phase step on a named device's roofline: a lower bound on its time.
+
+    ``seconds_per_step`` = max(FLOPs / ``peak_flops``, ``bytes_moved`` / ``bandwidth``);
+    ``bound`` says which term wins (``"memory"`` or ``"compute"``); ``dtype`` is the peak
+    used (the weights' dtype, or fp32 where the device lists none for it).
+    """
+
+    name: str
+    source: str
+    dtype: str
+    peak_flops: float
+    bandwidth_bytes_per_s: float
+    bytes_moved: int
+    seconds_per_step: float
+    seconds_per_token: float
+    tokens_per_s: float
+    bound: str
 
 
 @dataclass(frozen=True)
@@ -54,6 +90,8 @@ class PhaseCost:
     kv_cache_bytes: int
     kv_read_bytes: int
     kv_written_bytes: int
+    weight_dtype: str = ""
+    device: DeviceEstimate | None = None
 
     @property
     def flops_per_token(self) -> float:
@@ -68,9 +106,14 @@ class PhaseCost:
         return self.weight_bytes / self.tokens
 
     @property
+    def bytes_moved(self) -> int:
+        """Bytes the step must move at least: weights, KV cache read and K/V written."""
+        return self.weight_bytes + self.kv_read_bytes + self.kv_written_bytes
+
+    @property
     def arithmetic_intensity(self) -> float:
         """FLOPs per byte moved: weights, KV cache read and K/V written."""
-        moved = self.weight_bytes + self.kv_read_bytes + self.kv_written_bytes
+        moved = self.bytes_moved
         return self.flops / moved if moved else 0.0
 
     def as_dict(self) -> dict[str, Any]:
@@ -95,17 +138,77 @@ class PhaseCost:
                          f"{self.kv_cache_bytes:,} B in total after the step"),
             ("arithmetic intensity", f"{self.arithmetic_intensity:.2f} FLOPs/B"),
         ]
+        d = self.device
+        if d is not None:
+            rows += [
+                ("device", f"{d.name}: {si(d.peak_flops)}FLOP/s {d.dtype}, "
+                           f"{si(d.bandwidth_bytes_per_s)}B/s ({d.source})"),
+                ("time lower bound", f"{_seconds(d.seconds_per_step)} per step, "
+                                     f"{_seconds(d.seconds_per_token)} per token "
+                                     f"({d.bound}-bound)"),
+                ("tokens/s at most", f"{d.tokens_per_s:,.1f}"),
+            ]
         width = max(len(k) for k, _ in rows)
         return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
 
 
+def _seconds(t: float) -> str:
+    """``t`` seconds in s, ms, µs or ns, four significant digits.
+
+    >>> _seconds(6.354149e-08), _seconds(0.0125)
+    ('63.54 ns', '12.5 ms')
+    """
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if t >= scale:
+            return f"{t / scale:.4g} {unit}"
+    return f"{t / 1e-9:.4g} ns"
+
+
+def on_device(cost: PhaseCost, device: Device | str) -> DeviceEstimate:
+    """``cost`` on ``device``'s roofline (a :class:`~flopscope.devices.Device` or its name).
+
+    >>> c = PhaseCost("decode", 1, 1, 0, 1, macs=10**9, flops=2 * 10**9,
+    ...               weight_bytes=2 * 10**9, kv_dtype="bfloat16", kv_bytes_per_token=0,
+    ...               kv_cache_bytes=0, kv_read_bytes=0, kv_written_bytes=0,
+    ...               weight_dtype="bfloat16")
+    >>> e = on_device(c, "h100")
+    >>> e.bound, round(e.seconds_per_token * 1e3, 4)
+    ('memory', 0.597)
+    """
+    from flopscope.devices import get_device
+
+    dev = get_device(device) if isinstance(device, str) else device
+    dtype = _PEAK_DTYPES.get(cost.weight_dtype or cost.kv_dtype, "fp32")
+    if dtype not in dev.peak_flops:
+        dtype = "fp32"
+    peak = dev.peak(dtype)
+    compute_s = cost.flops / peak
+    memory_s = cost.bytes_moved / dev.bandwidth_bytes_per_s
+    step = max(compute_s, memory_s)
+    return DeviceEstimate(
+        name=dev.name, source=dev.source, dtype=dtype, peak_flops=peak,
+        bandwidth_bytes_per_s=dev.bandwidth_bytes_per_s, bytes_moved=cost.bytes_moved,
+        seconds_per_step=step, seconds_per_token=step / cost.tokens,
+        tokens_per_s=cost.tokens / step if step else float("inf"),
+        bound="memory" if memory_s >= compute_s else "compute")
+
+
+def with_device(cost: PhaseCost, device: Device | str | None) -> PhaseCost:
+    """``cost`` with its :class:`DeviceEstimate` on ``device`` (unchanged when None)."""
+    return cost if device is None else replace(cost, device=on_device(cost, device))
+
+
 def analyze_phase(model: Any, phase: str, *, seq: int | None = None, context: int = 0,
-                  batch: int = 1, trust_remote_code: bool = False) -> tuple[Any, PhaseCost]:
+                  batch: int = 1, trust_remote_code: bool = False,
+                  device: Device | str | None = None,
+                  dims: Mapping[str, int] | None = None) -> tuple[Any, PhaseCost]:
     """``(report of the step, its PhaseCost)`` for a decoder model in ``phase``.
 
     ``model`` is ``"hf:ID_OR_FOLDER"`` (or its Source) or a transformers model object.
     Prefill defaults to ``seq`` = 128 prompt tokens; decode processes one token (``seq``
-    must be 1 or left out) against ``context`` cached tokens.
+    must be 1 or left out) against ``context`` cached tokens. ``device`` (a name from
+    :mod:`flopscope.devices`) adds the step's roofline time on it (:func:`on_device`);
+    ``dims`` binds an ONNX export's other dim params (head counts left symbolic).
     """
     from flopscope.analysis import analyze
     from flopscope.frontends.hf import DEFAULT_SEQ
@@ -113,6 +216,10 @@ def analyze_phase(model: Any, phase: str, *, seq: int | None = None, context: in
 
     if phase not in PHASES:
         raise FlopscopeError(f"--phase must be one of {', '.join(PHASES)}, not '{phase}'")
+    if isinstance(device, str):
+        from flopscope.devices import get_device
+
+        device = get_device(device)                      # an unknown name fails before the trace
     if batch < 1 or context < 0 or (seq is not None and seq < 1):
         raise FlopscopeError("--batch and --seq must be >= 1, --context >= 0")
     if phase == "decode":
@@ -122,6 +229,9 @@ def analyze_phase(model: Any, phase: str, *, seq: int | None = None, context: in
     elif seq is None:
         seq = DEFAULT_SEQ
     source = resolve(model)
+    if source.is_onnx:
+        report, cost = _onnx_phase(source, phase, seq, context, batch, dict(dims or {}))
+        return report, with_device(cost, device)
     if source.kind == HF:
         from flopscope.frontends.hf import build_source
 
@@ -129,8 +239,8 @@ def analyze_phase(model: Any, phase: str, *, seq: int | None = None, context: in
     elif source.kind == MODULE and hasattr(source.value, "config"):
         module = source.value
     else:
-        raise FlopscopeError(f"{source.spec}: --phase needs a decoder model: hf:ID_OR_FOLDER "
-                             "or a transformers model")
+        raise FlopscopeError(f"{source.spec}: --phase needs a decoder model: hf:ID_OR_FOLDER, "
+                             "a transformers model or an ONNX decoder export with past inputs")
     config = module.config
     if getattr(config, "is_encoder_decoder", False):
         raise FlopscopeError(f"{source.spec}: --phase handles decoder-only models; this one is "
@@ -165,5 +275,115 @@ def analyze_phase(model: Any, phase: str, *, seq: int | None = None, context: in
         weight_bytes=report.totals.param_bytes,
         kv_dtype=str(dtype).removeprefix("torch."), kv_bytes_per_token=per_token,
         kv_cache_bytes=per_token * batch * (context + seq),
-        kv_read_bytes=per_token * batch * context, kv_written_bytes=per_token * tokens)
+        kv_read_bytes=per_token * batch * context, kv_written_bytes=per_token * tokens,
+        weight_dtype=str(dtype).removeprefix("torch."))
+    return report, with_device(cost, device)
+
+
+#: names of past key/value inputs in decoder exports: (layer, "key" | "value")
+_PAST = re.compile(r"past_key_values\.(\d+)\.(key|value)|past\.(\d+)\.(key|value)"
+                   r"|past_(key|value)_(\d+)|past_(key|value)_values_(\d+)")
+
+#: ONNX element types -> torch-style dtype names
+_ONNX_DTYPES = {1: "float32", 10: "float16", 16: "bfloat16", 11: "float64", 3: "int8", 2: "uint8",
+                17: "float8_e4m3fn", 19: "float8_e5m2"}
+
+
+def _past_layer(name: str) -> int | None:
+    m = _PAST.fullmatch(name)
+    if m is None:
+        return None
+    return int(next(g for g in m.groups() if g is not None and g.isdigit()))
+
+
+def _onnx_phase(source: Any, phase: str, seq: int, context: int, batch: int,
+                given: dict[str, int]) -> tuple[Any, PhaseCost]:
+    """A phase step of an ONNX decoder export with past key/value inputs.
+
+    Inputs ``input_ids`` / ``position_ids`` are bound to ``(batch, seq)``, ``attention_mask``
+    to ``(batch, context + seq)``, every past key/value (``[batch, kv_heads, past, head_dim]``)
+    to ``context`` cached tokens; their dim params are bound by name as well.
+    """
+    import numpy as np
+    from onnx import helper
+
+    from flopscope.analysis import analyze
+    from flopscope.frontends.onnx import read_model
+
+    proto = source.target if not isinstance(source.target, (str, os.PathLike)) \
+        else read_model(source.target)
+    init = {i.name for i in proto.graph.initializer}
+    shapes: dict[str, tuple[int, ...]] = {}
+    dims: dict[str, int] = dict(given)
+    layers: set[int] = set()
+    per_token = 0
+    kv_dtype = ""
+
+    def bind(name: str, declared: list[Any], wanted: tuple[int | None, ...]) -> tuple[int, ...]:
+        if len(declared) != len(wanted):
+            raise FlopscopeError(f"{source.spec}: input '{name}' has rank {len(declared)}, "
+                                 f"--phase expects {len(wanted)}")
+        out = []
+        for axis, (dim, want) in enumerate(zip(declared, wanted)):
+            if want is None:
+                if dim.HasField("dim_param") and dim.dim_param in dims:
+                    out.append(dims[dim.dim_param])
+                    continue
+                if not dim.HasField("dim_value"):
+                    raise FlopscopeError(f"{source.spec}: input '{name}' axis {axis} is "
+                                         f"symbolic ('{dim.dim_param}'); give it with --dim")
+                out.append(dim.dim_value)
+                continue
+            if dim.HasField("dim_param"):
+                if dims.setdefault(dim.dim_param, want) != want:
+                    raise FlopscopeError(f"{source.spec}: dim '{dim.dim_param}' would be both "
+                                         f"{dims[dim.dim_param]} and {want} in this phase")
+            elif dim.HasField("dim_value") and dim.dim_value != want:
+                raise FlopscopeError(f"{source.spec}: input '{name}' axis {axis} is fixed at "
+                                     f"{dim.dim_value}; this phase needs {want}")
+            out.append(want)
+        return tuple(out)
+
+    for value in proto.graph.input:
+        if value.name in init:
+            continue
+        declared = list(value.type.tensor_type.shape.dim)
+        layer = _past_layer(value.name)
+        if value.name in ("input_ids", "position_ids"):
+            shapes[value.name] = bind(value.name, declared, (batch, seq))
+        elif value.name == "attention_mask":
+            shapes[value.name] = bind(value.name, declared, (batch, context + seq))
+        elif layer is not None:
+            shape = bind(value.name, declared, (batch, None, context, None))
+            elem = value.type.tensor_type.elem_type
+            width = np.dtype(helper.tensor_dtype_to_np_dtype(elem)).itemsize
+            per_token += shape[1] * shape[3] * width
+            kv_dtype = _ONNX_DTYPES.get(elem, str(np.dtype(helper.tensor_dtype_to_np_dtype(elem))))
+            layers.add(layer)
+            shapes[value.name] = shape
+    if not layers:
+        raise FlopscopeError(f"{source.spec}: --phase needs a decoder export with past key/value "
+                             "inputs (past_key_values.N.key / past_key_N ...); it has none")
+    report = analyze(proto, input_shapes=shapes, dims=dims, name=source.name)
+    tokens = batch * seq
+    cost = PhaseCost(
+        phase=phase, batch=batch, seq=seq, context=context, tokens=tokens,
+        macs=report.totals.macs, flops=report.totals.flops,
+        weight_bytes=report.totals.param_bytes, kv_dtype=kv_dtype, kv_bytes_per_token=per_token,
+        kv_cache_bytes=per_token * batch * (context + seq),
+        kv_read_bytes=per_token * batch * context, kv_written_bytes=per_token * tokens,
+        weight_dtype=_weight_dtype(proto))
     return report, cost
+
+
+def _weight_dtype(proto: Any) -> str:
+    """The dtype holding most of an ONNX model's weight elements ('' when none)."""
+    counts: dict[int, int] = {}
+    for t in proto.graph.initializer:
+        n = 1
+        for d in t.dims:
+            n *= d
+        counts[t.data_type] = counts.get(t.data_type, 0) + n
+    if not counts:
+        return ""
+    return _ONNX_DTYPES.get(max(counts, key=lambda k: counts[k]), "")

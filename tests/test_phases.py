@@ -82,3 +82,53 @@ def test_cli_context_without_phase_is_refused(folder, capsys):
 
     assert main(["report", folder, "--context", "8"]) == 2
     assert "--phase" in capsys.readouterr().err
+
+
+def test_decode_on_h100_is_memory_bound_at_bytes_over_bandwidth(folder):
+    _, cost = analyze_phase(folder, "decode", context=127, device="H100 SXM")
+    d = cost.device
+    moved = cost.weight_bytes + cost.kv_read_bytes + cost.kv_written_bytes
+    assert d is not None and d.name == "H100 SXM" and d.dtype == "bf16"
+    assert d.peak_flops == 989.4e12 and d.bandwidth_bytes_per_s == 3.35e12
+    assert d.bound == "memory" and d.bytes_moved == moved
+    assert d.seconds_per_step == moved / 3.35e12 == d.seconds_per_token   # batch 1: one token
+    assert d.tokens_per_s == pytest.approx(3.35e12 / moved, rel=1e-12)
+    assert cost.flops / 989.4e12 < d.seconds_per_step
+
+
+def test_device_per_token_divides_by_the_batch_and_compute_bound_prefill(folder):
+    from flopscope.phases import on_device
+
+    _, cost = analyze_phase(folder, "decode", context=127, batch=4)
+    assert cost.device is None
+    d = on_device(cost, "a100")
+    assert d.seconds_per_token == d.seconds_per_step / 4
+    # the same step with 10^6 times the FLOPs: compute-bound at FLOPs / peak exactly
+    from dataclasses import replace
+
+    heavy = on_device(replace(cost, flops=cost.flops * 10**6), "a100")
+    assert heavy.bound == "compute" and heavy.seconds_per_step == cost.flops * 10**6 / 312e12
+
+
+def test_unknown_device_is_one_line_with_a_suggestion(folder, capsys):
+    from flopscope.cli import main
+
+    with pytest.raises(FlopscopeError, match="did you mean 'h100'"):
+        analyze_phase(folder, "decode", device="h10")
+    assert main(["report", folder, "--phase", "decode", "--device", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown device 'nope'" in err and "H100 SXM" in err and len(err.strip().splitlines()) == 1
+
+
+def test_cli_device_text_and_json(folder, capsys):
+    from flopscope.cli import main
+
+    assert main(["report", folder, "--phase", "decode", "--device", "h200", "--format",
+                 "json"]) == 0
+    device = json.loads(capsys.readouterr().out)["phase"]["device"]
+    assert device["name"] == "H200" and device["bound"] == "memory"
+    assert device["seconds_per_token"] == device["bytes_moved"] / 4.8e12
+    assert device["source"].startswith("NVIDIA H200")
+    assert main(["report", folder, "--phase", "prefill", "--seq", "8", "--device", "rpi5"]) == 0
+    out = capsys.readouterr().out
+    assert "Raspberry Pi 5" in out and "per token" in out and "tokens/s at most" in out

@@ -51,12 +51,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seq", type=int, metavar="N",
                    help="hf: models: tokens of the text inputs (default 128)")
     p.add_argument("--phase", choices=("prefill", "decode"),
-                   help="LLM phase of a decoder model: a prefill of --seq tokens, or one decode "
-                        "step against a KV cache of --context tokens; adds per-token figures")
+                   help="LLM phase of a decoder model (hf:, transformers, or an ONNX export with "
+                        "past key/value inputs): a prefill of --seq tokens, or one decode step "
+                        "against a KV cache of --context tokens; adds per-token figures")
     p.add_argument("--context", type=int, default=None, metavar="N",
                    help="with --phase: tokens already in the KV cache (decode default 127)")
     p.add_argument("--batch", type=int, default=1, metavar="N",
                    help="with --phase: sequences per step (default 1)")
+    p.add_argument("--device", metavar="NAME",
+                   help="with --phase: lower-bound time per token on a named device's roofline "
+                        "(h100, h200, a100, l4, rtx4090, m2, phone, rpi5)")
     p.add_argument("--trust-remote-code", action="store_true",
                    help="hf: models: allow a config that needs custom code from the Hub (auto_map)")
 
@@ -78,8 +82,8 @@ def run(args: argparse.Namespace) -> int:
     non_negative("--seq", args.seq)
     if args.phase:
         return _run_phase(args)
-    if args.context is not None or args.batch != 1:
-        raise FlopscopeError("--context and --batch go with --phase prefill|decode")
+    if args.context is not None or args.batch != 1 or args.device:
+        raise FlopscopeError("--context, --batch and --device go with --phase prefill|decode")
     model = with_options(resolve(args.model), seq=args.seq,
                          trust_remote_code=args.trust_remote_code)
     report = analyze(model, input_shapes=parse_input_shapes(args.input_shape),
@@ -107,7 +111,8 @@ def _run_phase(args: argparse.Namespace) -> int:
 
     context = args.context if args.context is not None else (127 if args.phase == "decode" else 0)
     report, cost = analyze_phase(args.model, args.phase, seq=args.seq, context=context,
-                                 batch=args.batch, trust_remote_code=args.trust_remote_code)
+                                 batch=args.batch, trust_remote_code=args.trust_remote_code,
+                                 device=args.device, dims=parse_dims(args.dim))
     if args.format == "json":
         data = json.loads(render(report, "json", depth=args.depth, top=args.top))
         data["phase"] = cost.as_dict()
