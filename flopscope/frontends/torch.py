@@ -325,10 +325,10 @@ class _Recorder(TorchDispatchMode):
         try:
             if name in _DATA_DEPENDENT:   # answered from example values, when they are known
                 value = self.values.run(func, args, kwargs, in_tensors, False)
-                if value is _UNKNOWN:
-                    raise _explain(func, RuntimeError(), self.module_stack[-1])
+            if value is not _UNKNOWN:
                 out = _like(value, in_tensors[0].device)
-            else:
+            else:   # on meta this fails and the trace moves to fake tensors, whose constants
+                    # (a comparison of two known sizes...) may still answer it
                 shortcut = _SHAPE_SHORTCUTS.get(func)
                 out = shortcut(*args, **kwargs) if shortcut is not None and _on_meta(args) else None
                 if out is None:
