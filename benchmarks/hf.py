@@ -36,6 +36,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from pytorch_path import best_of  # noqa: E402  (benchmarks/ is on sys.path: the script's folder)
+
 from flopscope.analysis import analyze  # noqa: E402
 from flopscope.frontends.hf import build_from_config  # noqa: E402
 from tests.integration import test_transformers as formulas  # noqa: E402
@@ -70,16 +72,6 @@ MODELS = {
                               "max_target_positions": 448, "vocab_size": 51865, **SPECIAL},
                              lambda c, s: formulas.whisper_encoder_macs(c, 1)),
 }
-
-
-def best_of(fn, repeats: int) -> tuple[float, object]:
-    fn()
-    times, result = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return min(times), result
 
 
 def model_and_inputs(name: str, config: dict, seq: int):

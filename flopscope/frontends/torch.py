@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
@@ -598,6 +598,37 @@ def load(model: Any, inputs: Any = None, *, input_shapes: Mapping[str, Any] | No
         notes=notes, modules=recorder.modules)
 
 
+def module_path(module_names: dict[int, str], mod: Any, stack: list[str]) -> str:
+    """``mod``'s path in the model; a module created on the fly inside forward() is named
+    after its class under the module that runs it (the top of ``stack``)."""
+    path = module_names.get(id(mod))
+    if path is None:
+        parent = stack[-1]
+        path = f"{parent}.{type(mod).__name__}" if parent else type(mod).__name__
+    return path
+
+
+def bind_inputs(recorder: _Recorder, args: Sequence[Any], kwargs: dict[str, Any],
+                input_names: Sequence[str], examples: dict[int, Any] | None = None) -> list[Tensor]:
+    """Name the model's tensor inputs in ``recorder`` and return them as graph inputs. With
+    ``examples`` (id -> value, from :func:`arguments`), each input's example values (or
+    :func:`default_values`) answer the data-dependent reads of the trace."""
+    graph_inputs = []
+    for input_name, value in zip(input_names, [*args, *kwargs.values()]):
+        if not isinstance(value, torch.Tensor):
+            continue
+        recorder.names[id(value)] = input_name
+        recorder.keep.append(value)
+        if examples is not None:
+            known = examples.get(id(value))
+            if known is None:
+                known = default_values(input_name, value)
+            if known is not None:
+                recorder.values.by_id[id(value)] = known
+        graph_inputs.append(Tensor(input_name, tuple(value.shape), dtype_name(value.dtype)))
+    return graph_inputs
+
+
 class _NeedsFake(Exception):
     """The meta trace met a tensor on another device: retry on fake tensors."""
 
@@ -627,10 +658,7 @@ def _trace(module: torch.nn.Module, params: dict[str, Any], buffers: dict[str, A
     module_names = {id(m): n for n, m in module.named_modules()}
 
     def pre_hook(mod: torch.nn.Module, _args: Any) -> None:
-        path = module_names.get(id(mod))
-        if path is None:  # a module created on the fly inside forward()
-            parent = recorder.module_stack[-1]
-            path = f"{parent}.{type(mod).__name__}" if parent else type(mod).__name__
+        path = module_path(module_names, mod, recorder.module_stack)
         recorder.modules.setdefault(path, type(mod).__name__)
         recorder.module_stack.append(path)
 
@@ -646,17 +674,7 @@ def _trace(module: torch.nn.Module, params: dict[str, Any], buffers: dict[str, A
         with torch.no_grad(), fake:
             examples: dict[int, Any] = {}
             args, kwargs, input_names = arguments(module, inputs, input_shapes, device, examples)
-            graph_inputs = []
-            for input_name, value in zip(input_names, [*args, *kwargs.values()]):
-                if isinstance(value, torch.Tensor):
-                    names[id(value)] = input_name
-                    recorder.keep.append(value)
-                    known = examples.get(id(value))
-                    if known is None:
-                        known = default_values(input_name, value)
-                    if known is not None:
-                        recorder.values.by_id[id(value)] = known
-                    graph_inputs.append(Tensor(input_name, tuple(value.shape), dtype_name(value.dtype)))
+            graph_inputs = bind_inputs(recorder, args, kwargs, input_names, examples)
             pre = torch.nn.modules.module.register_module_forward_pre_hook(pre_hook)
             post = torch.nn.modules.module.register_module_forward_hook(post_hook, always_call=True)
             with recorder, _Functions(recorder):

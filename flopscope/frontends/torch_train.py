@@ -33,7 +33,15 @@ from torch.utils._pytree import tree_flatten
 
 from flopscope.errors import FlopscopeError, one_line
 from flopscope.frontends import aten_backward  # noqa: F401  (registers the backward mappings)
-from flopscope.frontends.torch import _leaves, _NeedsFake, _Recorder, arguments, dtype_name
+from flopscope.frontends.torch import (
+    _leaves,
+    _NeedsFake,
+    _Recorder,
+    arguments,
+    bind_inputs,
+    dtype_name,
+    module_path,
+)
 from flopscope.graph import LayerGraph, Param, Tensor
 from flopscope.sources import merge_inputs, resolve
 
@@ -269,11 +277,7 @@ def _trace(module: torch.nn.Module, params: dict[str, Any], buffers: dict[str, A
     starts: list[int] = []
 
     def pre_hook(mod: torch.nn.Module, _args: Any) -> None:
-        path = module_names.get(id(mod))
-        if path is None:
-            parent = recorder.module_stack[-1]
-            path = f"{parent}.{type(mod).__name__}" if parent else type(mod).__name__
-        recorder.module_stack.append(path)
+        recorder.module_stack.append(module_path(module_names, mod, recorder.module_stack))
         starts.append(_next_sequence_nr())
 
     def post_hook(mod: torch.nn.Module, _args: Any, out: Any) -> None:
@@ -306,12 +310,7 @@ def _trace(module: torch.nn.Module, params: dict[str, Any], buffers: dict[str, A
                     constants.add(names[id(stand_in)])
                     param_storages.add(storage_id(stand_in))
             args, kwargs, input_names = arguments(module, given, None, device)
-            graph_inputs = []
-            for input_name, value in zip(input_names, [*args, *kwargs.values()]):
-                if isinstance(value, torch.Tensor):
-                    names[id(value)] = input_name
-                    recorder.keep.append(value)
-                    graph_inputs.append(Tensor(input_name, tuple(value.shape), dtype_name(value.dtype)))
+            graph_inputs = bind_inputs(recorder, args, kwargs, input_names)
             pre = torch.nn.modules.module.register_module_forward_pre_hook(pre_hook)
             post = torch.nn.modules.module.register_module_forward_hook(post_hook, always_call=True)
             autocast = (torch.autocast("cpu", dtype=cast) if cast is not None
