@@ -687,6 +687,14 @@ def _infer(stripped: ModelProto, where: str, shapes_given: bool, notes: list[str
         message = one_line(exc)
         if "topologically sorted" in message:
             raise _Unsorted(message) from None
+        if "in initializer but not in graph input" in message and stripped.ir_version < 4:
+            # ONNX Runtime's optimizer adds initializers (fused Conv+BN weights) to an IR < 4
+            # file without listing them as graph inputs, and ONNX Runtime loads the result:
+            # check the copy under IR 4, where initializers need not be inputs
+            stripped.ir_version = 4
+            notes.append("initializers not listed as graph inputs, which IR version < 4 "
+                         "requires (as ONNX Runtime's optimizer writes them): analysed as IR 4")
+            return _infer(stripped, where, shapes_given, notes)
         if "is deprecated in domain_version" not in message:
             raise FlopscopeError(f"{where}: invalid ONNX graph ({message})") from None
         # runtimes still execute deprecated ops (GroupNormalization-18): analyse, and say so

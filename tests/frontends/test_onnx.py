@@ -779,3 +779,21 @@ def test_invalid_graph_is_a_one_line_error():
     with pytest.raises(FlopscopeError, match="invalid ONNX graph") as info:
         analyze(model)
     assert "\n" not in str(info.value)
+
+
+def test_ir3_initializer_not_listed_as_input_is_analysed_as_ir4():
+    """ONNX Runtime's optimizer writes fused weights into an IR 3 file without listing them
+    as graph inputs (which IR < 4 requires); ONNX Runtime loads it, so flopscope counts it:
+    a 3x3 conv, 4 -> 8 channels on 1x4x6x6 (pads 1): 8·36·4·9 = 10,368 MACs."""
+    w = numpy_helper.from_array(np.zeros((8, 4, 3, 3), np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["y"], kernel_shape=[3, 3], pads=[1, 1, 1, 1])],
+        "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 6, 6])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8, 6, 6])], [w])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 9)])
+    model.ir_version = 3
+    report = analyze(model)
+    assert report.coverage.complete and report.totals.macs == 8 * 36 * 4 * 9
+    assert report.totals.params == 8 * 4 * 9
+    assert any("analysed as IR 4" in n for n in report.notes)
+    assert model.ir_version == 3                       # the caller's model is left as it was
