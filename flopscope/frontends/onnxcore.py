@@ -214,8 +214,7 @@ def _defaults_private(op: str, version: int, domain: str) -> list[tuple[str, Att
     for name, attr in _native.defs.get_schema(op, version, domain).attributes.items():
         default = AttributeProto()
         default.ParseFromString(attr._default_value)       # the binding's serialized default
-        if default.type:
-            out.append((name, default))
+        out.append((name, default))                          # type 0: no default
     return out
 
 
@@ -223,8 +222,7 @@ def _defaults_public(op: str, version: int, domain: str) -> list[tuple[str, Attr
     import onnx.defs
 
     schema = onnx.defs.get_schema(op, version, domain)
-    return [(name, attr.default_value) for name, attr in schema.attributes.items()
-            if attr.default_value.type]
+    return [(name, attr.default_value) for name, attr in schema.attributes.items()]
 
 
 def _is_model(result: Any) -> bool:
@@ -280,7 +278,13 @@ def schema_defaults(op: str, version: int, domain: str) -> list[tuple[str, Attri
     """(name, default AttributeProto) of every attribute of an operator's schema that has
     a default (``onnx.defs.get_schema``); raises :data:`SchemaError` for an operator onnx
     does not know."""
-    return ENTRIES["get_schema"](op, version, domain)
+    return [(name, a) for name, a in ENTRIES["get_schema"](op, version, domain) if a.type]
+
+
+def schema_attributes(op: str, version: int, domain: str = "") -> frozenset[str]:
+    """The names of every attribute an operator's schema defines at ``version``, with or
+    without a default; raises :data:`SchemaError` for an operator onnx does not know."""
+    return frozenset(name for name, _ in ENTRIES["get_schema"](op, version, domain))
 
 
 def attribute_value(a: AttributeProto) -> Any:

@@ -31,7 +31,15 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from flopscope.frontends.onnxcore import AttributeProto, NodeProto, TensorProto, ValueInfoProto, value_info
+from flopscope.frontends.onnxcore import (
+    AttributeProto,
+    NodeProto,
+    SchemaError,
+    TensorProto,
+    ValueInfoProto,
+    schema_attributes,
+    value_info,
+)
 
 #: prefix of every name a stand-in introduces (nodes, helper tensors, fake weights)
 MARK = "flopscope.shape/"
@@ -82,10 +90,18 @@ class _Ctx:
         return f"{MARK}{self.node.output[0]}/{self.count}"
 
     def add(self, op: str, inputs: Sequence[str], output: str, **attrs: Any) -> str:
+        """A standard ``op`` node at the model's opset. Attributes that opset's schema does
+        not define are left out (ORT's nchwc MaxPool carries ceil_mode in an opset-9 file,
+        where MaxPool has none and so always floors): the stand-in gives shapes only."""
         node = NodeProto(op_type=op, name=f"{MARK}{output}", output=[output])
         node.input.extend(inputs)
+        try:
+            known: frozenset[str] | None = schema_attributes(op, self.opset) if attrs else None
+        except SchemaError:     # no such op at this opset: the checker says so, as before
+            known = None
         for key, value in attrs.items():
-            node.attribute.append(_attribute(key, value))
+            if known is None or key in known:
+                node.attribute.append(_attribute(key, value))
         self.out.append(node)
         return output
 

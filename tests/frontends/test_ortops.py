@@ -138,3 +138,18 @@ def test_stand_in_nodes_carry_the_mark_and_keep_outputs():
     made = ortops.stand_ins(node, {}, 17, {}, ortops.Rewrite())
     assert made is not None and all(n.name.startswith(ortops.MARK) for n in made)
     assert [n.output[0] for n in made] == ["y", "m", "v", "sum"]
+
+
+def test_stand_in_leaves_out_attributes_its_opset_does_not_define():
+    """ORT's nchwc MaxPool carries ceil_mode in an opset-9 file (ResNet-50's session dump at
+    level all); MaxPool-8 has no ceil_mode, so the stand-in must not carry it. 2x2/2 on 1x8x6x6
+    -> 1x8x3x3, then 3 compares per output: 216 FLOPs."""
+    pool = helper.make_node("MaxPool", ["x"], ["y"], domain="com.microsoft.nchwc", kernel_shape=[2, 2],
+                            strides=[2, 2], ceil_mode=0, dilations=[1, 1])
+    relu = helper.make_node("Relu", ["y"], ["after"], name="after")
+    model = _model([pool, relu], [("x", F32, [1, 8, 6, 6])], opset=9,
+                   domains=("com.microsoft", "com.microsoft.nchwc"))
+    _, shapes = _shapes(model)
+    assert shapes["y"] == shapes["after"] == (1, 8, 3, 3)
+    report = analyze(model)
+    assert report.coverage.complete and report.layers[0].flops == 8 * 3 * 3 * 3
