@@ -20,7 +20,11 @@ denominator when there is one (``(S**2 + S) // 2``): ``eval`` with ints gives ex
 
 Which dims are free (:func:`parse_free`): a bare name is an ONNX dim param (``N``,
 ``seq``); on the PyTorch path ``batch`` is axis 0 and ``seq`` axis 1 of every input;
-``INPUT:AXIS=NAME`` frees one axis of one input on either path (``x:2=H``).
+``INPUT:AXIS=NAME`` frees one axis of one input on either path (``x:2=H``); ``KEY=NAME``
+frees a value of an ``hf:`` model's config, the model rebuilt at each size
+(``max_source_positions=S``: a Whisper encoder's positions). ``STEP*NAME`` samples only
+multiples of ``STEP`` (``image_size=16*P``: a ViT's patches per side, where the patch
+convolution would floor any other size).
 
 >>> p = Polynomial(("S",), {(2,): Fraction(12), (1,): Fraction(3456), (0,): Fraction(7)})
 >>> str(p), p(S=10)
@@ -38,7 +42,7 @@ from typing import Any
 
 from flopscope.analysis import build_report, load_graph
 from flopscope.errors import FlopscopeError, option
-from flopscope.report import Formulas, Report
+from flopscope.report import Formulas, InputInfo, Report
 from flopscope.sources import Inputs, Source, merge_inputs, resolve
 
 #: the highest degree tried in one dim before the cost is called non-polynomial
@@ -138,35 +142,69 @@ def _monomial(xs: Sequence[int], ys: Sequence[Fraction]) -> list[Fraction]:
 class Free:
     """A free dim: ``name`` in the formulas; ``input``/``axis`` when it is one axis of
     one input (``x:0=batch``), ``axis`` alone for that axis of every input (PyTorch's
-    ``batch``, ``seq``), neither for an ONNX dim param.
+    ``batch``, ``seq``), ``config`` for a key of an ``hf:`` model's config, none of them
+    for an ONNX dim param. The size bound is ``step * name``.
 
-    >>> parse_free("N, x:1=seq")
-    [Free(name='N', input=None, axis=None), Free(name='seq', input='x', axis=1)]
+    >>> [(f.name, f.input, f.axis) for f in parse_free("N, x:1=seq")]
+    [('N', None, None), ('seq', 'x', 1)]
+    >>> parse_free("image_size=16*P")[0].describe()
+    'config image_size = 16*P'
     """
 
     name: str
     input: str | None = None
     axis: int | None = None
+    config: str | None = None
+    step: int = 1
+
+    def spelled(self) -> str:
+        """As ``--formula`` writes it: ``image_size=16*P``, ``x:1=seq``, ``N``."""
+        value = f"{self.step}*{self.name}" if self.step != 1 else self.name
+        if self.config is not None:
+            return f"{self.config}={value}"
+        if self.input is not None:
+            return f"{self.input}:{self.axis}={value}"
+        return value
+
+    def describe(self) -> str:
+        """What the dim sets, in words: ``config image_size = 16*P``, ``x axis 1 = seq``."""
+        value = f"{self.step}*{self.name}" if self.step != 1 else self.name
+        if self.config is not None:
+            return f"config {self.config} = {value}"
+        if self.axis is None:
+            return f"dim param {self.name}" if self.step == 1 else f"dim param = {value}"
+        where = f"{self.input} axis {self.axis}" if self.input else f"axis {self.axis} of every input"
+        return f"{where} = {value}"
 
 
 def parse_free(text: str | Sequence[str] | None) -> list[Free]:
-    """``--formula`` values: ``"N,seq"``, ``"x:0=batch,x:1=seq"``; empty or None frees the
-    defaults (every ONNX dim param; ``batch`` on the PyTorch path)."""
+    """``--formula`` values: ``"N,seq"``, ``"x:0=batch,x:1=seq"``, ``"image_size=16*P"``;
+    empty or None frees the defaults (every ONNX dim param; ``batch`` on the PyTorch path)."""
     items = [text] if isinstance(text, str) else list(text or ())
     out: list[Free] = []
     for item in (part.strip() for chunk in items for part in chunk.split(",")):
         if not item:
             continue
-        where, sep, name = item.rpartition("=")
+        where, sep, value = item.rpartition("=")
         if not sep:
-            if not name.isidentifier():
-                raise FlopscopeError(f"bad free dim '{item}': write a name (N, seq) or INPUT:AXIS=NAME")
-            out.append(Free(name))
+            if not value.isidentifier():
+                raise FlopscopeError(f"bad free dim '{item}': write a name (N, seq), INPUT:AXIS=NAME "
+                                     "or an hf: config KEY=NAME")
+            out.append(Free(value))
             continue
+        step_text, star, name = value.strip().rpartition("*")
+        step = int(step_text) if star and step_text.strip().isdigit() else 0 if star else 1
+        if not name.strip().isidentifier() or step < 1:
+            raise FlopscopeError(f"bad free dim '{item}': the size is NAME or STEP*NAME, e.g. 16*P")
+        name, where = name.strip(), where.strip()
         input_name, colon, axis = where.rpartition(":")
-        if not colon or not input_name or not axis.isdigit() or not name.isidentifier():
-            raise FlopscopeError(f"bad free dim '{item}': write INPUT:AXIS=NAME, e.g. x:1=seq")
-        out.append(Free(name, input_name, int(axis)))
+        if not colon and where.isidentifier():
+            out.append(Free(name, config=where, step=step))
+            continue
+        if not colon or not input_name or not axis.isdigit():
+            raise FlopscopeError(f"bad free dim '{item}': write INPUT:AXIS=NAME (x:1=seq) or an "
+                                 "hf: config KEY=NAME (image_size=16*P)")
+        out.append(Free(name, input_name, int(axis), step=step))
     names = [f.name for f in out]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
@@ -200,6 +238,7 @@ def fit(model: Any, free: str | Sequence[str] | Sequence[Free] | None = None, in
     if not wanted:
         raise FlopscopeError("the model has no free dims to write formulas in: its inputs have no "
                              "symbolic dims; name input axes, e.g. --formula x:0=batch")
+    rebuild = _rebuilder(source, model_for, merge_inputs(inputs, input_shapes), wanted)
     starts = _bases(source, model_for, base, wanted)
     names = [f.name for f in wanted]
 
@@ -210,9 +249,13 @@ def fit(model: Any, free: str | Sequence[str] | Sequence[Free] | None = None, in
         nonlocal ok
         if point not in cache:
             at = ", ".join(f"{n}={v}" for n, v in zip(names, point))
-            point_dims, point_inputs = _bound(source, base, given, dims, wanted, point)
+            template, model_at, given_at = base.model.inputs, model_for, given
+            config = {f.config: f.step * v for f, v in zip(wanted, point) if f.config is not None}
+            if config:
+                model_at, given_at, template = rebuild(config)
+            point_dims, point_inputs = _bound(source, template, given_at, dims, wanted, point)
             try:
-                graph = load_graph(model_for, point_inputs, dims=point_dims, name=name)
+                graph = load_graph(model_at, point_inputs, dims=point_dims, name=name)
                 report = build_report(graph, convention, flop_table)
             except FlopscopeError as exc:
                 raise FlopscopeError(f"formula: analysing at {at}: {exc}") from None
@@ -225,7 +268,7 @@ def fit(model: Any, free: str | Sequence[str] | Sequence[Free] | None = None, in
     polys, at = solve(wanted, lows, cost)
     return Formulas(dims=names, macs=str(polys[0]), flops=str(polys[1]),
                     activation_bytes=str(polys[2]), analyses=len(cache), checked_at=at,
-                    complete=ok)
+                    complete=ok, definitions={f.name: f.describe() for f in wanted})
 
 
 def solve(wanted: Sequence[Free], lows: Sequence[int],
@@ -265,7 +308,13 @@ def _at(values: Mapping[str, int]) -> str:
 
 
 def _bind_hint(wanted: Sequence[Free]) -> str:
-    """How to bind the dims instead: ``--dim`` for ONNX dim params, input shapes for axes."""
+    """How to bind the dims instead: ``--dim`` for ONNX dim params, input shapes for axes;
+    a config value is sampled in steps the strides divide instead."""
+    configured = [f for f in wanted if f.config is not None]
+    if configured:
+        f = configured[0]
+        return (f"sample {f.config} in steps that every stride divides instead "
+                f"({f.config}=16*{f.name} for 16-pixel patches)")
     params = [f.name for f in wanted if f.axis is None]
     if params:
         return f"bind it instead ({option('dims', '--dim')} {params[0]}=...)"
@@ -338,7 +387,7 @@ def _defaults(source: Source, model_for: Any, dims: Mapping[str, int] | None) ->
 
 def _torch_axes(source: Source, f: Free) -> Free:
     """On the PyTorch path a bare ``batch`` or ``seq`` is that axis of every input."""
-    if f.input is not None or f.axis is not None or source.is_onnx:
+    if f.input is not None or f.axis is not None or f.config is not None or source.is_onnx:
         return f
     if f.name not in TORCH_AXES:
         raise FlopscopeError(f"free dim '{f.name}': on a PyTorch model name an input axis, e.g. "
@@ -353,13 +402,16 @@ def _bases(source: Source, model_for: Any, base: Report, wanted: list[Free]) -> 
     declared = _declared(model_for) if source.is_onnx else {}
     out = []
     for f in wanted:
+        if f.config is not None:
+            out.append(_per_step(f, getattr(model_for.config, f.config)))
+            continue
         if f.input is None and f.axis is None:
             if f.name not in declared:
                 have = ", ".join(map(repr, declared)) or "none"
                 raise FlopscopeError(f"free dim '{f.name}' is no symbolic dim of the model's inputs "
                                      f"(they have {have}); or name an input axis, e.g. x:0={f.name}")
             where, axis = declared[f.name][0]
-            out.append(int(shapes[where][axis]))
+            out.append(_per_step(f, shapes[where][axis]))
             continue
         chosen = [f.input] if f.input is not None else list(shapes)
         sizes = []
@@ -371,31 +423,77 @@ def _bases(source: Source, model_for: Any, base: Report, wanted: list[Free]) -> 
             if f.axis is None or f.axis >= len(shape):
                 raise FlopscopeError(f"free dim '{f.name}': input '{name}' has rank {len(shape)}, "
                                      f"no axis {f.axis}")
-            sizes.append(int(shape[f.axis]))
+            sizes.append(_per_step(f, shape[f.axis]))
         out.append(max(sizes))
     return out
 
 
-def _bound(source: Source, base: Report, given: Inputs, dims: Mapping[str, int] | None,
-           wanted: Sequence[Free], point: Sequence[int]) -> tuple[dict[str, int] | None, Any]:
-    """The ``dims`` and inputs that bind the free dims to ``point``."""
+def _per_step(f: Free, size: Any) -> int:
+    """The value of ``f`` that gives ``size`` (``size / step``), refused unless whole."""
+    if type(size) is not int or size % f.step:
+        raise FlopscopeError(f"free dim '{f.spelled()}': {f.describe()} cannot give the model's size "
+                             f"{size!r}; choose a step that divides it")
+    return size // f.step
+
+
+def _rebuilder(source: Source, model_for: Any, given: Inputs, wanted: Sequence[Free],
+               ) -> Callable[[Mapping[str, int]], tuple[Any, Inputs, list[InputInfo]]]:
+    """For config dims (``KEY=NAME``): a function that rebuilds the ``hf:`` model with
+    config values and returns it with its inputs (and their shapes, to resize axes on);
+    the other dims need none (a function that refuses)."""
+    keys = [f for f in wanted if f.config is not None]
+
+    def refuse(values: Mapping[str, int]) -> tuple[Any, Inputs, list[InputInfo]]:
+        raise FlopscopeError(f"no config to set {', '.join(values)} in")
+
+    if not keys:
+        return refuse
+    if source.kind != "hf":
+        raise FlopscopeError(f"free dim '{keys[0].spelled()}': KEY=NAME sets a config value "
+                             "of an hf: model; name an input axis (INPUT:AXIS=NAME) or an ONNX dim param")
+    if not given.empty:
+        raise FlopscopeError(f"free dim '{keys[0].spelled()}': the inputs follow the config "
+                             "at each size; leave out the input shapes")
+    from flopscope.frontends.hf import build_source, source_config
+
+    config = source_config(source)
+    for f in keys:
+        if not hasattr(model_for.config, f.config or ""):
+            raise FlopscopeError(f"free dim '{f.spelled()}': the {type(model_for.config).__name__} "
+                                 f"has no '{f.config}'")
+
+    def rebuild(values: Mapping[str, int]) -> tuple[Any, Inputs, list[InputInfo]]:
+        module, default = build_source(source, {**config, **values})
+        return (module, merge_inputs(default),
+                [InputInfo(k, list(shape), dtype) for k, (shape, dtype) in default.items()])
+
+    return rebuild
+
+
+def _bound(source: Source, template: Sequence[InputInfo], given: Inputs,
+           dims: Mapping[str, int] | None, wanted: Sequence[Free],
+           point: Sequence[int]) -> tuple[dict[str, int] | None, Any]:
+    """The ``dims`` and inputs that bind the free dims to ``point``, resizing the inputs
+    ``template`` describes (a config dim was set by the caller)."""
     point_dims = dict(dims or {})
     axes: dict[str, dict[int, int]] = {}
     for f, v in zip(wanted, point):
-        if f.axis is None:
-            point_dims[f.name] = v
+        if f.config is not None:
             continue
-        for i in base.model.inputs:
+        if f.axis is None:
+            point_dims[f.name] = f.step * v
+            continue
+        for i in template:
             if (f.input is None or f.input == i.name) and f.axis < len(i.shape):
-                axes.setdefault(i.name, {})[f.axis] = v
+                axes.setdefault(i.name, {})[f.axis] = f.step * v
     if source.is_onnx:
         shapes = dict(given.by_name())
-        for i in base.model.inputs:
+        for i in template:
             if i.name in axes:
                 shapes.pop("", None)
                 shapes[i.name] = (tuple(axes[i.name].get(a, d) for a, d in enumerate(i.shape)), i.dtype)
         return point_dims or None, shapes
-    order = [i for i in base.model.inputs]
+    order = list(template)
     by_name = {i.name: i for i in order}
 
     def resized(value: Any, info: Any) -> Any:

@@ -209,7 +209,8 @@ class Formulas:
     """MACs, FLOPs and activation bytes as exact polynomials in the free ``dims``
     (``flopscope.formulas.fit``): Python syntax, ``eval`` with the dims as ints gives the
     analysis's integers. ``checked_at`` is the off-grid point the fit was verified at;
-    ``complete`` is False when some node went uncosted at a sample (a lower bound).
+    ``complete`` is False when some node went uncosted at a sample (a lower bound);
+    ``definitions`` says what each dim sets (an input axis, an ``hf:`` config value).
 
     >>> eval(Formulas(["S"], "12*S**2 + 3456*S + 7", "", "").macs, {"S": 10})
     35767
@@ -222,6 +223,8 @@ class Formulas:
     analyses: int = 0
     checked_at: dict[str, int] = field(default_factory=dict)
     complete: bool = True
+    #: what each dim sets, in words (``{"P": "config image_size = 16*P"}``)
+    definitions: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

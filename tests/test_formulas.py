@@ -62,7 +62,11 @@ def test_parse_free_forms_and_errors():
     assert parse_free("N,seq") == [Free("N"), Free("seq")]
     assert parse_free(["x:0=batch", "x:1=seq"]) == [Free("batch", "x", 0), Free("seq", "x", 1)]
     assert parse_free("") == [] and parse_free(None) == []
-    for bad in ("x:a=seq", "1x", "x:1=", "N,N"):
+    assert parse_free("image_size=16*P, x:2=2*H") == [Free("P", config="image_size", step=16),
+                                                      Free("H", "x", 2, step=2)]
+    assert [f.spelled() for f in parse_free("image_size=16*P,x:2=H,N")] == ["image_size=16*P", "x:2=H", "N"]
+    for bad in ("x:a=seq", "1x", "x:1=", "N,N", "image_size=0*P", "image_size=a*P", "x:2=2*",
+                "8*N", "a b=P"):
         with pytest.raises(FlopscopeError):
             parse_free(bad)
 
@@ -150,6 +154,26 @@ def test_strided_conv_over_a_free_size_is_refused():
     model = model_of([node], {"x": ([1, 2, "H", "H"], F32), "w": weight(4, 2, 3, 3)}, ["y"])
     with pytest.raises(FlopscopeError, match="not a polynomial.*bind it instead"):
         fit(model)
+
+
+def test_strided_conv_over_a_stepped_size_is_a_polynomial():
+    """Conv k3 s2 p1 over 2·H rows gives H output rows: 4 out channels × H × 4 columns ×
+    2 in channels × 9 taps = 288·H MACs; without the step the floor is refused."""
+    node = helper.make_node("Conv", ["x", "w"], ["y"], strides=[2, 2], pads=[1, 1, 1, 1],
+                            kernel_shape=[3, 3])
+    model = model_of([node], {"x": ([1, 2, 6, 8], F32), "w": weight(4, 2, 3, 3)}, ["y"])
+    f = fit(model, "x:2=2*H")
+    assert f.macs == "288*H" and f.definitions == {"H": "x axis 2 = 2*H"}
+    _agrees({"input_shapes": {"x": (1, 2, 2 * 11, 8)}}, f, model, H=11)
+    with pytest.raises(FlopscopeError, match="not a polynomial"):
+        fit(model, "x:2=H")
+    with pytest.raises(FlopscopeError, match="'x:2=4\\*H'.*cannot give the model's size 6"):
+        fit(model, "x:2=4*H")
+
+
+def test_config_dims_need_an_hf_model():
+    with pytest.raises(FlopscopeError, match="'N=8\\*K': KEY=NAME sets a config value of an hf: model"):
+        fit(_matmul_chain(), "N=8*K")
 
 
 def test_unknown_free_dim_is_refused():
@@ -330,3 +354,22 @@ def test_formula_with_train_mode_is_refused_in_one_line(capsys):
 
     assert main(["report", "resnet18", "--formula", "--mode", "train"]) == 2
     assert "--formula fits the inference costs" in capsys.readouterr().err
+
+
+def test_hf_config_value_as_a_free_dim(tmp_path):
+    """``num_hidden_layers=L`` on a tiny LLaMA: the model rebuilt at each L, MACs linear in
+    it, equal to the hand-written count; an unknown key and given input shapes refused."""
+    pytest.importorskip("transformers")
+    from tests.integration.test_transformers import LLAMA, llama_macs
+
+    folder = tmp_path / "llama"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(LLAMA))
+    f = fit(f"hf:{folder}", "num_hidden_layers=L")
+    assert f.definitions == {"L": "config num_hidden_layers = L"}
+    for layers in (1, 3, 40):
+        assert _eval(f.macs, L=layers) == llama_macs({**LLAMA, "num_hidden_layers": layers}, 128, 1)
+    with pytest.raises(FlopscopeError, match="the LlamaConfig has no 'num_layers'"):
+        fit(f"hf:{folder}", "num_layers=L")
+    with pytest.raises(FlopscopeError, match="the inputs follow the config"):
+        fit(f"hf:{folder}", "num_hidden_layers=L", input_shapes={"input_ids": ((1, 8), "int64")})

@@ -46,7 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--formula", nargs="?", const="", metavar="DIMS",
                    help="also give MACs, FLOPs and activation bytes as exact polynomials in free dims: "
                         "alone, every ONNX dim param (PyTorch: batch); or a list: N,seq (ONNX dim "
-                        "params), batch,seq (PyTorch: axes 0 and 1 of every input), x:2=H (one axis)")
+                        "params), batch,seq (PyTorch: axes 0 and 1 of every input), x:2=H (one axis), "
+                        "image_size=16*P (an hf: config value, in steps of 16)")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     p.add_argument("--seq", type=int, metavar="N",
                    help="hf: models: tokens of the text inputs (default 128)")
@@ -91,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
                      optimizer=args.optimizer, precision=args.precision, frozen=args.frozen)
     if args.formula is not None:
         from flopscope.formulas import fit, with_formulas
-        report = with_formulas(report, fit(args.model, args.formula,
+        report = with_formulas(report, fit(model, args.formula,
                                            input_shapes=parse_input_shapes(args.input_shape),
                                            dims=parse_dims(args.dim), convention=args.convention,
                                            base=report))

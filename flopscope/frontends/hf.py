@@ -74,10 +74,19 @@ def _hub_config(model_id: str) -> str:
                              f"fetched from the Hub ({one_line(exc, named=True)})") from None
 
 
-def build_source(source: Source) -> tuple[Any, dict[str, Any]]:
+def build_source(source: Source, config: Mapping[str, Any] | None = None,
+                 ) -> tuple[Any, dict[str, Any]]:
     """``(model on the meta device, example inputs)`` of an ``hf:`` :class:`Source`, with
-    its options (``seq``, ``batch``, ``trust_remote_code``)."""
-    return build(source.spec[len(HF_PREFIX):], **dict(source.options))
+    its options (``seq``, ``batch``, ``trust_remote_code``); ``config``: build from this
+    dict instead of the source's own (:func:`source_config` with values changed)."""
+    if config is None:
+        return build(source.spec[len(HF_PREFIX):], **dict(source.options))
+    return build_from_config(config, what=source.spec, **dict(source.options))
+
+
+def source_config(source: Source) -> dict[str, Any]:
+    """The config dict of an ``hf:`` :class:`Source` (read once; fetched for a Hub id)."""
+    return read_config(source.spec[len(HF_PREFIX):], bool(dict(source.options).get("trust_remote_code")))
 
 
 def build(spec: str, *, seq: int | None = None, batch: int = 1,

@@ -51,8 +51,10 @@ def formula_lines(report: Report) -> list[str]:
     if f is None:
         return []
     checked = ", ".join(f"{k}={v}" for k, v in f.checked_at.items())
+    meanings = {d: m for d, m in f.definitions.items() if m != f"dim param {d}"}
+    dims = ", ".join(f"{d} ({meanings[d]})" if d in meanings else d for d in f.dims)
     return [f"MACs = {f.macs}", f"FLOPs = {f.flops}", f"activation bytes = {f.activation_bytes}",
-            f"exact polynomials in {', '.join(f.dims)}, fitted from {f.analyses} analyses and checked "
+            f"exact polynomials in {dims}, fitted from {f.analyses} analyses and checked "
             f"at {checked}" + ("" if f.complete else " (a lower bound: some nodes went uncosted)")]
 
 
