@@ -19,6 +19,7 @@ vision models ``pixel_values`` at the config's image size, speech encoders
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -67,11 +68,16 @@ def _hub_config(model_id: str) -> str:
     except ImportError:
         raise FlopscopeError(f"hf:{model_id}: not a folder, and huggingface_hub is not "
                              "installed (pip install flopscope[hf])") from None
+    hub_log = logging.getLogger("huggingface_hub")
+    level = hub_log.level
+    hub_log.setLevel(logging.ERROR)     # its retry warnings: the failure is said in one line
     try:
         return str(hf_hub_download(model_id, "config.json"))
     except Exception as exc:
         raise FlopscopeError(f"hf:{model_id}: not a folder, and its config.json could not be "
                              f"fetched from the Hub ({one_line(exc, named=True)})") from None
+    finally:
+        hub_log.setLevel(level)
 
 
 def build_source(source: Source, config: Mapping[str, Any] | None = None,

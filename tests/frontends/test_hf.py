@@ -5,6 +5,7 @@ the CLI's ``--seq`` / ``--trust-remote-code``."""
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 
@@ -176,3 +177,65 @@ def test_7b_config_is_analysed_without_allocating_weights(tmp_path):
     assert result["params"] == layers * layer_params + 2 * vocab * d + d    # 6.74 G
     assert result["macs"] == _llama_macs(c, hf.DEFAULT_SEQ)
     assert result["growth_kib"] < 1024 * 1024     # < 1 GiB, against 13.5 GB of fp16 weights
+
+
+# ----------------------------------------------------------------------- by Hub id
+
+
+def _fake_hub(monkeypatch, tmp_path, config: dict | None, asked: list):
+    """``huggingface_hub.hf_hub_download`` answered from ``tmp_path`` (no network): it
+    records what was asked for and serves ``config`` as the repo's config.json (None: the
+    Hub cannot be reached)."""
+    huggingface_hub = pytest.importorskip("huggingface_hub")
+
+    def download(repo_id, filename, **kwargs):
+        asked.append((repo_id, filename, kwargs))
+        if config is None:
+            # the Hub client warns between its retries: flopscope keeps that quiet
+            asked.append(logging.getLogger("huggingface_hub.utils._http").isEnabledFor(logging.WARNING))
+            raise huggingface_hub.errors.LocalEntryNotFoundError(
+                "An error happened while trying to locate the file on the Hub and we cannot find "
+                "the requested files in the local cache.\nPlease check your connection.")
+        path = tmp_path / "hub" / repo_id / filename
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(config))
+        return str(path)
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", download)
+
+
+def test_hub_id_fetches_the_config_only(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("transformers")
+    from flopscope.cli import main
+
+    asked: list = []
+    _fake_hub(monkeypatch, tmp_path, TINY_LLAMA, asked)
+    assert main(["report", "hf:someone/tiny-llama", "--seq", "5", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["totals"]["macs"] == _llama_macs(TINY_LLAMA, 5)
+    assert [(repo, name) for repo, name, _ in asked] == [("someone/tiny-llama", "config.json")]
+
+
+def test_hub_id_offline_is_one_line_exit_2(tmp_path, monkeypatch, capsys):
+    from flopscope.cli import main
+
+    asked: list = []
+    _fake_hub(monkeypatch, tmp_path, None, asked)
+    level = logging.getLogger("huggingface_hub").level
+    assert main(["report", "hf:someone/tiny-llama"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert "hf:someone/tiny-llama: not a folder, and its config.json could not be fetched" in err
+    assert "LocalEntryNotFoundError" in err
+    assert asked[1] is False                        # no retry warnings on the way
+    assert logging.getLogger("huggingface_hub").level == level      # and restored
+
+
+def test_hub_config_with_custom_code_is_refused_before_any_build(tmp_path, monkeypatch, capsys):
+    from flopscope.cli import main
+
+    asked: list = []
+    _fake_hub(monkeypatch, tmp_path, {**TINY_LLAMA, "auto_map": {"AutoModel": "modeling.Evil"}}, asked)
+    assert main(["report", "hf:someone/custom"]) == 2
+    assert "--trust-remote-code" in capsys.readouterr().err
+    assert [name for _, name, _ in asked] == ["config.json"]     # no modeling file fetched
