@@ -7,7 +7,8 @@ a 3x3 convolution, and memory bandwidth from a copy-bound graph (an ``Add`` of a
 small graphs shaped like the layers of common CNNs (stems, 3x3 and 1x1 convolutions,
 depthwise convolutions, residual adds, pooling, a channel shuffle, classifier heads) with
 ORT's per-node profiler and fits, per op family and bound, the fraction of the roofline
-the kernels reach (:func:`flopscope.latency.predict.fit`).
+the kernels reach (:func:`flopscope.latency.predict.fit`). The peaks are the one source of
+the roofs of the roofline view (:mod:`flopscope.latency.roofline`) and of the prediction.
 
 Both are stored in ``host.json`` under the user's cache folder (``$FLOPSCOPE_CACHE_DIR``,
 else ``$XDG_CACHE_HOME/flopscope``, else ``~/.cache/flopscope``), keyed by CPU model,

@@ -92,8 +92,8 @@ class Roofline:
     ``peak_gflops_per_s`` and ``bandwidth_gb_per_s`` are the roofs: the host profile's
     peak for the model's dtype (:func:`compute_roof`; GOP/s for int8) and its bandwidth,
     both measured by ONNX Runtime under the run's preset and cached
-    (:mod:`flopscope.latency.peaks`; before, a ``MatMul`` in a plain ORT session and a numpy
-    copy, measured in each process). ``ridge_flops_per_byte`` is their ratio;
+    (:mod:`flopscope.latency.peaks`; earlier versions measured a ``MatMul`` in a plain ORT
+    session and a one-thread numpy copy in each process). ``ridge_flops_per_byte`` is their ratio;
     ``intensity`` and ``bound`` the whole model's; ``achieved_gflops_per_s`` its FLOPs over
     the measured p50 and ``fraction_of_peak`` that over the peak; ``notes`` name the host
     profile and the dtype the roof is for.
@@ -131,9 +131,10 @@ def roofline(report: Any, *, p50_ms: float | None = None, flops: int | None = No
     notes = [f"peaks of this host measured by ONNX Runtime ({host.key}; {host.measured or 'unknown date'}, "
              f"cached by flopscope.latency.peaks): the {dtype} compute peak and a copy-bound Add's "
              "bandwidth"]
-    if dtype != roof_dtype(report):
-        notes.append(f"the weights are {roof_dtype(report)} but this host has no {roof_dtype(report)} "
-                     f"peak measured: the roof is the {dtype} one")
+    weights = roof_dtype(report)
+    if dtype != weights:
+        notes.append(f"the weights are {weights} but this host has no {weights} peak measured: "
+                     f"the roof is the {dtype} one")
     ridge = peak / bandwidth
     total_flops = report.totals.flops if flops is None else flops
     traffic = report.totals.traffic_bytes
