@@ -197,9 +197,11 @@ def roofline_chart(report: Report, *, peak_gflops: float | None = None, bandwidt
     """Each layer on the roofline: arithmetic intensity (FLOPs per byte of traffic) on x,
     GFLOP/s on y, under the roof ``min(peak, intensity × bandwidth)``.
 
-    The peaks are ``peak_gflops`` and ``bandwidth_gbs`` when given, else those measured
-    with the report's latency (``bench(..., roofline=True)``), else this host's, measured
-    now by ``flopscope.latency.roofline`` (about a second). Layers are drawn at their
+    The peaks are ``peak_gflops`` and ``bandwidth_gbs`` when given, else those of the
+    report's latency (``bench(..., roofline=True)``), else this host's ``cpu`` preset
+    profile from ``flopscope.latency.peaks`` (measured by ONNX Runtime once, some ten
+    seconds, then cached; the compute peak of the model's dtype, see
+    ``flopscope.latency.roofline.compute_roof``). Layers are drawn at their
     measured GFLOP/s when the latency has per-layer times, otherwise at their attainable
     GFLOP/s (on the roof); the whole model at its measured GFLOP/s when it has a latency.
 
@@ -448,14 +450,15 @@ def _peaks(report: Report, peak_gflops: float | None,
         bandwidth_gbs = bandwidth_gbs or data.get("bandwidth_gb_per_s")
     if not peak_gflops or not bandwidth_gbs:
         try:
-            from flopscope.latency.roofline import host_peaks
+            from flopscope.latency.peaks import host_profile
+            from flopscope.latency.roofline import compute_roof
 
-            peaks = host_peaks()
+            host = host_profile("cpu")
         except ImportError as exc:
             raise FlopscopeError("the roofline chart needs peak_gflops= and bandwidth_gbs=, or "
-                                 f"flopscope.latency.roofline to measure them ({exc})") from None
-        peak_gflops = peak_gflops or peaks.gflops_per_s
-        bandwidth_gbs = bandwidth_gbs or peaks.bandwidth_gb_per_s
+                                 f"flopscope.latency.peaks to measure them ({exc})") from None
+        peak_gflops = peak_gflops or compute_roof(report, host)[1]
+        bandwidth_gbs = bandwidth_gbs or host.bandwidth_gb_per_s
     if peak_gflops <= 0 or bandwidth_gbs <= 0:
         raise ValueError(f"peaks must be positive (got {peak_gflops} GFLOP/s, {bandwidth_gbs} GB/s)")
     return float(peak_gflops), float(bandwidth_gbs), measured

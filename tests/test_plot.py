@@ -237,8 +237,20 @@ def test_roofline_from_the_measured_peaks_and_layer_times(tmp_path):
     assert "layers, measured" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
 
 
+def test_roofline_from_the_hosts_cached_cpu_profile(tmp_path, monkeypatch):
+    from flopscope.latency.presets import PRESETS
+    from tests.latency.nets import use_synthetic_host
+
+    measured = use_synthetic_host(monkeypatch, tmp_path, gflops=40.0, bandwidth=4.0)
+    fig = plot(synthetic(8), "roofline", bandwidth_gbs=8.0)      # a given peak wins over the host's
+    assert measured == [("cpu", PRESETS["cpu"].resolve_threads(None))]
+    assert "roof: 40 GFLOP/s, 8.0 GB/s" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    plot(synthetic(8), "roofline")
+    assert len(measured) == 1                                     # read back from the cache
+
+
 def test_roofline_says_so_when_peaks_cannot_be_measured(monkeypatch):
-    monkeypatch.setitem(sys.modules, "flopscope.latency.roofline", None)     # import fails
+    monkeypatch.setitem(sys.modules, "flopscope.latency.peaks", None)        # import fails
     with pytest.raises(FlopscopeError, match="peak_gflops= and bandwidth_gbs="):
         plot(synthetic(8), "roofline")
 

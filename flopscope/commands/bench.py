@@ -30,7 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--per-layer", action="store_true",
                    help="add per-layer times from ONNX Runtime's profiler beside each layer's FLOPs")
     p.add_argument("--roofline", action="store_true",
-                   help="add the roofline view: measured peaks, intensity and bound per layer")
+                   help="add the roofline view: this host's peaks (measured once, cached), intensity "
+                        "and bound per layer")
     p.add_argument("--protocol", choices=("quick", "mlperf"), default="quick",
                    help="quick (default): warm-up, then --iterations or --time-budget; mlperf: "
                         "SingleStream-like, at least 1,024 runs and 60 s, p90 the headline")

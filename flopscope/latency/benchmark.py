@@ -83,7 +83,9 @@ def bench(model: Any, inputs: Any = None, *, preset: str | Preset = "cpu", threa
     ``threads`` overrides its intra-op threads; ``iterations`` / ``time_budget_s`` set how
     many runs are timed; ``batch`` binds the inputs' leading dim. ``per_layer`` adds the
     profiler's per-layer times, ``roofline`` the roofline view, ``predict`` the latency
-    predicted from the host's peaks (:mod:`flopscope.latency.predict`; ``predicted_ms``).
+    predicted from the host's peaks (:mod:`flopscope.latency.predict`; ``predicted_ms``);
+    both read the peaks of ``preset`` and ``threads`` from :mod:`flopscope.latency.peaks`
+    (measured on first use, then cached).
     ``protocol="mlperf"`` measures MLPerf SingleStream-like (>= 1,024 runs and 60 s).
     ``progress`` is called as
     ``progress(phase, fraction, detail)`` while runs are timed.
@@ -226,7 +228,7 @@ def _roofline(report: Report, latency: Latency, preset: Preset, threads: int, fl
     if profile is not None:
         times = {row.name: (row.time_ms, row.group_flops) for row in profile.layers
                  if row.time_ms is not None}
-    return roofline(report, p50_ms=latency.p50_ms, flops=flops, threads=threads,
+    return roofline(report, p50_ms=latency.p50_ms, flops=flops, preset=preset, threads=threads,
                     layer_times=times).to_dict()
 
 

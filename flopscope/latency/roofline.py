@@ -1,107 +1,65 @@
-"""A roofline view: the host's measured peaks beside each layer's arithmetic intensity.
+"""A roofline view: this host's peaks beside each layer's arithmetic intensity.
 
-The peaks are measured once per process (and thread count) by two small benchmarks: a
-float32 512x512 matrix product run by ONNX Runtime itself, with as many intra-op
-threads as the measured run (so the MLAS kernels and the thread count are those the model
-ran with; a BLAS product through numpy would use however many threads its library
-chose), and a large array copy through numpy for memory bandwidth (one thread; bytes read
-+ bytes written). A layer whose intensity (FLOPs / traffic bytes, from the report) is
-below the ridge point (peak FLOP/s / bandwidth) is memory-bound, otherwise compute-bound.
-These are practical peaks of this host, not datasheet ones.
+The peaks have one home, :mod:`flopscope.latency.peaks`: the host profile of the run's
+preset and thread count (the ``cpu`` preset's by default), measured by ONNX Runtime itself
+under that preset (so the MLAS kernels, threads and pinning are those the model runs
+with) once per host and cached in ``host.json``. The compute roof is the fp32 peak (the
+better of a 512x512 ``MatMul`` and a 3x3 ``Conv``), or the int8 ``MatMulInteger`` peak for
+a model whose weights are int8 (:func:`roof_dtype`); the memory roof is the bandwidth of
+a copy-bound ``Add`` over 64 MiB (every byte read once and written once). A layer whose
+intensity (FLOPs / traffic bytes, from the report) is below the ridge point (peak FLOP/s /
+bandwidth) is memory-bound, otherwise compute-bound. These are practical peaks of this
+host, not datasheet ones.
+
+>>> from flopscope.latency.predict import Calibration
+>>> host = HostProfile("a host", {"fp32": 100.0}, 10.0, Calibration({}))
+>>> view = roofline(report, p50_ms=50.0, host=host)
+>>> view.ridge_flops_per_byte, view.bound, round(view.fraction_of_peak, 3)
+(10.0, 'compute', 0.727)
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
 from typing import Any
 
-#: matrix size of the compute benchmark (2·n³ FLOPs: 268 MFLOP for 512). Its operands fit
-#: in the caches, so the kernel runs at its arithmetic peak; at 1024 and above the same
-#: kernel measured 30% lower on the development host (an EPYC), limited by the caches.
-MATMUL_N = 512
-#: bytes copied by the bandwidth benchmark: far beyond any cache
-COPY_BYTES = 64 << 20
-#: each benchmark keeps its best of at least this many runs...
-REPEATS = 10
-#: ...and goes on for at least this long, so that a busy neighbour's pause is caught
-MIN_SECONDS = 0.2
+from flopscope.latency.peaks import HostProfile, host_profile
+from flopscope.latency.predict import COMPUTE, MEMORY
+from flopscope.latency.presets import Preset
 
-COMPUTE, MEMORY = "compute", "memory"
+#: a model whose weights average at most this many bytes per parameter is quantised to int8
+#: (int8 matrices, with float biases, scales and the odd float layer beside them: fp16 is 2)
+INT8_MAX_BYTES_PER_PARAM = 1.5
 
 
-@dataclass(frozen=True)
-class HostPeaks:
-    """Measured peaks of this host: GFLOP/s with ``threads`` intra-op threads, and GB/s."""
+def roof_dtype(report: Any) -> str:
+    """The dtype of ``report``'s compute roof, read from its weights: ``"int8"`` when they
+    average at most :data:`INT8_MAX_BYTES_PER_PARAM` bytes per parameter (a quantised
+    model), else ``"fp32"`` (fp16 and bf16 models too: the host profile measures no
+    half-precision peak, and ORT's CPU kernels mostly compute them in fp32).
 
-    gflops_per_s: float
-    bandwidth_gb_per_s: float
-    threads: int
-    method: str = (f"ONNX Runtime float32 {MATMUL_N}x{MATMUL_N} MatMul and numpy {COPY_BYTES >> 20} MiB "
-                   f"copy, best of >= {REPEATS} runs and {MIN_SECONDS} s each")
-
-
-def _matmul_model(n: int) -> bytes:
-    import numpy as np
-    from onnx import TensorProto, helper, numpy_helper
-
-    b = numpy_helper.from_array(np.random.default_rng(0).standard_normal((n, n), dtype=np.float32), "b")
-    graph = helper.make_graph([helper.make_node("MatMul", ["a", "b"], ["c"])], "peak",
-                              [helper.make_tensor_value_info("a", TensorProto.FLOAT, [n, n])],
-                              [helper.make_tensor_value_info("c", TensorProto.FLOAT, [n, n])], [b])
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+    >>> roof_dtype(report)
+    'fp32'
+    """
+    totals = report.totals
+    if totals.params and totals.param_bytes <= INT8_MAX_BYTES_PER_PARAM * totals.params:
+        return "int8"
+    return "fp32"
 
 
-def measure_peak_gflops(n: int = MATMUL_N, repeats: int = REPEATS, threads: int = 1) -> float:
-    """Best GFLOP/s of an ``n``×``n`` float32 MatMul (2·n³ FLOPs) in ONNX Runtime with
-    ``threads`` intra-op threads."""
-    import numpy as np
-    import onnxruntime as ort
+def compute_roof(report: Any, host: HostProfile) -> tuple[str, float]:
+    """(dtype, GFLOP/s) of ``report``'s compute roof on ``host``: the host's peak for
+    :func:`roof_dtype`, its fp32 peak when it has none measured for that dtype.
 
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = threads
-    so.log_severity_level = 3
-    session = ort.InferenceSession(_matmul_model(n), so, providers=["CPUExecutionProvider"])
-    feeds = {"a": np.random.default_rng(1).standard_normal((n, n), dtype=np.float32)}
-    session.run(None, feeds)                    # warm-up: thread pool, page faults
-    return 2 * n**3 / _best(lambda: session.run(None, feeds), repeats) / 1e9
-
-
-def measure_bandwidth(nbytes: int = COPY_BYTES, repeats: int = REPEATS) -> float:
-    """Best GB/s of copying ``nbytes`` with numpy (counting the bytes read and written)."""
-    import numpy as np
-
-    src = np.ones(nbytes // 8, dtype=np.float64)
-    dst = np.empty_like(src)
-    np.copyto(dst, src)
-    return 2 * src.nbytes / _best(lambda: np.copyto(dst, src), repeats) / 1e9
-
-
-def _best(fn, repeats: int, min_seconds: float = MIN_SECONDS) -> float:
-    """Shortest time of ``fn`` in seconds over at least ``repeats`` runs and ``min_seconds``
-    (with ``repeats`` < 3, exactly ``repeats`` runs: the tests' quick path)."""
-    best = float("inf")
-    start = time.perf_counter_ns()
-    runs = 0
-    while runs < repeats or (repeats >= 3 and time.perf_counter_ns() - start < min_seconds * 1e9
-                             and runs < 100 * repeats):
-        t0 = time.perf_counter_ns()
-        fn()
-        best = min(best, max(time.perf_counter_ns() - t0, 1) / 1e9)
-        runs += 1
-    return best
-
-
-@lru_cache(maxsize=8)
-def host_peaks(threads: int | None = None) -> HostPeaks:
-    """This host's peaks with ``threads`` intra-op threads (default: one per physical core),
-    measured on first use and cached for the process (about a second)."""
-    from flopscope.latency.presets import physical_cores
-
-    threads = threads or physical_cores()
-    return HostPeaks(measure_peak_gflops(threads=threads), measure_bandwidth(), threads)
+    >>> from flopscope.latency.predict import Calibration
+    >>> compute_roof(report, HostProfile("h", {"fp32": 90.0, "int8": 300.0}, 9.0, Calibration({})))
+    ('fp32', 90.0)
+    """
+    dtype = roof_dtype(report)
+    if dtype not in host.gflops_per_s:
+        dtype = "fp32"
+    return dtype, host.peak(dtype)
 
 
 def classify(intensity: float | None, ridge: float) -> str | None:
@@ -129,7 +87,17 @@ class RooflineLayer:
 
 @dataclass
 class Roofline:
-    """The model on the host's roofline."""
+    """The model on the host's roofline.
+
+    ``peak_gflops_per_s`` and ``bandwidth_gb_per_s`` are the roofs: the host profile's
+    peak for the model's dtype (:func:`compute_roof`; GOP/s for int8) and its bandwidth,
+    both measured by ONNX Runtime under the run's preset and cached
+    (:mod:`flopscope.latency.peaks`; earlier versions measured a ``MatMul`` in a plain ORT
+    session and a one-thread numpy copy in each process). ``ridge_flops_per_byte`` is their ratio;
+    ``intensity`` and ``bound`` the whole model's; ``achieved_gflops_per_s`` its FLOPs over
+    the measured p50 and ``fraction_of_peak`` that over the peak; ``notes`` name the host
+    profile and the dtype the roof is for.
+    """
 
     peak_gflops_per_s: float
     bandwidth_gb_per_s: float
@@ -146,20 +114,27 @@ class Roofline:
 
 
 def roofline(report: Any, *, p50_ms: float | None = None, flops: int | None = None,
-             threads: int | None = None, peaks: HostPeaks | None = None,
+             preset: str | Preset = "cpu", threads: int | None = None, host: HostProfile | None = None,
              layer_times: Mapping[str, tuple[float, int | None]] | None = None) -> Roofline:
     """Place ``report``'s layers and the whole model on the roofline.
 
     ``p50_ms`` and ``flops`` (default: the report's total) give the model's achieved
-    GFLOP/s; ``threads`` is the run's intra-op thread count, with which the compute peak
-    is measured (unless ``peaks`` are given); ``layer_times`` maps a layer name to (ms per
-    run, FLOPs that time covers), as a per-layer profile gives for the layers that carry a
-    fused group's time.
+    GFLOP/s; the roofs are ``host``'s, by default the cached host profile of ``preset``
+    with ``threads`` intra-op threads (:func:`~flopscope.latency.peaks.host_profile`,
+    measured on first use: the run's preset and thread count); ``layer_times`` maps a layer
+    name to (ms per run, FLOPs that time covers), as a per-layer profile gives for the
+    layers that carry a fused group's time.
     """
-    peaks = peaks or host_peaks(threads)
-    notes = [f"peaks measured on this host with {peaks.threads} thread(s): {peaks.method}"]
-    peak = peaks.gflops_per_s
-    bandwidth = peaks.bandwidth_gb_per_s
+    host = host or host_profile(preset, threads)
+    dtype, peak = compute_roof(report, host)
+    bandwidth = host.bandwidth_gb_per_s
+    notes = [f"peaks of this host measured by ONNX Runtime ({host.key}; {host.measured or 'unknown date'}, "
+             f"cached by flopscope.latency.peaks): the {dtype} compute peak and a copy-bound Add's "
+             "bandwidth"]
+    weights = roof_dtype(report)
+    if dtype != weights:
+        notes.append(f"the weights are {weights} but this host has no {weights} peak measured: "
+                     f"the roof is the {dtype} one")
     ridge = peak / bandwidth
     total_flops = report.totals.flops if flops is None else flops
     traffic = report.totals.traffic_bytes
@@ -169,7 +144,8 @@ def roofline(report: Any, *, p50_ms: float | None = None, flops: int | None = No
                  "caches can run above their memory-bound line")
     if achieved is not None and achieved > peak:
         notes.append("the model ran faster than the measured compute peak: the host was busier "
-                     "while the peak was measured (a noisy machine); rerun for a cleaner peak")
+                     "while the peaks were measured (a noisy machine); measure them again with "
+                     "flopscope.latency.peaks.host_profile(refresh=True)")
     rows = []
     for layer in report.layers:
         li = layer.flops / layer.traffic_bytes if layer.flops is not None and layer.traffic_bytes else None

@@ -11,8 +11,7 @@ import onnxruntime as ort
 import pytest
 
 from flopscope.cli import main
-from flopscope.latency import roofline
-from tests.latency.nets import TOTAL_FLOPS, conv_bn_relu
+from tests.latency.nets import TOTAL_FLOPS, conv_bn_relu, use_synthetic_host
 
 no_cuda = pytest.mark.skipif("CUDAExecutionProvider" in ort.get_available_providers(),
                              reason="this onnxruntime has CUDA")
@@ -30,9 +29,10 @@ def net(tmp_path):
 
 
 @pytest.fixture(autouse=True)
-def fixed_peaks(monkeypatch):
-    """The roofline's peak benchmarks take a second; the tests use made-up peaks."""
-    monkeypatch.setattr(roofline, "host_peaks", lambda threads=None: roofline.HostPeaks(100.0, 10.0, 1))
+def fixed_peaks(monkeypatch, tmp_path_factory):
+    """Measuring the host's peaks takes seconds; the tests use made-up ones, in a fresh cache
+    outside tmp_path (whose listing a test compares)."""
+    return use_synthetic_host(monkeypatch, tmp_path_factory.mktemp("cache"), gflops=100.0, bandwidth=10.0)
 
 
 def test_text_summary(capsys, net):
@@ -68,6 +68,16 @@ def test_per_layer_and_roofline_markdown(capsys, net, tmp_path):
     assert "bn, relu" in conv_row                    # the layers fused into the Conv
     assert "100.0 GFLOP/s" in out                    # the (fixed) measured peak
     assert sorted(os.listdir(tmp_path)) == before
+
+
+def test_roofline_and_prediction_read_one_host_profile(capsys, net, fixed_peaks):
+    code, out, _ = cli(capsys, "bench", net, "--iterations", 2, "--threads", 1, "--roofline", "--predict",
+                       "--format", "json")
+    assert code == 0 and fixed_peaks == [("cpu", 1)]   # measured once, for the run's preset and threads
+    lat = json.loads(out)["latency"]
+    assert lat["roofline"]["peak_gflops_per_s"] == lat["prediction"]["peak_gflops_per_s"] == 100.0
+    assert lat["roofline"]["bandwidth_gb_per_s"] == lat["prediction"]["bandwidth_gb_per_s"] == 10.0
+    assert lat["prediction"]["host"] in lat["roofline"]["notes"][0]
 
 
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity calls")

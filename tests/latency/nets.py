@@ -1,4 +1,5 @@
-"""Tiny ONNX models for the latency tests, written with onnx.helper."""
+"""Tiny ONNX models for the latency tests, written with onnx.helper, and a synthetic host
+profile (the tests never measure this host's peaks)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ from pathlib import Path
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
+
+from flopscope.latency import peaks
+from flopscope.latency.predict import Calibration
 
 #: FLOPs of conv_bn_relu at batch 1 (flopscope convention), by hand:
 #: Conv 8x3x3x3 with bias, pad 1, on 1x3x8x8 -> 1x8x8x8 = 512 outputs, each 2*27-1 + 1 = 54 FLOPs
@@ -61,3 +65,26 @@ def with_external_data(folder: Path, location: str = "net.data") -> Path:
     onnx.save(conv_bn_relu_model(), str(path), save_as_external_data=True,
               all_tensors_to_one_file=True, location=location, size_threshold=0)
     return path
+
+
+def synthetic_host(key: str = "", gflops: float = 1.0, bandwidth: float = 1.0,
+                   int8: float | None = None) -> peaks.HostProfile:
+    """A host profile with made-up peaks (``int8``: an int8 peak too) and calibration."""
+    cal = Calibration({"Conv/compute": 0.5, "*/memory": 0.25}, overhead_ms=0.01, samples=3)
+    gflops_per_s = {"fp32": gflops} if int8 is None else {"fp32": gflops, "int8": int8}
+    return peaks.HostProfile(key, gflops_per_s, bandwidth, cal, "today", "synthetic")
+
+
+def use_synthetic_host(monkeypatch, folder: Path, gflops: float = 100.0,
+                       bandwidth: float = 10.0) -> list[tuple[str, int]]:
+    """Make :func:`flopscope.latency.peaks.host_profile` "measure" :func:`synthetic_host`
+    into a fresh cache in ``folder``; returns the (preset, threads) it is measured for."""
+    calls: list[tuple[str, int]] = []
+
+    def measure(preset, threads):
+        calls.append((preset.name, threads))
+        return synthetic_host(gflops=gflops, bandwidth=bandwidth)
+
+    monkeypatch.setenv(peaks.CACHE_ENV, str(folder))
+    monkeypatch.setattr(peaks, "measure_host", measure)
+    return calls

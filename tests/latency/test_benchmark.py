@@ -16,7 +16,7 @@ from flopscope import analysis
 from flopscope.errors import FlopscopeError
 from flopscope.latency import PRESETS, bench, bench_report, benchmark
 from flopscope.report import Latency, Report
-from tests.latency.nets import TOTAL_FLOPS, conv_bn_relu, conv_bn_relu_model
+from tests.latency.nets import TOTAL_FLOPS, conv_bn_relu, conv_bn_relu_model, use_synthetic_host
 
 FAST = {"warmup_budget_s": 0.0}
 
@@ -82,13 +82,12 @@ def test_bad_arguments(tmp_path, kwargs):
 
 
 def test_model_proto_and_per_layer_and_roofline(tmp_path, monkeypatch):
-    from flopscope.latency import roofline as roofline_module
-
-    monkeypatch.setattr(roofline_module, "host_peaks",
-                        lambda threads=None: roofline_module.HostPeaks(100.0, 10.0, 1))
-    lat = bench(conv_bn_relu_model(), iterations=2, per_layer=True, roofline=True, **FAST)
+    measured = use_synthetic_host(monkeypatch, tmp_path, gflops=100.0, bandwidth=10.0)
+    lat = bench(conv_bn_relu_model(), iterations=2, per_layer=True, roofline=True, threads=1, **FAST)
+    assert measured == [("cpu", 1)]                  # the host profile of the run's preset and threads
     rows = {r["name"]: r for r in lat.per_layer["layers"]}
     assert rows["conv"]["status"] == "measured" and rows["bn"]["fused_into"] == "conv"
+    assert lat.roofline["peak_gflops_per_s"] == 100.0 and lat.roofline["bandwidth_gb_per_s"] == 10.0
     assert lat.roofline["ridge_flops_per_byte"] == pytest.approx(100.0 / 10.0)
     assert lat.roofline["layers"][0]["time_ms"] == rows["conv"]["time_ms"]
 

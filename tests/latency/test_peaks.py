@@ -9,13 +9,8 @@ import pytest
 
 from flopscope.errors import FlopscopeError
 from flopscope.latency import peaks
-from flopscope.latency.predict import Calibration
 from flopscope.latency.presets import PRESETS, fingerprint, get_preset
-
-
-def synthetic_host(key: str = "", gflops: float = 1.0, bandwidth: float = 1.0) -> peaks.HostProfile:
-    cal = Calibration({"Conv/compute": 0.5, "*/memory": 0.25}, overhead_ms=0.01, samples=3)
-    return peaks.HostProfile(key, {"fp32": gflops}, bandwidth, cal, "today", "synthetic")
+from tests.latency.nets import synthetic_host
 
 
 @pytest.fixture

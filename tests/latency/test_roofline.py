@@ -1,19 +1,43 @@
-"""The roofline view with fixed peaks (exact numbers), and the peak benchmarks themselves."""
+"""The roofline view with a synthetic host profile (exact numbers): its peaks come from
+flopscope.latency.peaks, the one home of this host's peaks, and are never measured here."""
 
 from __future__ import annotations
 
+import numpy as np
+import onnx
 import pytest
+from onnx import TensorProto, helper, numpy_helper
 
 import flopscope
+from flopscope.latency import peaks
 from flopscope.latency import roofline as rl
-from tests.latency.nets import BN_FLOPS, CONV_FLOPS, TOTAL_FLOPS, conv_bn_relu
+from tests.latency.nets import (
+    BN_FLOPS,
+    CONV_FLOPS,
+    TOTAL_FLOPS,
+    conv_bn_relu,
+    synthetic_host,
+    use_synthetic_host,
+)
 
-PEAKS = rl.HostPeaks(gflops_per_s=100.0, bandwidth_gb_per_s=10.0, threads=4)
+HOST = synthetic_host("a host", gflops=100.0, bandwidth=10.0)
 
 
 @pytest.fixture
 def report(tmp_path):
     return flopscope.analyze(conv_bn_relu(tmp_path, batch=1))
+
+
+@pytest.fixture
+def int8_report(tmp_path):
+    """A MatMulInteger over a 64x64 int8 weight: 4,096 parameters in 4,096 bytes."""
+    w = numpy_helper.from_array(np.ones((64, 64), dtype=np.int8), "w")
+    graph = helper.make_graph([helper.make_node("MatMulInteger", ["x", "w"], ["y"], name="mmi")], "q",
+                              [helper.make_tensor_value_info("x", TensorProto.INT8, [1, 64])],
+                              [helper.make_tensor_value_info("y", TensorProto.INT32, [1, 64])], [w])
+    path = tmp_path / "q.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return flopscope.analyze(path)
 
 
 def test_classify_against_the_ridge():
@@ -23,7 +47,8 @@ def test_classify_against_the_ridge():
 
 
 def test_layers_on_the_roofline(report):
-    view = rl.roofline(report, p50_ms=0.5, peaks=PEAKS)
+    view = rl.roofline(report, p50_ms=0.5, host=HOST)
+    assert (view.peak_gflops_per_s, view.bandwidth_gb_per_s) == (100.0, 10.0)
     assert view.ridge_flops_per_byte == pytest.approx(10.0)
     rows = {r.name: r for r in view.layers}
     conv = rows["conv"]
@@ -37,20 +62,46 @@ def test_layers_on_the_roofline(report):
     assert view.intensity == pytest.approx(TOTAL_FLOPS / report.totals.traffic_bytes)
     assert view.achieved_gflops_per_s == pytest.approx(TOTAL_FLOPS / 0.5e-3 / 1e9)
     assert view.fraction_of_peak == pytest.approx(view.achieved_gflops_per_s / 100.0)
+    assert "(a host; today, cached by flopscope.latency.peaks): the fp32 compute peak" in view.notes[0]
 
 
-def test_peaks_are_measured_with_the_runs_thread_count(report, monkeypatch):
-    asked = []
-    monkeypatch.setattr(rl, "host_peaks", lambda threads=None: asked.append(threads) or PEAKS)
-    view = rl.roofline(report, p50_ms=1.0, threads=1)
-    assert asked == [1]
+def test_peaks_come_from_the_cached_host_profile_of_the_runs_preset(report, tmp_path, monkeypatch):
+    measured = use_synthetic_host(monkeypatch, tmp_path / "cache", gflops=40.0, bandwidth=8.0)
+    view = rl.roofline(report, p50_ms=1.0, preset="mobile", threads=1)
+    again = rl.roofline(report, p50_ms=1.0, preset="mobile", threads=1)
+    assert measured == [("mobile", 1)]               # measured once, then read from the cache
+    assert (tmp_path / "cache" / peaks.CACHE_FILE).is_file()
+    assert (view.peak_gflops_per_s, view.bandwidth_gb_per_s, view.ridge_flops_per_byte) == (40.0, 8.0, 5.0)
+    assert view == again
+    assert "| mobile | 1 threads" in view.notes[0]
+    rl.roofline(report, threads=1)                   # the cpu preset by default: another entry
+    assert measured == [("mobile", 1), ("cpu", 1)]
+
+
+def test_an_int8_model_is_placed_under_the_int8_peak(report, int8_report):
+    assert rl.roof_dtype(report) == "fp32" and rl.roof_dtype(int8_report) == "int8"
+    host = synthetic_host("h", gflops=100.0, bandwidth=10.0, int8=400.0)
+    assert rl.compute_roof(int8_report, host) == ("int8", 400.0)
+    assert rl.compute_roof(report, host) == ("fp32", 100.0)
+    view = rl.roofline(int8_report, host=host)
+    assert view.peak_gflops_per_s == 400.0 and view.ridge_flops_per_byte == 40.0
+    assert "the int8 compute peak" in view.notes[0] and len(view.notes) == 2
+    # a host without an int8 peak: the fp32 roof, and a note saying so
+    view = rl.roofline(int8_report, host=HOST)
     assert view.peak_gflops_per_s == 100.0
-    assert any("with 4 thread(s)" in n for n in view.notes)
+    assert "no int8 peak measured: the roof is the fp32 one" in view.notes[1]
+
+
+def test_a_model_faster_than_the_peak_says_the_peaks_are_stale(report):
+    slow = synthetic_host("slow", gflops=TOTAL_FLOPS / 1e-3 / 1e9 / 2, bandwidth=10.0)
+    view = rl.roofline(report, p50_ms=1.0, host=slow)
+    assert view.fraction_of_peak == pytest.approx(2.0)
+    assert "refresh=True" in view.notes[-1]
 
 
 def test_layer_times_give_achieved_rates(report):
     group = CONV_FLOPS + BN_FLOPS
-    view = rl.roofline(report, peaks=PEAKS, layer_times={"conv": (0.01, group)})
+    view = rl.roofline(report, host=HOST, layer_times={"conv": (0.01, group)})
     conv = next(r for r in view.layers if r.name == "conv")
     assert conv.time_ms == 0.01
     assert conv.achieved_gflops_per_s == pytest.approx(group / 1e-5 / 1e9)
@@ -58,23 +109,3 @@ def test_layer_times_give_achieved_rates(report):
                                                         conv.attainable_gflops_per_s)
     assert view.achieved_gflops_per_s is None and view.fraction_of_peak is None
     assert view.to_dict()["layers"][0]["name"] == "conv"
-
-
-def test_peak_benchmarks_measure_something_small():
-    assert rl.measure_peak_gflops(n=64, repeats=1, threads=1) > 0
-    assert rl.measure_bandwidth(1 << 20, repeats=1) > 0
-
-
-def test_host_peaks_are_measured_once_per_thread_count(monkeypatch):
-    calls = []
-    monkeypatch.setattr(rl, "measure_peak_gflops", lambda threads: calls.append(threads) or 50.0 * threads)
-    monkeypatch.setattr(rl, "measure_bandwidth", lambda: calls.append("bw") or 5.0)
-    rl.host_peaks.cache_clear()
-    try:
-        first = rl.host_peaks(1)
-        assert rl.host_peaks(1) is first
-        assert (first.gflops_per_s, first.bandwidth_gb_per_s, first.threads) == (50.0, 5.0, 1)
-        assert rl.host_peaks(2).gflops_per_s == 100.0
-        assert calls == [1, "bw", 2, "bw"]
-    finally:
-        rl.host_peaks.cache_clear()
