@@ -17,7 +17,12 @@ MACs come from the formulas in ``tests/integration/test_transformers.py``.
 Times are the best of ``--repeats`` after a warm-up, in one process. Prints a Markdown
 table; writes ``benchmarks/results/hf.json``.
 
+A 7B LLaMA config is also analysed by ``hf:FOLDER``: in this process (best of
+``--repeats``), and in fresh processes, each step timed on its own: ``import torch``,
+transformers' import of the model's module, the first analysis and a second one.
+
     python benchmarks/hf.py [--models bert,gpt2] [--seq 128] [--repeats 3] [--no-fvcore]
+    python benchmarks/hf.py --only-7b
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import subprocess
 import sys
 import tempfile
 import time
@@ -143,9 +149,10 @@ def main() -> None:
     parser.add_argument("--seq", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-fvcore", action="store_true", help="skip fvcore (real weights)")
+    parser.add_argument("--only-7b", action="store_true", help="only the 7B LLaMA config timings")
     args = parser.parse_args()
     rows = []
-    for name in args.models.split(","):
+    for name in [] if args.only_7b else args.models.split(","):
         config, formula = MODELS[name]
         expected = formula(config, args.seq)
         model, inputs = model_and_inputs(name, config, args.seq)
@@ -184,24 +191,30 @@ def main() -> None:
     def gap(v: object, expected: int) -> str:
         return f"{100 * (v - expected) / expected:+.2f}%" if isinstance(v, int) else "—"
 
-    print(f"seq {args.seq}, batch 1, sdpa attention with attention_mask; "
-          f"{platform.processor() or platform.machine()}, torch {torch.__version__}\n")
-    print("| model | formula MACs | flopscope | time | hf: time | FlopCounterMode | gap | time "
-          "| fvcore | gap | time |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for r in rows:
-        e = r["formula_macs"]
-        print(f"| {r['model']} | {cell(e)} | {cell(r['flopscope_macs'])} | {cell(r['flopscope_s'])} "
-              f"| {cell(r['hf_source_s'])} | {cell(r['flop_counter_macs'])} "
-              f"| {gap(r['flop_counter_macs'], e)} | {cell(r['flop_counter_s'])} "
-              f"| {cell(r['fvcore_macs'])} | {gap(r['fvcore_macs'], e)} | {cell(r['fvcore_s'])} |")
+    if rows:
+        print(f"seq {args.seq}, batch 1, sdpa attention with attention_mask; "
+              f"{platform.processor() or platform.machine()}, torch {torch.__version__}\n")
+        print("| model | formula MACs | flopscope | time | hf: time | FlopCounterMode | gap | time "
+              "| fvcore | gap | time |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for r in rows:
+            e = r["formula_macs"]
+            print(f"| {r['model']} | {cell(e)} | {cell(r['flopscope_macs'])} | {cell(r['flopscope_s'])} "
+                  f"| {cell(r['hf_source_s'])} | {cell(r['flop_counter_macs'])} "
+                  f"| {gap(r['flop_counter_macs'], e)} | {cell(r['flop_counter_s'])} "
+                  f"| {cell(r['fvcore_macs'])} | {gap(r['fvcore_macs'], e)} | {cell(r['fvcore_s'])} |")
     seven_b = time_7b(args.seq, args.repeats)
+    cold = seven_b["cold"]
     print(f"\nhf: on a folder holding a 7B LLaMA config (seq {args.seq}): "
-          f"{seven_b['seconds'] * 1000:.0f} ms once transformers' model module is imported "
-          f"(first call, importing it: {seven_b['first_seconds'] * 1000:.0f} ms), "
-          f"{seven_b['params']:,} params, {seven_b['macs']:,} MACs")
+          f"{seven_b['seconds'] * 1000:.0f} ms per analysis in a warm process, "
+          f"{seven_b['params']:,} params, {seven_b['macs']:,} MACs; a fresh process (best of "
+          f"{args.repeats}): import torch {cold['import_torch_s']:.2f} s, transformers' LLaMA module "
+          f"{cold['import_transformers_s']:.2f} s (of which torch._dynamo, imported by transformers: "
+          f"{cold['dynamo_s']:.2f} s), first analysis {cold['first_analysis_s']:.2f} s, second "
+          f"{cold['second_analysis_s']:.2f} s")
     out = Path(__file__).parent / "results" / "hf.json"
-    out.write_text(json.dumps({"seq": args.seq, "torch": torch.__version__, "rows": rows,
+    kept = json.loads(out.read_text()) if args.only_7b and out.exists() else {"rows": rows}
+    out.write_text(json.dumps({**kept, "seq": args.seq, "torch": torch.__version__,
                                "llama_7b": seven_b}, indent=1))
 
 
@@ -219,8 +232,38 @@ def time_7b(seq: int, repeats: int) -> dict:
         report = analyze(f"hf:{folder}", input_shapes=None)
         first = time.perf_counter() - start
         best, _ = best_of(partial(analyze, f"hf:{folder}"), repeats)
+        colds = [_cold_7b(folder) for _ in range(repeats)]
+    cold = {k: min(c[k] for c in colds) for k in colds[0]}
     return {"first_seconds": first, "seconds": best, "params": report.totals.params,
-            "macs": report.totals.macs}
+            "macs": report.totals.macs, "cold": cold}
+
+
+_COLD = """
+import json, sys, time
+t0 = time.perf_counter()
+import torch
+t1 = time.perf_counter()
+import torch._dynamo
+t2 = time.perf_counter()
+from transformers import LlamaForCausalLM
+t3 = time.perf_counter()
+from flopscope.analysis import analyze
+analyze("hf:" + sys.argv[1])
+t4 = time.perf_counter()
+analyze("hf:" + sys.argv[1])
+t5 = time.perf_counter()
+print(json.dumps({"import_torch_s": t1 - t0, "dynamo_s": t2 - t1,
+                  "import_transformers_s": t3 - t1, "first_analysis_s": t4 - t3,
+                  "second_analysis_s": t5 - t4}))
+"""
+
+
+def _cold_7b(folder: str) -> dict:
+    """One fresh process: each step's seconds (torch._dynamo timed apart, first, as the
+    part of transformers' import that PyTorch's meta kernels would import anyway)."""
+    done = subprocess.run([sys.executable, "-c", _COLD, folder], capture_output=True, text=True,
+                          check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 if __name__ == "__main__":
