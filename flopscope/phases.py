@@ -125,6 +125,17 @@ class PhaseCost:
 
     def text(self) -> str:
         """A short plain-text block."""
+        rows = self.rows()
+        width = max(len(k) for k, _ in rows)
+        return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+
+    def markdown(self) -> str:
+        """A Markdown section: a ``### phase`` heading and a two-column table."""
+        body = [f"| {k} | {v} |" for k, v in self.rows()]
+        return "\n".join(["### phase", "", "| | |", "|---|---|", *body])
+
+    def rows(self) -> list[tuple[str, str]]:
+        """``(label, value)`` pairs, the phase first, then per-token costs and the device."""
         from flopscope.units import si
 
         rows = [
@@ -148,8 +159,7 @@ class PhaseCost:
                                      f"({d.bound}-bound)"),
                 ("tokens/s at most", f"{d.tokens_per_s:,.1f}"),
             ]
-        width = max(len(k) for k, _ in rows)
-        return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+        return rows
 
 
 def _seconds(t: float) -> str:

@@ -74,7 +74,23 @@ def test_cli_phase_json(folder, capsys):
     data = json.loads(capsys.readouterr().out)
     assert data["phase"]["macs"] == llama_macs(1, 1, 127) == data["totals"]["macs"]
     assert main(["report", folder, "--phase", "prefill", "--seq", "8"]) == 0
-    assert "arithmetic intensity" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "arithmetic intensity" in out
+    # the phase block is the answer asked for: under the title, before the totals
+    assert out.index("phase ") < out.index("totals") < out.index("module tree")
+
+
+def test_cli_phase_markdown_and_refused_formats(folder, capsys):
+    from flopscope.cli import main
+
+    assert main(["report", folder, "--phase", "decode", "--format", "markdown"]) == 0
+    out = capsys.readouterr().out
+    assert "### phase\n\n| | |\n|---|---|\n| phase | decode (batch 1, seq 1, context 127) |" in out
+    assert out.index("### phase") < out.index("### totals")
+    for fmt in ("csv", "html"):
+        assert main(["report", folder, "--phase", "decode", "--format", fmt]) == 2
+        err = capsys.readouterr().err.strip()
+        assert f"--phase reports as text, markdown or json, not {fmt}" in err
 
 
 def test_cli_context_without_phase_is_refused(folder, capsys):

@@ -110,17 +110,22 @@ def _run_phase(args: argparse.Namespace) -> int:
     from flopscope.phases import analyze_phase
     from flopscope.render import render
 
+    if args.format not in ("text", "markdown", "json"):
+        raise FlopscopeError(f"--phase reports as text, markdown or json, not {args.format}")
     context = args.context if args.context is not None else (127 if args.phase == "decode" else 0)
     report, cost = analyze_phase(args.model, args.phase, seq=args.seq, context=context,
                                  batch=args.batch, trust_remote_code=args.trust_remote_code,
                                  device=args.device, dims=parse_dims(args.dim))
+    body = render(report, args.format, depth=args.depth, top=args.top, all_layers=args.all_layers)
     if args.format == "json":
-        data = json.loads(render(report, "json", depth=args.depth, top=args.top))
+        data = json.loads(body)
         data["phase"] = cost.as_dict()
         text = json.dumps(data, indent=2)
     else:
-        text = render(report, args.format, depth=args.depth, top=args.top).rstrip("\n")
-        text += "\n\n" + cost.text() + "\n"
+        # the phase answers the question asked: right under the title, before the totals
+        title, _, rest = body.partition("\n\n")
+        block = cost.text() if args.format == "text" else cost.markdown()
+        text = f"{title}\n\n{block}\n\n{rest}"
     emit(text, args.output, [args.model])
     return 0
 
