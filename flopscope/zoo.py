@@ -491,7 +491,8 @@ def to_dict(zoo: Zoo) -> dict[str, Any]:
 
 
 def to_csv(zoo: Zoo) -> str:
-    """One row per architecture, exact figures; latency columns per preset (``zoo.csv``).
+    """One row per architecture, exact figures; latency columns per preset (``zoo.csv``):
+    p50, p90, GFLOP/s, cv and the predicted p50 (empty when not predicted).
 
     >>> to_csv(zoo).splitlines()[0]
     'model,input_shape,params,macs,flops,param_bytes,peak_activation_bytes,onnx_macs,published_params,...'
@@ -501,7 +502,7 @@ def to_csv(zoo: Zoo) -> str:
     header = ["model", "input_shape", "params", "macs", "flops", "param_bytes", "peak_activation_bytes",
               "onnx_macs", "published_params", "published_gmacs"]
     for preset in zoo.presets:
-        header += [f"{preset}_{m}" for m in _LATENCY_METRICS] + [f"{preset}_cv"]
+        header += [f"{preset}_{m}" for m in _LATENCY_METRICS] + [f"{preset}_cv", f"{preset}_predicted_ms"]
     rows = []
     for r in zoo.rows:
         row = [r.name, shape(r.input_shape)] + [static.value(r.name, m) for m in STATIC_METRICS[:5]] + [
@@ -509,7 +510,7 @@ def to_csv(zoo: Zoo) -> str:
         for preset, comparison in timed.items():
             there = r.name in comparison.names
             row += [comparison.value(r.name, m) if there else None for m in _LATENCY_METRICS]
-            row.append(r.latency[preset].cv if there else None)
+            row += [r.latency[preset].cv, r.latency[preset].predicted_ms] if there else [None, None]
         rows.append(row)
     return csv_table(header, rows)
 

@@ -158,8 +158,11 @@ def test_output_shape_is_pinned():
     assert first["latency"]["cpu"]["p50_ms"] == 2.0 and data["models"][1]["latency"] == {}
     lines = zoo.to_csv(z).splitlines()
     assert lines[0] == ("model,input_shape,params,macs,flops,param_bytes,peak_activation_bytes,onnx_macs,"
-                        "published_params,published_gmacs,cpu_p50_ms,cpu_p90_ms,cpu_gflops_per_s,cpu_cv")
-    assert lines[2].endswith(",,,,") and lines[1].split(",")[3] == str(a.macs)
+                        "published_params,published_gmacs,cpu_p50_ms,cpu_p90_ms,cpu_gflops_per_s,cpu_cv,"
+                        "cpu_predicted_ms")
+    assert lines[2].endswith(",,,,,") and lines[1].split(",")[3] == str(a.macs)
+    z.rows[0].latency["cpu"].predicted_ms = 2.25
+    assert zoo.to_csv(z).splitlines()[1].endswith(",2.25")
 
 
 def test_latency_noise_is_shown_beside_p50_and_flagged():
@@ -167,7 +170,7 @@ def test_latency_noise_is_shown_beside_p50_and_flagged():
     z.rows[0].latency["cpu"].cv = 0.08
     headers, rows = zoo.table(z)
     assert rows[0][headers.index("cpu cv")] == "8.0% ⚠ noisy"
-    assert zoo.to_csv(z).splitlines()[1].endswith(",0.08")
+    assert zoo.to_csv(z).splitlines()[1].split(",")[-2] == "0.08"
 
 
 def test_charts_are_drawn_by_the_shared_plot_module(tmp_path, monkeypatch):
