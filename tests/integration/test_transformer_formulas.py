@@ -108,3 +108,46 @@ def test_formula_is_shown_in_text_and_markdown(tmp_path, capsys, name):
     assert f"exact polynomials in {dim} ({meaning}), fitted from" in text
     markdown = _run(capsys, model, *size, "--formula", free, "--format", "markdown")
     assert "### formulas" in markdown and f"- `MACs = {macs}`" in markdown
+
+
+def test_the_same_gpt2_has_one_macs_polynomial_on_both_paths_and_after_ort_fusion(tmp_path):
+    """GPT-2 in (batch, seq): traced on the PyTorch path, exported to ONNX with dynamic
+    axes, and that file fused by ONNX Runtime's transformer optimizer (Attention,
+    SkipLayerNormalization, FastGelu): three graphs, one MACs polynomial, equal to the
+    analytic count. (FLOPs differ with how each graph builds the mask: not compared.)"""
+    import warnings
+
+    import torch
+    import transformers
+    from onnxruntime.transformers import optimizer
+
+    from flopscope.formulas import fit
+
+    class Plain(torch.nn.Module):                 # tensors in, a tensor out: for the exporter
+        def __init__(self) -> None:
+            super().__init__()
+            self.m = transformers.GPT2Model(transformers.GPT2Config(
+                vocab_size=96, n_embd=32, n_layer=2, n_head=4, n_positions=64))
+
+        def forward(self, input_ids, attention_mask):  # noqa: ANN001, ANN201
+            return self.m(input_ids=input_ids, attention_mask=attention_mask, return_dict=False,
+                          use_cache=False)[0]
+
+    model = Plain().eval()
+    names = ["input_ids", "attention_mask"]
+    example = (torch.ones(1, 8, dtype=torch.long), torch.ones(1, 8, dtype=torch.long))
+    clean, fused = tmp_path / "gpt2.onnx", tmp_path / "gpt2_fused.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, example, str(clean), input_names=names, opset_version=17, dynamo=False,
+                          dynamic_axes={n: {0: "batch", 1: "seq"} for n in names})
+    optimizer.optimize_model(str(clean), model_type="gpt2", num_heads=4, hidden_size=32).save_model_to_file(
+        str(fused))
+    shapes = {n: ((1, 8), "int64") for n in names}
+    polys = {"pytorch": fit(model, "batch,seq", input_shapes=shapes).macs,
+             "onnx": fit(str(clean), "batch,seq").macs, "fused": fit(str(fused), "batch,seq").macs}
+    assert polys["pytorch"] == polys["onnx"] == polys["fused"], polys
+    c = {**hand.GPT2, "vocab_size": 96}
+    for b, s in ((1, 1), (3, 7), (2, 40)):
+        no_head = hand.gpt2_macs(c, s, b) - b * s * c["n_embd"] * c["vocab_size"]   # GPT2Model: no LM head
+        assert _eval(polys["onnx"], batch=b, seq=s) == no_head
