@@ -141,8 +141,11 @@ def test_llama_decode_step_against_a_kv_cache(attention):
     for layer in range(c["num_hidden_layers"]):
         kv = torch.empty(B, c["num_key_value_heads"], context, head_dim, device="meta")
         cache.update(kv, kv.clone(), layer)
-    inputs = {"input_ids": ((B, 1), "int64"), "attention_mask": ((B, context + 1), "int64"),
-              "past_key_values": cache}
+    import inspect
+
+    # transformers 5.24 renamed the argument to ``cache`` (``past_key_values`` is deprecated)
+    name = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+    inputs = {"input_ids": ((B, 1), "int64"), "attention_mask": ((B, context + 1), "int64"), name: cache}
     _check(model, inputs, llama_macs(LLAMA, 1, B, context))
 
 
