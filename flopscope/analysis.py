@@ -101,8 +101,9 @@ def build_report(graph: LayerGraph, convention: str = "flopscope",
         macs = flops = None
         if c.status == OK:
             coverage.costed += 1
-            macs = c.macs * repeat  # type: ignore[operator]
-            flops = (2 * macs if convention == "2mac" else c.flops * repeat)  # type: ignore[operator]
+            assert c.macs is not None and c.flops is not None   # cost_node gives both when OK
+            macs = c.macs * repeat
+            flops = (2 * macs if convention == "2mac" else c.flops * repeat)
             if repeat == 0 and node.branch:
                 status, reason = NOT_TAKEN, "lighter branch of an If whose condition is unknown"
         elif c.status == UNSUPPORTED:
@@ -127,20 +128,20 @@ def build_report(graph: LayerGraph, convention: str = "flopscope",
         notes.append(f"{peak.unknown} tensor(s) of unknown size left out of the memory figures")
 
     distinct = {p.name: p for p in graph.params.values()}.values()   # aliases map to one Param
-    params = [p for p in distinct if not p.buffer]
+    weights = [p for p in distinct if not p.buffer]
     buffers = [p for p in distinct if p.buffer]
-    known = bool(params) and all(p.trainable is not None for p in params)
-    trainable = sum(p.numel for p in params if p.trainable) if known else None
+    known = bool(weights) and all(p.trainable is not None for p in weights)
+    trainable = sum(p.numel for p in weights if p.trainable) if known else None
     totals = Totals(
         macs=sum(l.macs or 0 for l in layers),
         flops=sum(l.flops or 0 for l in layers),
-        params=sum(p.numel for p in params),
-        param_bytes=sum(p.nbytes for p in params),
+        params=sum(p.numel for p in weights),
+        param_bytes=sum(p.nbytes for p in weights),
         activation_bytes=activation_bytes,
         peak_activation_bytes=peak.bytes,
         traffic_bytes=traffic_total,
         trainable_params=trainable,
-        frozen_params=None if trainable is None else sum(p.numel for p in params) - trainable,
+        frozen_params=None if trainable is None else sum(p.numel for p in weights) - trainable,
         buffers=sum(p.numel for p in buffers),
         buffer_bytes=sum(p.nbytes for p in buffers),
     )

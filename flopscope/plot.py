@@ -58,10 +58,10 @@ def plot(target: Report | Sequence[Report], kind: str = "layers", path: str | os
     if kind in ("layers", "roofline"):
         if len(reports) != 1:
             raise ValueError(f"the {kind} chart draws one report, not {len(reports)}")
-        chart = layers_chart if kind == "layers" else roofline_chart
-        return chart(reports[0], path=path, **options)
-    chart = cumulative_chart if kind == "cumulative" else latency_chart
-    return chart(reports, path=path, **options)
+        single = layers_chart if kind == "layers" else roofline_chart
+        return single(reports[0], path=path, **options)
+    several = cumulative_chart if kind == "cumulative" else latency_chart
+    return several(reports, path=path, **options)
 
 
 def layers_chart(report: Report, *, max_layers: int = TOP_BARS,
@@ -153,7 +153,7 @@ def latency_chart(reports: Report | Sequence[Report], *, names: Sequence[str] | 
     """
     reports = [reports] if isinstance(reports, Report) else list(reports)
     labels = _names(reports, names)
-    timed = [(r, n) for r, n in zip(reports, labels) if r.latency is not None]
+    timed = [(r, r.latency, n) for r, n in zip(reports, labels) if r.latency is not None]
     if not timed:
         raise FlopscopeError("no latency to plot: measure one first with "
                              "flopscope.bench(model, report=report), which attaches it to the report")
@@ -161,7 +161,7 @@ def latency_chart(reports: Report | Sequence[Report], *, names: Sequence[str] | 
     ax = fig.subplots()
     per_layer = _layer_times(timed[0][0]) if len(timed) == 1 else []
     if per_layer:
-        report, label = timed[0]
+        _, lat, label = timed[0]
         xs, ys, ops = zip(*per_layer)
         for op in sorted(set(ops)):
             chosen = [(x, y) for x, y, o in per_layer if o == op]
@@ -169,18 +169,17 @@ def latency_chart(reports: Report | Sequence[Report], *, names: Sequence[str] | 
         ax.set_xscale("symlog", linthresh=max(1.0, min((x for x in xs if x > 0), default=1.0)))
         ax.set_xlabel("FLOPs of the layer (with the layers fused into it)")
         ax.set_ylabel("mean time per run (ms)")
-        ax.set_title(f"{label}: per-layer time against FLOPs ({report.latency.preset})")
+        ax.set_title(f"{label}: per-layer time against FLOPs ({lat.preset})")
         ax.legend(fontsize=7, ncol=2)
     else:
-        for report, label in timed:
-            lat = report.latency
+        for report, lat, label in timed:
             flops = lat.flops if lat.flops is not None else report.totals.flops
             ax.errorbar([flops], [lat.p50_ms], yerr=[[0.0], [max(lat.p90_ms - lat.p50_ms, 0.0)]],
                         fmt="o", capsize=3)
             ax.annotate(label, (flops, lat.p50_ms), textcoords="offset points", xytext=(5, 5), fontsize=8)
         ax.set_xlabel("FLOPs per run")
         ax.set_ylabel("latency p50 (ms), bar to p90")
-        presets = sorted({r.latency.preset for r, _ in timed})
+        presets = sorted({lat.preset for _, lat, _ in timed})
         ax.set_title(f"latency against FLOPs ({', '.join(presets)})")
         ax.margins(x=0.15, y=0.1)                      # room for the labels
         ax.set_xlim(left=0)
@@ -265,9 +264,7 @@ def metrics_chart(series: Comparison | Mapping[str, Comparison], x: str, y: str,
     fig = _figure(figsize=(7.0, 5.0))
     ax = fig.subplots()
     for (group, comparison), marker in zip(groups.items(), itertools.cycle("os^Dv")):
-        points = [(comparison.value(i, x), comparison.value(i, y), name)
-                  for i, name in enumerate(comparison.names)]
-        points = [p for p in points if p[0] is not None and p[1] is not None]
+        points = _known_points(comparison, x, y)
         ax.scatter([p[0] for p in points], [p[1] for p in points], marker=marker, label=group or None)
         for px, py, name in points:
             ax.annotate(name, (px, py), fontsize=7, xytext=(3, 3), textcoords="offset points")
@@ -425,6 +422,16 @@ def _names(reports: list[Report], names: Sequence[str] | None) -> list[str]:
     if len(names) != len(reports):
         raise ValueError(f"{len(names)} names for {len(reports)} reports")
     return list(names)
+
+
+def _known_points(comparison: Comparison, x: str, y: str) -> list[tuple[float, float, str]]:
+    """(``x``, ``y``, name) of each model of ``comparison`` that has both metrics."""
+    points = []
+    for i, name in enumerate(comparison.names):
+        px, py = comparison.value(i, x), comparison.value(i, y)
+        if px is not None and py is not None:
+            points.append((px, py, name))
+    return points
 
 
 def _layer_times(report: Report) -> list[tuple[int, float, str]]:

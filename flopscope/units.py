@@ -9,6 +9,8 @@ the zoo and the latency report all import them from here.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 def si(n: int | float | None, digits: int = 3) -> str:
     """A count in SI units, ``?`` for None.
@@ -47,7 +49,7 @@ def exact(n: int | None) -> str:
     return "-" if n is None else f"{n:,}"
 
 
-def shape(s: list[int | str] | tuple[int | str, ...] | None) -> str:
+def shape(s: Sequence[int | str] | None) -> str:
     """A tensor shape as ``1x64x56x56``; ``?`` when unknown, ``scalar`` for rank 0.
 
     >>> shape([1, 64, 56, 56]), shape(["N", 3]), shape([]), shape(None)

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from flopscope.comparison import Comparison
 from flopscope.errors import FlopscopeError
@@ -398,7 +398,8 @@ def table(zoo: Zoo) -> tuple[list[str], list[list[str]]]:
     rows = []
     for r in zoo.rows:
         value = partial(static.value, r.name)
-        row = [r.name, shape(r.input_shape), exact(value("params")) + _mark(r.params_match),
+        params = cast("int | None", value("params"))     # Totals.params, a count
+        row = [r.name, shape(r.input_shape), exact(params) + _mark(r.params_match),
                _cell(value("macs"), 1e9, 3) + _mark(r.gmacs_match), _cell(value("flops"), 1e9, 3),
                _cell(value("param_bytes"), 2**20, 1), _cell(value("peak_activation_bytes"), 2**20, 1)]
         for preset, comparison in timed.items():

@@ -51,11 +51,34 @@ class Call:
     def t(self, key: str) -> Tensor | None:
         return self.ir(self.args.get(key))
 
+    def tensor(self, key: str) -> Tensor:
+        """The IR tensor of the tensor argument ``key``, which the mapping reads: a missing
+        one raises, and the op is reported unsupported (as for any argument a mapping does
+        not understand)."""
+        found = self.t(key)
+        if found is None:
+            raise ValueError(f"{self.name}: no tensor argument '{key}'")
+        return found
+
     def first_tensor(self) -> Tensor | None:
         for value in self.args.values():
             if _is_tensor(value):
                 return self.ir(value)
         return None
+
+
+def dims(tensor: Tensor | None) -> tuple[int, ...]:
+    """The dims of a recorded tensor. The torch frontend records every dim as an int, so
+    only a missing tensor fails here (a ValueError: the op is reported unsupported).
+
+    >>> dims(Tensor("x", (2, 3), "float32"))
+    (2, 3)
+    """
+    if tensor is None:
+        raise ValueError("a tensor argument the mapping reads is missing")
+    if tensor.dims is None:
+        raise ValueError(f"tensor '{tensor.name}' has no static shape")
+    return tensor.dims
 
 
 Handler = Callable[[Call], list[Emit]]
@@ -159,12 +182,12 @@ def _add_product(call: Call) -> list[Emit]:
     x, y = call.t(left), call.t(right)
     out = call.outputs[0]
     if call.name == "addbmm":  # sum over the batch: a batched product, then a reduction
-        product = call.fresh((x.shape[0], *out.shape), out.dtype)  # type: ignore[index,union-attr]
-        summed = call.fresh(out.shape, out.dtype)  # type: ignore[arg-type]
+        product = call.fresh((dims(x)[0], *dims(out)), out.dtype)
+        summed = call.fresh(dims(out), out.dtype)
         emits = [Emit("MatMul", [x, y], [product], suffix="matmul"),
                  Emit("ReduceSum", [product], [summed], suffix="sum")]
     else:
-        summed = call.fresh(out.shape, out.dtype)  # type: ignore[arg-type]
+        summed = call.fresh(dims(out), out.dtype)
         emits = [Emit("MatMul", [x, y], [summed], suffix="matmul")]
     emits += _scaled_add(call, summed, call.t("self"), out, float(a.get("alpha", 1)),
                          float(a.get("beta", 1)))
@@ -175,14 +198,14 @@ def _scaled_add(call: Call, product: Tensor, addend: Tensor | None, out: Tensor,
                 alpha: float, beta: float) -> list[Emit]:
     emits = []
     if alpha != 1:
-        scaled = call.fresh(product.shape, product.dtype)  # type: ignore[arg-type]
+        scaled = call.fresh(dims(product), product.dtype)
         emits.append(Emit("Mul", [product], [scaled], suffix="alpha"))
         product = scaled
     if beta == 0 or addend is None:
         emits.append(Emit("Identity", [product], [out], suffix="out"))
         return emits
     if beta != 1:
-        scaled = call.fresh(addend.shape, addend.dtype)  # type: ignore[arg-type]
+        scaled = call.fresh(dims(addend), addend.dtype)
         emits.append(Emit("Mul", [addend], [scaled], suffix="beta"))
         addend = scaled
     emits.append(Emit("Add", [product, addend], [out], suffix="add"))
@@ -227,7 +250,7 @@ def _add(call: Call) -> list[Emit]:
     if alpha == 1 or len(inputs) < 2 or inputs[1] is None:
         return [Emit(op, inputs, call.outputs)]
     other = inputs[1]
-    scaled = call.fresh(other.shape, other.dtype)  # type: ignore[arg-type]
+    scaled = call.fresh(dims(other), other.dtype)
     return [Emit("Mul", [other], [scaled], suffix="alpha"),
             Emit(op, [inputs[0], scaled], call.outputs)]
 
@@ -236,7 +259,7 @@ def _add(call: Call) -> list[Emit]:
 def _rsqrt(call: Call) -> list[Emit]:
     """1 / sqrt(x): a square root and a reciprocal."""
     x, out = call.first_tensor(), call.outputs[0]
-    root = call.fresh(out.shape, out.dtype)  # type: ignore[arg-type]
+    root = call.fresh(dims(out), out.dtype)
     return [Emit("Sqrt", [x], [root], suffix="sqrt"), Emit("Reciprocal", [root], [out])]
 
 
@@ -435,7 +458,7 @@ def _adaptive_pool(call: Call) -> list[Emit]:
     ``ai.flopscope.Adaptive{Average,Max}Pool``: ONNX has no such op)."""
     x, out = call.t("self"), call.outputs[0]
     kind = "Max" if "max" in call.name else "Average"
-    in_sp, out_sp = x.shape[2:], out.shape[2:]  # type: ignore[index,union-attr]
+    in_sp, out_sp = dims(x)[2:], dims(out)[2:]
     if all(o == 1 for o in out_sp):
         return [Emit(f"Global{kind}Pool", [x], call.outputs[:1])]
     if all(o and i % o == 0 for i, o in zip(in_sp, out_sp)):
@@ -473,8 +496,8 @@ def _sdpa(call: Call) -> list[Emit]:
 def _linear(call: Call, x: Tensor, weight: Tensor | None, bias: Tensor | None, out_features: int,
             out: Tensor | None, tag: str) -> tuple[list[Emit], Tensor]:
     """x @ Wᵀ (+ b) over the last dim, as MatMul (+ Add); W keeps its parameter name."""
-    shape = (*x.shape[:-1], out_features)  # type: ignore[index,misc]
-    w = Tensor(weight.name, (x.shape[-1], out_features), weight.dtype) if weight else None  # type: ignore[index]
+    shape = (*dims(x)[:-1], out_features)
+    w = Tensor(weight.name, (dims(x)[-1], out_features), weight.dtype) if weight else None
     product = call.fresh(shape, x.dtype) if bias is not None or out is None else out
     emits = [Emit("MatMul", [x, w], [product], suffix=f"{tag}")]
     if bias is not None:
@@ -489,8 +512,8 @@ def _mha_block(call: Call, query: Tensor, key: Tensor, value: Tensor, heads: int
                proj_b: Tensor | None, mask: Tensor | None, out: Tensor | None,
                tag: str = "") -> tuple[list[Emit], Tensor]:
     """Multi-head attention unfused: q/k/v projections, attention, output projection."""
-    b, sq, e = query.shape  # type: ignore[misc]
-    skv = key.shape[1]  # type: ignore[index]
+    b, sq, e = dims(query)
+    skv = dims(key)[1]
     d = e // heads
     emits: list[Emit] = []
     heads_in = []
@@ -514,7 +537,7 @@ def _mha_block(call: Call, query: Tensor, key: Tensor, value: Tensor, heads: int
 @handles("_native_multi_head_attention")
 def _native_mha(call: Call) -> list[Emit]:
     a = call.args
-    emits, _ = _mha_block(call, call.t("query"), call.t("key"), call.t("value"),  # type: ignore[arg-type]
+    emits, _ = _mha_block(call, call.tensor("query"), call.tensor("key"), call.tensor("value"),
                           int(a["num_head"]), call.t("qkv_weight"), call.t("qkv_bias"),
                           call.t("proj_weight"), call.t("proj_bias"), call.t("mask"),
                           call.outputs[0])
@@ -526,20 +549,20 @@ def _encoder_layer(call: Call) -> list[Emit]:
     """The fused nn.TransformerEncoderLayer: attention and feed-forward blocks with their
     residual adds and layer norms, in pre- or post-norm order."""
     a = call.args
-    src, out = call.t("src"), call.outputs[0]
-    e = src.shape[-1]  # type: ignore[index,union-attr]
-    shape, dtype = src.shape, src.dtype  # type: ignore[union-attr]
+    src, out = call.tensor("src"), call.outputs[0]
+    shape, dtype = dims(src), src.dtype
+    e = shape[-1]
     emits: list[Emit] = []
 
     def norm(x: Tensor, k: int, result: Tensor | None = None) -> Tensor:
-        y = result or call.fresh(shape, dtype)  # type: ignore[arg-type]
+        y = result or call.fresh(shape, dtype)
         emits.append(Emit("LayerNormalization", [x, call.t(f"norm_weight_{k}"),
                                                  call.t(f"norm_bias_{k}")], [y], {"axis": -1},
                           suffix=f"norm{k}"))
         return y
 
     def residual(x: Tensor, y: Tensor, tag: str, result: Tensor | None = None) -> Tensor:
-        z = result or call.fresh(shape, dtype)  # type: ignore[arg-type]
+        z = result or call.fresh(shape, dtype)
         emits.append(Emit("Add", [x, y], [z], suffix=tag))
         return z
 
@@ -555,17 +578,17 @@ def _encoder_layer(call: Call) -> list[Emit]:
         hidden = a["ffn_weight_1"].shape[0]
         block, h = _linear(call, x, w1, call.t("ffn_bias_1"), hidden, None, "linear1")
         emits.extend(block)
-        act = call.fresh(h.shape, dtype)  # type: ignore[arg-type]
+        act = call.fresh(dims(h), dtype)
         emits.append(Emit("Gelu" if a.get("use_gelu") else "Relu", [h], [act], suffix="activation"))
         block, y = _linear(call, act, call.t("ffn_weight_2"), call.t("ffn_bias_2"), e, None, "linear2")
         emits.extend(block)
         return y
 
     if a.get("norm_first"):
-        x = residual(src, attention(norm(src, 1)), "residual1")  # type: ignore[arg-type]
+        x = residual(src, attention(norm(src, 1)), "residual1")
         residual(x, feed_forward(norm(x, 2)), "residual2", out)
     else:
-        x = norm(residual(src, attention(src), "residual1"), 1)  # type: ignore[arg-type]
+        x = norm(residual(src, attention(src), "residual1"), 1)
         norm(residual(x, feed_forward(x), "residual2"), 2, out)
     return emits
 
@@ -584,15 +607,15 @@ def _rnn_layer(call: Call) -> list[Emit]:
     """
     a = call.args
     op, activations = _RNN_MODES[int(a["mode"])]
-    x, w_ih, w_hh = call.t("input"), call.t("weight0"), call.t("weight1")
-    gates = w_ih.shape[0]  # type: ignore[index,union-attr]
+    x, w_ih, w_hh = call.t("input"), call.tensor("weight0"), call.tensor("weight1")
+    gates = dims(w_ih)[0]
     hidden = int(a["hidden_size"])
-    w = Tensor(w_ih.name, (1, gates, w_ih.shape[1]), w_ih.dtype)  # type: ignore[index,union-attr]
-    r = Tensor(w_hh.name, (1, gates, hidden), w_hh.dtype)  # type: ignore[union-attr]
+    w = Tensor(w_ih.name, (1, gates, dims(w_ih)[1]), w_ih.dtype)
+    r = Tensor(w_hh.name, (1, gates, hidden), w_hh.dtype)
     inputs: list[Tensor | None] = [x, w, r]
     if a.get("has_biases"):
-        b_ih, b_hh = call.t("weight2"), call.t("weight3")
-        inputs += [Tensor(b_ih.name, (1, 2 * gates), b_ih.dtype), None, None, None, None, b_hh]  # type: ignore[union-attr]
+        b_ih, b_hh = call.tensor("weight2"), call.t("weight3")
+        inputs += [Tensor(b_ih.name, (1, 2 * gates), b_ih.dtype), None, None, None, None, b_hh]
     attrs: dict[str, Any] = {"hidden_size": hidden, "layout": 0}
     if activations:
         attrs["activations"] = activations

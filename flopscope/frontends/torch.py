@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from typing import Any
 
@@ -354,7 +354,8 @@ class _Recorder(TorchDispatchMode):
         if name in aten.FOLDABLE and not func._schema.is_mutable and all(
                 t.name in self.constants for t in ir_inputs if t is not None):
             # reshaping or casting a weight: the result is still that weight
-            alias = ir_inputs[0].name if len(ir_inputs) == 1 and len(flat_out) == 1 else None
+            first = ir_inputs[0] if len(ir_inputs) == 1 and len(flat_out) == 1 else None
+            alias = first.name if first is not None else None
             self._bind_outputs(flat_out, True, alias)
             return out
         ir_outputs = self._bind_outputs(flat_out, False, None)
@@ -466,7 +467,8 @@ def _batch_norm_eval(x: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 _aten = torch.ops.aten
-_SHAPE_SHORTCUTS = {
+#: ATen op -> its result worked out without the meta kernel, or None to run the kernel
+_SHAPE_SHORTCUTS: dict[object, Callable[..., Any]] = {
     **{getattr(_aten, op).default: _same_as_first
        for op in ("relu", "sigmoid", "tanh", "hardtanh", "hardswish", "hardsigmoid", "silu", "gelu",
                   "clone", "leaky_relu", "elu")},

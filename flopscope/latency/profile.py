@@ -27,7 +27,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -202,7 +202,7 @@ def map_layers(original: Sequence[GraphNode], optimized: Sequence[GraphNode],
         return bool(t) and t not in alive
 
     anchors = _anchors(g, optimized)
-    direct = {anchors[n.name] for n in optimized if n.op not in HELPER_OPS} - {None}
+    direct = {a for a in (anchors[n.name] for n in optimized if n.op not in HELPER_OPS) if a is not None}
     group_of: dict[str, str] = {}               # layer -> head layer
     heads: dict[str, list[str]] = {}            # head layer -> ORT nodes whose time it carries
     helpers: list[GraphNode] = []
@@ -279,7 +279,7 @@ def _anchors(g: _Original, optimized: Sequence[GraphNode]) -> dict[str, str | No
 
 
 def _search_back(g: _Original, start: str, op: str, taken: set[str],
-                 vanished) -> list[str] | None:
+                 vanished: Callable[[str], bool]) -> list[str] | None:
     """Breadth-first from ``start`` through vanished input tensors to the nearest layer
     of ``op`` not ``taken``; the path from ``start`` to it, or None."""
     parent: dict[str, str | None] = {start: None}
@@ -294,8 +294,8 @@ def _search_back(g: _Original, start: str, op: str, taken: set[str],
                 parent[prev] = name
                 if g.layers[prev].op == op:
                     path = [prev]
-                    while parent[path[-1]] is not None:
-                        path.append(parent[path[-1]])  # type: ignore[arg-type]
+                    while (up := parent[path[-1]]) is not None:
+                        path.append(up)
                     return path[::-1]
                 nxt.append(prev)
         frontier = nxt
@@ -303,7 +303,7 @@ def _search_back(g: _Original, start: str, op: str, taken: set[str],
 
 
 def _grow_forward(g: _Original, head: str, group_of: dict[str, str], direct: set[str],
-                  vanished) -> None:
+                  vanished: Callable[[str], bool]) -> None:
     """Claim the chain after ``head``'s group: a vanished tensor with one consumer."""
     stack = [name for name, h in group_of.items() if h == head]
     while stack:
@@ -317,7 +317,8 @@ def _grow_forward(g: _Original, head: str, group_of: dict[str, str], direct: set
                     stack.append(user)
 
 
-def _absorb_leftovers(g: _Original, group_of: dict[str, str], direct: set[str], vanished) -> None:
+def _absorb_leftovers(g: _Original, group_of: dict[str, str], direct: set[str],
+                      vanished: Callable[[str], bool]) -> None:
     """Layers that vanished next to a group join it: through a vanished input (an op
     fused after its producer), else a vanished output (an op folded into its consumer)."""
     changed = True
