@@ -229,8 +229,8 @@ def fit(model: Any, free: str | Sequence[str] | Sequence[Free] | None = None, in
     '5328*N'
     """
     source = resolve(model)
-    named = [f for f in free if isinstance(f, Free)] if isinstance(free, (list, tuple)) else []
-    wanted = named or parse_free(free)              # type: ignore[arg-type]
+    items = [free] if isinstance(free, str) else list(free or ())
+    wanted = [f for f in items if isinstance(f, Free)] or parse_free([f for f in items if isinstance(f, str)])
     model_for, given = _prepared(source, inputs, input_shapes)
     if base is None:
         base = build_report(load_graph(model_for, given, dims=dims, name=name), convention, flop_table)
