@@ -326,10 +326,10 @@ def _trace(module: torch.nn.Module, params: dict[str, Any], buffers: dict[str, A
             if not roots:
                 raise FlopscopeError(f"{type(module).__name__}: no output depends on a trainable "
                                      "parameter (all frozen?): nothing to train")
-            loss = sum(t.float().sum() for t in roots)
+            loss = torch.stack([t.float().sum() for t in roots]).sum()
             recorder.phase = BACKWARD
             with recorder:
-                loss.backward()  # type: ignore[union-attr]
+                loss.backward()
             grads = {}
             held = set(param_storages)
             outputs = frozenset(storage_id(t) for t in roots)

@@ -112,8 +112,8 @@ def conv_grad(node: Node) -> Cost:
 
 
 def _mask(node: Node) -> tuple[bool, bool, bool]:
-    mask = tuple(bool(m) for m in node.attr("output_mask", (1, 1, 1)))
-    return (mask + (False, False, False))[:3]  # type: ignore[return-value]
+    mask = [bool(m) for m in node.attr("output_mask", (1, 1, 1))] + [False, False, False]
+    return mask[0], mask[1], mask[2]
 
 
 @rule("BatchNormGrad", domain=FLOPSCOPE_DOMAIN)
