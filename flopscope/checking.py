@@ -107,17 +107,19 @@ def run_check(model: Any, inputs: Any = None, *, input_shapes: Mapping[str, Any]
             mode = "train" if old is not None and old.training is not None else "inference"
         limits = dict(limits or {})
         notes = []
-        trained = {} if mode == "train" else {m: limits.pop(m) for m in TRAINING_METRICS if m in limits}
+        trained = ({} if mode == "train" or report is not None   # a given report: checked as it is
+                   else {m: limits.pop(m) for m in TRAINING_METRICS if m in limits})
         given = [f"{k} {v}" for k, v in (("optimizer", optimizer), ("precision", precision)) if v]
         given += [f"frozen {','.join(frozen)}"] if frozen else []
         if given and mode != "train" and not trained:
             raise FlopscopeError(f"{', '.join(given)}: a training setup, but this check is in inference "
                                  f"mode; ask for train mode (--mode train, or mode = \"train\" in a "
                                  f"budget entry)")
-        if trained and not limits and old is None and latency is None and report is None:
+        if trained and not limits and old is None and latency is None:
             mode = "train"                  # nothing else to check: one analysis, in train mode
             limits, trained = trained, {}
-            notes.append(f"checked in train mode ({setup.label}): the limits are training metrics")
+            notes.append(f"every limit is a training metric: analysed as a training step ({setup.label}); "
+                         f"mode = \"train\" says so, optimizer, precision and frozen choose the setup")
 
         def analysis(in_mode: str) -> Report:
             from flopscope.analysis import analyze
@@ -130,9 +132,10 @@ def run_check(model: Any, inputs: Any = None, *, input_shapes: Mapping[str, Any]
         train_report = analysis("train") if trained else None
         if trained:
             names = ", ".join(METRICS[m].label for m in trained)
-            notes.append(f"{names} checked on a train-mode analysis ({setup.label}); the other limits "
-                         f"on the inference analysis, as a training step's MACs, FLOPs and peak "
-                         f"activations differ (mode = \"train\" checks them all in train mode)")
+            notes.append(f"{names} checked on a second analysis, of a training step ({setup.label}); "
+                         f"the other limits on the inference analysis (a training step's MACs, FLOPs "
+                         f"and peak activations differ; mode = \"train\" checks every limit on the "
+                         f"training step)")
         if latency is not None and measure:
             report.latency = measure_latency(model, inputs, preset=latency.preset,
                                              iterations=latency.iterations, input_shapes=input_shapes,

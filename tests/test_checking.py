@@ -33,7 +33,7 @@ def test_run_check_turns_unusable_input_into_errors(tmp_path):
 def test_run_check_takes_the_baseline_convention_and_a_dict_baseline():
     report = make_report(OLD)
     result = run_check(None, report=report, baseline=report.to_dict(),
-                       update_command=lambda convention: f"cmd --convention {convention}")
+                       update_command=lambda new: f"cmd --convention {new.convention}")
     assert result.exit_code == 0 and result.update_command == "cmd --convention flopscope"
 
 

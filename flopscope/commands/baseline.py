@@ -39,7 +39,8 @@ def run(args: argparse.Namespace) -> int:
     setup = {k: v for k, v in (("optimizer", args.optimizer), ("precision", args.precision),
                                 ("frozen", args.frozen)) if v}
     if setup and args.mode != "train":
-        raise FlopscopeError(f"{', '.join('--' + k for k in setup)} go with --mode train")
+        raise FlopscopeError(f"{', '.join('--' + k for k in setup)} "
+                             f"{'goes' if len(setup) == 1 else 'go'} with --mode train")
     report = analyze(args.model, input_shapes=parse_input_shapes(args.input_shape),
                      dims=parse_dims(args.dim), convention=args.convention,
                      mode=args.mode or "inference", **setup)

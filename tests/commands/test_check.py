@@ -191,7 +191,8 @@ def test_budget_naming_an_unknown_metric_is_exit_2(net, capsys):
     (["check", "--baseline", "baseline.json"], "--baseline compares one model: give MODEL"),
     (["check", "--budget", "missing.toml"], "missing.toml: no such budget file"),
     (["check", "--budget", "flopscope.toml", "--input-shape", "1x3x8x8"],
-     "--input-shape, --dim and --convention do not go with --budget"),
+     "--input-shape, --dim, --convention, --mode, --optimizer, --precision and --frozen do not go "
+     "with --budget"),
     (["check", "resnet999", "--budget", "flopscope.toml"], "no entry for 'resnet999'"),
     (["check", "--budget", "flopscope.toml", "--format", "yaml"], "invalid choice: 'yaml'"),
 ])
