@@ -24,10 +24,32 @@ A budget file is TOML with one ``[models.NAME]`` table per model to check::
     max_p90_ms = 20
     iterations = 50                      # optional
 
+    [models.resnet18-training]           # a training step (flopscope report --mode train)
+    model = "resnet18"
+    mode = "train"                       # optional: "inference" (default) or "train"
+    optimizer = "adamw"                  # optional: sgd, momentum, adam, adamw (default)
+    precision = "bf16-mixed"             # optional: fp32 (default), bf16-mixed, fp16-mixed
+    frozen = ["conv1.*", "layer1.*"]     # optional: a glob or a list of globs of parameters
+    max_peak_training_bytes = "400MiB"
+    max_optimizer_state_bytes = "90MiB"
+
 The metrics are the ``totals`` keys of the JSON report: ``macs``, ``flops``, ``params``,
 ``param_bytes``, ``activation_bytes``, ``peak_activation_bytes`` and ``traffic_bytes``
 (:data:`flopscope.metrics.TOTAL_METRICS`); a limit is ``max_`` + metric and is inclusive
 (a model exactly at its limit passes).
+
+Training metrics (:data:`flopscope.metrics.TRAINING_METRICS`: ``forward_macs``,
+``backward_macs``, ``optimizer_flops``, ``gradient_bytes``, ``optimizer_state_bytes``,
+``saved_activation_bytes``, ``peak_training_bytes``) are measured on a training step. With
+``mode = "train"`` the whole entry is checked on the train-mode report, as
+``flopscope report --mode train`` gives it: ``max_macs`` and ``max_flops`` then limit
+forward + backward (FLOPs with the optimizer step), ``max_peak_activation_bytes`` the
+training peak, and a ``baseline`` must be a train-mode report of the same setup. Without
+``mode``, training limits are checked on a second analysis, of a training step with
+``optimizer``/``precision``/``frozen`` (default adamw, fp32, nothing frozen), and the
+other limits and the baseline on the inference analysis, which the note of the result
+says; ``optimizer``, ``precision`` and ``frozen`` need ``mode = "train"`` or a training
+limit, and ``mode = "inference"`` takes no training limit.
 Number strings take decimal suffixes k, M, G, T (10^3...) and binary ones Ki, Mi, Gi, Ti
 (2^10...), optionally followed by ``B``; they must come out as whole numbers.
 
