@@ -394,7 +394,8 @@ class Report:
             "notes": list(self.notes),
             "modules": dict(self.modules),
             "formulas": asdict(self.formulas) if self.formulas else None,
-            "training": asdict(self.training) if self.training else None,
+            "training": ({**asdict(self.training), "frozen": list(self.training.frozen)}
+                         if self.training else None),
         }
 
     def to_json(self, indent: int | None = None) -> str:
