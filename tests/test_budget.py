@@ -330,3 +330,13 @@ def test_the_training_vocabularies_are_flopscope_trainings():
         mode = "" if option == "mode" else "mode = 'train'\n"
         message = error(f"[models.a]\nmax_macs = 1\n{mode}{option} = 'x'\n")
         assert f"choose one of {', '.join(values)}" in message
+
+
+def test_the_docs_training_example_parses():
+    with open(DOCS, encoding="utf-8") as f:
+        example = re.findall(r"```toml\n(.*?)```", f.read(), re.S)[1]
+    entry = parse(example).models[0]
+    assert (entry.name, entry.mode) == ("classifier-training", "train")
+    assert entry.training == Training("adamw", "bf16-mixed", ("stem.*",))
+    assert entry.limits == {"macs": 5_500_000_000, "optimizer_state_bytes": 90 * 2**20,
+                            "peak_training_bytes": 2 * 2**30}
