@@ -245,7 +245,11 @@ class Training:
 
     @property
     def label(self) -> str:
-        """The mode in a few words, as the gate's output names it."""
+        """The mode in a few words, as the gate's output names it.
+
+        >>> Training("momentum", "fp16-mixed").label
+        'train momentum fp16-mixed'
+        """
         frozen = f" frozen {','.join(self.frozen)}" if self.frozen else ""
         return f"train {self.optimizer} {self.precision}{frozen}"
 
