@@ -431,7 +431,11 @@ def check_baseline(report: Report, baseline: Report, tolerance: float = 0.0, str
     if report.convention != baseline.convention:
         mismatch.append(f"the baseline{where} counts with the {baseline.convention} convention, "
                         f"this report with {report.convention}; their FLOPs do not compare")
-    if report.training != baseline.training:
+    if baseline.training is None and baseline.totals.peak_training_bytes is not None:
+        mismatch.append(f"the baseline{where} is a train-mode report that does not record its "
+                        f"optimizer and precision (saved before flopscope kept them); rewrite it "
+                        f"with flopscope baseline MODEL --mode train --optimizer ... --precision ...")
+    elif report.training != baseline.training:
         mismatch.append(mode_mismatch(report.training, baseline.training, where))
     if mismatch:
         result.errors += mismatch

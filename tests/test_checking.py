@@ -220,3 +220,16 @@ def test_an_inference_baseline_against_a_train_analysis_is_refused(onnx_net):
     assert result.exit_code == 2
     assert "the baseline is inference, this analysis train adamw fp32" in result.errors[0]
     assert "(without --mode train; no mode = 'train' in a budget entry)" in result.errors[0]
+
+
+def test_a_train_report_saved_without_its_setup_is_refused(onnx_net):
+    """A train-mode JSON report written before reports recorded their setup: its totals are a
+    training step's, of an unknown optimizer and precision."""
+    from flopscope.analysis import analyze
+
+    saved = analyze(onnx_net, mode="train").to_dict()
+    del saved["training"]
+    for mode in ("inference", "train"):
+        result = run_check(onnx_net, mode=mode, baseline=saved)
+        assert result.exit_code == 2 and result.checks == []
+        assert "is a train-mode report that does not record its optimizer and precision" in result.errors[0]
