@@ -102,6 +102,7 @@ def run_check(model: Any, inputs: Any = None, *, input_shapes: Mapping[str, Any]
             convention = old.convention if old is not None else "flopscope"
         if report is not None:
             mode = "train" if report.training is not None else "inference"
+        frozen = tuple(frozen) if frozen is not None else None
         setup = _setup(optimizer, precision, frozen, old)
         if mode is None:
             mode = "train" if old is not None and old.training is not None else "inference"
