@@ -24,10 +24,32 @@ A budget file is TOML with one ``[models.NAME]`` table per model to check::
     max_p90_ms = 20
     iterations = 50                      # optional
 
+    [models.resnet18-training]           # a training step (flopscope report --mode train)
+    model = "resnet18"
+    mode = "train"                       # optional: "inference" (default) or "train"
+    optimizer = "adamw"                  # optional: sgd, momentum, adam, adamw (default)
+    precision = "bf16-mixed"             # optional: fp32 (default), bf16-mixed, fp16-mixed
+    frozen = ["conv1.*", "layer1.*"]     # optional: a glob or a list of globs of parameters
+    max_peak_training_bytes = "400MiB"
+    max_optimizer_state_bytes = "90MiB"
+
 The metrics are the ``totals`` keys of the JSON report: ``macs``, ``flops``, ``params``,
 ``param_bytes``, ``activation_bytes``, ``peak_activation_bytes`` and ``traffic_bytes``
 (:data:`flopscope.metrics.TOTAL_METRICS`); a limit is ``max_`` + metric and is inclusive
 (a model exactly at its limit passes).
+
+Training metrics (:data:`flopscope.metrics.TRAINING_METRICS`: ``forward_macs``,
+``backward_macs``, ``optimizer_flops``, ``gradient_bytes``, ``optimizer_state_bytes``,
+``saved_activation_bytes``, ``peak_training_bytes``) are measured on a training step. With
+``mode = "train"`` the whole entry is checked on the train-mode report, as
+``flopscope report --mode train`` gives it: ``max_macs`` and ``max_flops`` then limit
+forward + backward (FLOPs with the optimizer step), ``max_peak_activation_bytes`` the
+training peak, and a ``baseline`` must be a train-mode report of the same setup. Without
+``mode``, training limits are checked on a second analysis, of a training step with
+``optimizer``/``precision``/``frozen`` (default adamw, fp32, nothing frozen), and the
+other limits and the baseline on the inference analysis, which the note of the result
+says; ``optimizer``, ``precision`` and ``frozen`` need ``mode = "train"`` or a training
+limit, and ``mode = "inference"`` takes no training limit.
 Number strings take decimal suffixes k, M, G, T (10^3...) and binary ones Ki, Mi, Gi, Ti
 (2^10...), optionally followed by ``B``; they must come out as whole numbers.
 
@@ -48,13 +70,17 @@ from typing import Any
 
 from flopscope.errors import FlopscopeError
 from flopscope.latency.presets import PRESETS
-from flopscope.metrics import TOTAL_METRICS
+from flopscope.metrics import TOTAL_METRICS, TRAINING_METRICS
+from flopscope.report import Training
 from flopscope.sources import parse_input_shapes, rebase, same_model
+from flopscope.training import MODES, OPTIMIZERS, PRECISIONS
 
 CONVENTIONS = ("flopscope", "2mac")
 
-_ENTRY_KEYS = ("model", "input_shape", "dims", "convention", *(f"max_{m}" for m in TOTAL_METRICS),
-               "latency", "baseline", "tolerance", "allow_unsupported")
+_TRAINING_KEYS = ("optimizer", "precision", "frozen")
+_ENTRY_KEYS = ("model", "input_shape", "dims", "convention", "mode", *_TRAINING_KEYS,
+               *(f"max_{m}" for m in TOTAL_METRICS), "latency", "baseline", "tolerance",
+               "allow_unsupported")
 _LATENCY_KEYS = ("preset", "max_p90_ms", "iterations")
 
 _SUFFIXES = {"": 1, "k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
@@ -73,7 +99,11 @@ class LatencyLimit:
 
 @dataclass
 class ModelBudget:
-    """One ``[models.NAME]`` entry, validated, with its paths resolved."""
+    """One ``[models.NAME]`` entry, validated, with its paths resolved. ``mode`` is
+    ``"train"`` when the entry says so (every limit and the baseline are checked on a
+    train-mode report), else ``"inference"`` (training limits, if any, are checked on a
+    second, train-mode analysis); ``training`` is the train analysis' setup (None: the
+    entry needs none)."""
 
     name: str
     model: str
@@ -82,6 +112,8 @@ class ModelBudget:
     input_shape_args: list[str] = field(default_factory=list)
     dims: dict[str, int] = field(default_factory=dict)
     convention: str = "flopscope"
+    mode: str = MODES[0]
+    training: Training | None = None
     limits: dict[str, int] = field(default_factory=dict)
     latency: LatencyLimit | None = None
     baseline: str | None = None
@@ -183,6 +215,7 @@ def _parse_entry(name: str, entry: Mapping[str, Any], where: str, base_dir: str)
         key = f"max_{metric}"
         if key in entry:
             budget.limits[metric] = parse_count(entry[key], f"{where} {key}")
+    budget.mode, budget.training = _parse_training(entry, budget.limits, where)
     if "latency" in entry:
         budget.latency = _parse_latency(entry["latency"], f"{where[:-1]}.latency]")
     if "baseline" in entry:
@@ -199,6 +232,41 @@ def _parse_entry(name: str, entry: Mapping[str, Any], where: str, base_dir: str)
                              f"{', '.join(f'max_{m}' for m in TOTAL_METRICS)}, a [models.{name}.latency] "
                              f"table or a baseline")
     return budget
+
+
+def _parse_training(entry: Mapping[str, Any], limits: Mapping[str, int],
+                    where: str) -> tuple[str, Training | None]:
+    """``mode`` and the training setup (``optimizer``, ``precision``, ``frozen``) of an
+    entry: the setup goes with ``mode = "train"`` or a training limit; an explicit
+    ``mode = "inference"`` takes neither."""
+    default = Training()
+    mode = _choice(entry.get("mode", MODES[0]), MODES, f"{where} mode")
+    optimizer = _choice(entry.get("optimizer", default.optimizer), tuple(OPTIMIZERS), f"{where} optimizer")
+    precision = _choice(entry.get("precision", default.precision), tuple(PRECISIONS), f"{where} precision")
+    frozen = _globs(entry["frozen"], f"{where} frozen") if "frozen" in entry else default.frozen
+    trained = [f"max_{m}" for m in TRAINING_METRICS if m in limits]
+    setup = [key for key in _TRAINING_KEYS if key in entry]
+    if mode != "train" and entry.get("mode") is not None and (trained or setup):
+        raise FlopscopeError(f"{where}: {', '.join(trained + setup)} needs a training analysis, but "
+                             f"mode is 'inference'; set mode = \"train\" (or leave mode out to "
+                             f"check the training limits on a train-mode analysis)")
+    if mode != "train" and setup and not trained:
+        raise FlopscopeError(f"{where}: {', '.join(setup)} sets up a training analysis; add "
+                             f"mode = \"train\" to check the entry in train mode, or a training "
+                             f"limit ({', '.join(f'max_{m}' for m in TRAINING_METRICS)})")
+    if mode != "train" and not trained:
+        return mode, None
+    return mode, Training(optimizer, precision, frozen)
+
+
+def _globs(value: Any, where: str) -> tuple[str, ...]:
+    """``frozen``: a glob or a list of globs of parameter names."""
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not items or not all(isinstance(g, str) and g.strip()
+                                                           for g in items):
+        raise FlopscopeError(f"{where} must be a glob of parameter names or a list of them "
+                             f"(\"backbone.*\" or [\"stem.*\", \"layer1.*\"]), not {value!r}")
+    return tuple(g.strip() for g in items)
 
 
 def _parse_latency(value: Any, where: str) -> LatencyLimit:

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from flopscope.errors import FlopscopeError, one_line
 from flopscope.gate import GateResult, check_baseline, check_budget, combine
-from flopscope.report import Report
+from flopscope.metrics import METRICS, TRAINING_METRICS
+from flopscope.report import Report, Training
 
 
 def load_baseline(path: str) -> Report:
@@ -68,31 +69,74 @@ def measure_latency(model: Any, inputs: Any, *, preset: str, iterations: int | N
 
 def run_check(model: Any, inputs: Any = None, *, input_shapes: Mapping[str, Any] | None = None,
               dims: Mapping[str, int] | None = None, convention: str | None = None,
-              limits: Mapping[str, float] | None = None, latency: Any = None,
-              baseline: str | Report | Mapping[str, Any] | None = None, tolerance: float = 0.0,
-              strict: bool = False, allow_unsupported: bool = False, allow_model_change: bool = False,
+              mode: str | None = None, optimizer: str | None = None, precision: str | None = None,
+              frozen: Iterable[str] | None = None, limits: Mapping[str, float] | None = None,
+              latency: Any = None, baseline: str | Report | Mapping[str, Any] | None = None,
+              tolerance: float = 0.0, strict: bool = False, allow_unsupported: bool = False,
+              allow_model_change: bool = False,
               measure: bool = True, label: str | None = None,
-              update_command: str | Callable[[str], str] | None = None,
+              update_command: str | Callable[[Report], str] | None = None,
               report: Report | None = None) -> GateResult:
     """Analyse ``model`` and check it against ``limits`` and/or a ``baseline``.
 
     ``latency`` is a :class:`flopscope.budget.LatencyLimit` (measured only when
     ``measure``); ``baseline`` a path to a JSON report, a Report or its dict; a given
     ``report`` skips the analysis. The convention defaults to the baseline's.
+
+    ``mode="train"`` (with ``optimizer``, ``precision``, ``frozen`` as for
+    :func:`flopscope.analyze`) checks every limit and the baseline on a train-mode report.
+    ``mode="inference"`` checks them on an inference report, and training limits
+    (:data:`~flopscope.metrics.TRAINING_METRICS`) on a second, train-mode analysis, since a
+    training step's MACs, FLOPs and peak activations differ from inference's (with
+    training limits only, that one analysis in train mode). ``mode=None`` is the
+    baseline's mode, else inference; the training setup left None is the baseline's, else
+    :class:`~flopscope.report.Training`'s defaults (adamw, fp32).
     ``update_command`` is the command that rewrites the baseline, shown with an improvement
-    (a callable gets the convention used). Unusable input does not raise: it comes back as
-    the result's errors (exit code 2).
+    (a callable gets the report analysed: its convention, its mode). Unusable input does
+    not raise: it comes back as the result's errors (exit code 2).
     """
     label = label or (model if isinstance(model, str) else type(model).__name__)
     try:
         old = _as_report(baseline)
         if convention is None:
             convention = old.convention if old is not None else "flopscope"
-        if report is None:
-            from flopscope.analysis import analyze
-            report = analyze(model, inputs, input_shapes=input_shapes, dims=dims, convention=convention)
+        if report is not None:
+            mode = "train" if report.training is not None else "inference"
+        frozen = tuple(frozen) if frozen is not None else None
+        setup = _setup(optimizer, precision, frozen, old)
+        if mode is None:
+            mode = "train" if old is not None and old.training is not None else "inference"
         limits = dict(limits or {})
         notes = []
+        trained = ({} if mode == "train" or report is not None   # a given report: checked as it is
+                   else {m: limits.pop(m) for m in TRAINING_METRICS if m in limits})
+        given = [f"{k} {v}" for k, v in (("optimizer", optimizer), ("precision", precision)) if v]
+        given += [f"frozen {','.join(frozen)}"] if frozen else []
+        if given and mode != "train" and not trained:
+            raise FlopscopeError(f"{', '.join(given)}: a training setup, but this check is in inference "
+                                 f"mode; ask for train mode (--mode train, or mode = \"train\" in a "
+                                 f"budget entry)")
+        if trained and not limits and old is None and latency is None:
+            mode = "train"                  # nothing else to check: one analysis, in train mode
+            limits, trained = trained, {}
+            notes.append(f"every limit is a training metric: analysed as a training step ({setup.label}); "
+                         f"mode = \"train\" says so, optimizer, precision and frozen choose the setup")
+
+        def analysis(in_mode: str) -> Report:
+            from flopscope.analysis import analyze
+            return analyze(model, inputs, input_shapes=input_shapes, dims=dims, convention=convention,
+                           mode=in_mode, optimizer=setup.optimizer, precision=setup.precision,
+                           frozen=setup.frozen)
+
+        if report is None:
+            report = analysis(mode)
+        train_report = analysis("train") if trained else None
+        if trained:
+            names = ", ".join(METRICS[m].label for m in trained)
+            notes.append(f"{names} checked on a second analysis, of a training step ({setup.label}); "
+                         f"the other limits on the inference analysis (a training step's MACs, FLOPs "
+                         f"and peak activations differ; mode = \"train\" checks every limit on the "
+                         f"training step)")
         if latency is not None and measure:
             report.latency = measure_latency(model, inputs, preset=latency.preset,
                                              iterations=latency.iterations, input_shapes=input_shapes,
@@ -106,6 +150,9 @@ def run_check(model: Any, inputs: Any = None, *, input_shapes: Mapping[str, Any]
     parts = []
     if limits or old is None:
         parts.append(check_budget(report, limits, allow_unsupported=allow_unsupported, model=label))
+    if train_report is not None:
+        parts.append(check_budget(train_report, trained, allow_unsupported=allow_unsupported,
+                                  model=label))
     if old is not None:
         parts.append(check_baseline(report, old, tolerance, strict, allow_unsupported=allow_unsupported,
                                     allow_model_change=allow_model_change, model=label,
@@ -113,8 +160,16 @@ def run_check(model: Any, inputs: Any = None, *, input_shapes: Mapping[str, Any]
     result = combine(*parts)
     result.notes += notes
     if old is not None and update_command is not None:
-        result.update_command = update_command(convention) if callable(update_command) else update_command
+        result.update_command = update_command(report) if callable(update_command) else update_command
     return result
+
+
+def _setup(optimizer: str | None, precision: str | None,
+           frozen: Iterable[str] | None, old: Report | None) -> Training:
+    """The training setup: what is given, else the train-mode baseline's, else the defaults."""
+    base = old.training if old is not None and old.training is not None else Training()
+    return Training(optimizer or base.optimizer, precision or base.precision,
+                    tuple(frozen) if frozen is not None else base.frozen)
 
 
 def _path_text(baseline: Any) -> str | None:

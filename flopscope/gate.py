@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flopscope.errors import FlopscopeError
-from flopscope.metrics import BASELINE_METRICS, LAYER_FIELDS, METRICS, TOTALS
-from flopscope.report import Layer, Report
+from flopscope.metrics import BASELINE_METRICS, LAYER_FIELDS, METRICS, TOTALS, TRAINING_METRICS
+from flopscope.report import Layer, Report, Training
 
 #: check statuses
 PASS, OVER, IMPROVED = "pass", "over", "improved"
@@ -215,7 +215,8 @@ class Check:
 
 @dataclass
 class GateResult:
-    """One model's verdict: its checks, and the errors that make it unusable."""
+    """One model's verdict: its checks, and the errors that make it unusable. ``mode``
+    names how it was analysed when not for inference (``'train adamw fp32'``)."""
 
     model: str
     name: str = ""
@@ -226,6 +227,7 @@ class GateResult:
     strict: bool = False
     baseline: str | None = None
     update_command: str | None = None
+    mode: str = ""
 
     def fails(self, check: Check) -> bool:
         """Whether ``check`` fails this result: over a limit or the baseline, or lighter
@@ -265,7 +267,8 @@ class GateResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {"model": self.model, "name": self.name, "inputs": self.inputs,
-                "status": self.status, "exit_code": self.exit_code, "strict": self.strict,
+                "mode": self.mode or "inference", "status": self.status, "exit_code": self.exit_code,
+                "strict": self.strict,
                 "baseline": self.baseline, "update_command": self.update_command,
                 "errors": list(self.errors), "notes": list(self.notes),
                 "checks": [c.to_dict() for c in self.checks]}
@@ -274,7 +277,8 @@ class GateResult:
 def combine(first: GateResult, *more: GateResult) -> GateResult:
     """Merge results for the same model (a budget and a baseline check) into one."""
     out = GateResult(first.model, first.name, first.inputs, list(first.checks), list(first.errors),
-                     list(first.notes), first.strict, first.baseline, first.update_command)
+                     list(first.notes), first.strict, first.baseline, first.update_command,
+                     first.mode)
     for r in more:
         out.checks += r.checks
         out.errors += [e for e in r.errors if e not in out.errors]
@@ -283,6 +287,8 @@ def combine(first: GateResult, *more: GateResult) -> GateResult:
         out.baseline = out.baseline or r.baseline
         out.update_command = out.update_command or r.update_command
         out.name, out.inputs = out.name or r.name, out.inputs or r.inputs
+        if r.mode != out.mode:     # an inference and a train analysis of one model
+            out.mode = " + ".join(m or "inference" for m in (out.mode, r.mode))
     return out
 
 
@@ -300,8 +306,19 @@ def describe_inputs(report: Report) -> str:
     return ", ".join(f"{i.name} {'x'.join(map(str, i.shape)) or 'scalar'}" for i in report.model.inputs)
 
 
+def describe_mode(training: Training | None) -> str:
+    """How a report was analysed, in a few words: ``''`` for inference, else
+    :attr:`Training.label <flopscope.report.Training.label>`.
+
+    >>> describe_mode(None), describe_mode(Training("adamw", "fp32"))
+    ('', 'train adamw fp32')
+    """
+    return training.label if training is not None else ""
+
+
 def _result(report: Report, model: str | None) -> GateResult:
-    return GateResult(model or report.model.name, report.model.name, describe_inputs(report))
+    return GateResult(model or report.model.name, report.model.name, describe_inputs(report),
+                      mode=describe_mode(report.training))
 
 
 # ----------------------------------------------------------------------- checks
@@ -383,7 +400,7 @@ def model_changes(report: Report, baseline: Report) -> list[str]:
 
 def check_baseline(report: Report, baseline: Report, tolerance: float = 0.0, strict: bool = False,
                    *, allow_unsupported: bool = False, allow_model_change: bool = False,
-                   metrics: Sequence[str] = BASELINE_METRICS, model: str | None = None,
+                   metrics: Sequence[str] | None = None, model: str | None = None,
                    baseline_label: str | None = None, top: int = TOP) -> GateResult:
     """Compare ``report`` with a saved ``baseline`` report, metric by metric.
 
@@ -392,7 +409,10 @@ def check_baseline(report: Report, baseline: Report, tolerance: float = 0.0, str
     moved beyond the tolerance names the modules that added or removed the most, from a
     per-layer diff matched by name. A baseline of a different model (name, source or input
     shapes) is an error unless ``allow_model_change``; a different counting convention
-    always is.
+    or mode always is (an inference report against a train-mode one, or two train-mode
+    reports with another optimizer, precision or frozen set). ``metrics`` defaults to
+    :data:`~flopscope.metrics.BASELINE_METRICS`, with
+    :data:`~flopscope.metrics.TRAINING_METRICS` for two train-mode reports.
     """
     if tolerance < 0:
         raise FlopscopeError(f"tolerance must be >= 0, not {tolerance}")
@@ -411,18 +431,31 @@ def check_baseline(report: Report, baseline: Report, tolerance: float = 0.0, str
     if report.convention != baseline.convention:
         mismatch.append(f"the baseline{where} counts with the {baseline.convention} convention, "
                         f"this report with {report.convention}; their FLOPs do not compare")
+    if baseline.training is None and baseline.totals.peak_training_bytes is not None:
+        mismatch.append(f"the baseline{where} is a train-mode report that does not record its "
+                        f"optimizer and precision (saved before flopscope kept them); rewrite it "
+                        f"with flopscope baseline MODEL --mode train --optimizer ... --precision ...")
+    elif report.training != baseline.training:
+        mismatch.append(mode_mismatch(report.training, baseline.training, where))
     if mismatch:
         result.errors += mismatch
         return result  # the totals do not compare
     if baseline.coverage.unsupported and not report.coverage.unsupported:
         result.notes.append("the baseline had unsupported ops that are costed now; its totals "
                             "were lower bounds")
+    if metrics is None:
+        metrics = BASELINE_METRICS + (TRAINING_METRICS if report.training is not None else ())
     rows: list[ModuleDelta] | None = None
     for metric in metrics:
         if metric not in METRICS or METRICS[metric].section != TOTALS:
             raise FlopscopeError(f"cannot compare '{metric}' with a baseline; metrics: "
                                  f"{', '.join(BASELINE_METRICS)}")
         old, new = getattr(baseline.totals, metric), getattr(report.totals, metric)
+        if old is None or new is None:
+            result.errors.append(f"{METRICS[metric].label}: not in the "
+                                 f"{'baseline' if old is None else 'report'}; it needs a "
+                                 f"train-mode report")
+            continue
         status = PASS
         if new - old > tolerance * old:
             status = OVER
@@ -434,3 +467,33 @@ def check_baseline(report: Report, baseline: Report, tolerance: float = 0.0, str
             check.layers = biggest(rows, check.layer_field, top)
         result.checks.append(check)
     return result
+
+
+def mode_mismatch(now: Training | None, then: Training | None, where: str = "") -> str:
+    """Why a baseline analysed in another mode does not compare, and how to check in its
+    mode (the check command's flags; the same keys in a budget entry).
+
+    >>> mode_mismatch(None, Training("adamw", "fp32"))
+    "the baseline is train adamw fp32, this analysis inference; their totals do not compare: \
+check in the baseline's mode (--mode train --optimizer adamw --precision fp32; mode = 'train' \
+and the same keys in a budget entry) or rewrite the baseline"
+    """
+    how = (f"{' '.join(training_args(then))}; mode = 'train' and the same keys in a budget entry"
+           if then is not None else "without --mode train; no mode = 'train' in a budget entry")
+    return (f"the baseline{where} is {describe_mode(then) or 'inference'}, this analysis "
+            f"{describe_mode(now) or 'inference'}; their totals do not compare: check in the "
+            f"baseline's mode ({how}) or rewrite the baseline")
+
+
+def training_args(training: Training | None) -> list[str]:
+    """The command-line flags that analyse in ``training``'s mode (none for inference).
+
+    >>> training_args(Training("sgd", "fp32", ("stem.*",)))
+    ['--mode', 'train', '--optimizer', 'sgd', '--precision', 'fp32', '--frozen', 'stem.*']
+    """
+    if training is None:
+        return []
+    args = ["--mode", "train", "--optimizer", training.optimizer, "--precision", training.precision]
+    for glob in training.frozen:
+        args += ["--frozen", glob]
+    return args

@@ -41,7 +41,8 @@ class Metric:
     :data:`COUNT`, :data:`BYTES`, :data:`MS`. ``baseline``: a baseline comparison checks
     it by default (the static totals that do not depend on how activations are kept).
     ``summed``: the metric is the sum of its layer field, so a module's part of it can be
-    given as a share of the whole.
+    given as a share of the whole. ``train``: only a train-mode report has it
+    (``analyze(..., mode="train")``); a budget that limits it is checked in train mode.
 
     >>> Metric("macs", "MACs", "MACs", "macs", COUNT, summed=True).section
     'totals'
@@ -55,6 +56,7 @@ class Metric:
     baseline: bool = True
     summed: bool = False
     section: str = TOTALS
+    train: bool = False
 
 
 #: every metric the gate checks, in the order messages list them
@@ -66,17 +68,23 @@ METRICS: dict[str, Metric] = {m.key: m for m in (
     Metric("activation_bytes", "activation bytes", "activations", "output_bytes", BYTES, baseline=False),
     Metric("peak_activation_bytes", "peak activation bytes", "peak activations", "output_bytes", BYTES),
     Metric("traffic_bytes", "traffic bytes", "traffic", "traffic_bytes", BYTES, baseline=False),
-    Metric("forward_macs", "forward MACs", "fwd MACs", "macs", COUNT, baseline=False),
-    Metric("backward_macs", "backward MACs", "bwd MACs", "macs", COUNT, baseline=False),
-    Metric("optimizer_flops", "optimizer FLOPs", "optimizer", None, COUNT, baseline=False),
-    Metric("gradient_bytes", "gradient bytes", "gradients", "params", BYTES, baseline=False),
-    Metric("optimizer_state_bytes", "optimizer state bytes", "opt. state", "params", BYTES, baseline=False),
-    Metric("saved_activation_bytes", "saved activations", "saved", "output_bytes", BYTES, baseline=False),
-    Metric("peak_training_bytes", "peak training bytes", "peak train", None, BYTES, baseline=False),
+    Metric("forward_macs", "forward MACs", "fwd MACs", "macs", COUNT, baseline=False, train=True),
+    Metric("backward_macs", "backward MACs", "bwd MACs", "macs", COUNT, baseline=False, train=True),
+    Metric("optimizer_flops", "optimizer FLOPs", "optimizer", None, COUNT, baseline=False, train=True),
+    Metric("gradient_bytes", "gradient bytes", "gradients", "params", BYTES, baseline=False, train=True),
+    Metric("optimizer_state_bytes", "optimizer state bytes", "opt. state", "params", BYTES,
+           baseline=False, train=True),
+    Metric("saved_activation_bytes", "saved activations", "saved", "output_bytes", BYTES,
+           baseline=False, train=True),
+    Metric("peak_training_bytes", "peak training bytes", "peak train", None, BYTES,
+           baseline=False, train=True),
     Metric("p90_ms", "latency p90", "p90", None, MS, baseline=False, section=LATENCY),
 )}
 
 #: the ``totals`` metrics: a budget limits each as ``max_`` + key
 TOTAL_METRICS: tuple[str, ...] = tuple(k for k, m in METRICS.items() if m.section == TOTALS)
-#: what a baseline comparison checks unless told otherwise
+#: the metrics only a train-mode report has
+TRAINING_METRICS: tuple[str, ...] = tuple(k for k, m in METRICS.items() if m.train)
+#: what a baseline comparison checks unless told otherwise (of two train-mode reports:
+#: these and :data:`TRAINING_METRICS`)
 BASELINE_METRICS: tuple[str, ...] = tuple(k for k, m in METRICS.items() if m.baseline)

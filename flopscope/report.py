@@ -227,6 +227,33 @@ class Formulas:
     definitions: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Training:
+    """How a train-mode report was costed (``analyze(..., mode="train")``, see
+    :mod:`flopscope.training`): the optimizer, the precision and the globs of the frozen
+    parameters. :attr:`Report.training` is None for an inference report.
+
+    >>> Training("adamw", "fp32").label
+    'train adamw fp32'
+    >>> Training("sgd", "bf16-mixed", ("stem.*",)).label
+    'train sgd bf16-mixed frozen stem.*'
+    """
+
+    optimizer: str = "adamw"
+    precision: str = "fp32"
+    frozen: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """The mode in a few words, as the gate's output names it.
+
+        >>> Training("momentum", "fp16-mixed").label
+        'train momentum fp16-mixed'
+        """
+        frozen = f" frozen {','.join(self.frozen)}" if self.frozen else ""
+        return f"train {self.optimizer} {self.precision}{frozen}"
+
+
 @dataclass
 class ModuleRow:
     """A rollup of layers under one module path (see :meth:`Report.by_module`).
@@ -279,6 +306,8 @@ class Report:
     modules: dict[str, str] = field(default_factory=dict)
     #: cost polynomials in the free dims, when asked for (``--formula``)
     formulas: Formulas | None = None
+    #: train mode's optimizer, precision and frozen globs (None: an inference report)
+    training: Training | None = None
 
     # ----------------------------------------------------------------- rollups
 
@@ -369,6 +398,8 @@ class Report:
             "notes": list(self.notes),
             "modules": dict(self.modules),
             "formulas": asdict(self.formulas) if self.formulas else None,
+            "training": ({**asdict(self.training), "frozen": list(self.training.frozen)}
+                         if self.training else None),
         }
 
     def to_json(self, indent: int | None = None) -> str:
@@ -402,6 +433,7 @@ class Report:
             notes=list(data.get("notes", [])),
             modules=dict(data.get("modules") or {}),
             formulas=Formulas(**_known(Formulas, data["formulas"])) if data.get("formulas") else None,
+            training=_training(data.get("training")),
         )
 
     @classmethod
@@ -447,6 +479,13 @@ def _layer_dict(layer: Layer) -> dict[str, Any]:
 def _known(kind: type, data: dict[str, Any]) -> dict[str, Any]:
     names = {f.name for f in fields(kind)}
     return {k: v for k, v in data.items() if k in names}
+
+
+def _training(data: Any) -> Training | None:
+    if not data:
+        return None
+    known = _known(Training, data)
+    return Training(**{**known, "frozen": tuple(known.get("frozen", ()))})
 
 
 def _tree_order(rows: Iterable[ModuleRow]) -> list[ModuleRow]:

@@ -53,7 +53,7 @@ from typing import Any, TypeVar
 
 from flopscope.errors import FlopscopeError
 from flopscope.graph import DTYPE_BITS, FLOAT_DTYPES, LayerGraph, Param
-from flopscope.report import OK, Layer, Report
+from flopscope.report import OK, Layer, Report, Training
 from flopscope.rules import is_dot_product
 
 FORWARD, BACKWARD, RECOMPUTE, DERIVED = "forward", "backward", "recompute", "derived"
@@ -74,6 +74,9 @@ class Optimizer:
     state_per_element: int
     formula: str
 
+
+#: the modes ``analyze(..., mode=...)`` and ``--mode`` take: inference, or a training step
+MODES = ("inference", "train")
 
 #: the optimizers ``--optimizer`` names
 OPTIMIZERS: dict[str, Optimizer] = {o.name: o for o in (
@@ -255,12 +258,14 @@ def analyze_training(source: Any, given: Any, build: Callable[[LayerGraph], Repo
             report.layers[i].saved_bytes = (report.layers[i].saved_bytes or 0) + size
     report.totals.saved_activation_bytes = trace.saved_bytes
     peak = peak_live_bytes(trace.steps, trace.held, trace.outputs)
-    return _finish(report, trace.graph, peak, trace.saved_bytes, optimizer, precision, convention)
+    return _finish(report, trace.graph, peak, trace.saved_bytes, optimizer, precision, convention,
+                   frozen)
 
 
 def _finish(report: Report, graph: LayerGraph, peak: int | None, saved: int | None,
-            optimizer: str, precision: str, convention: str) -> Report:
+            optimizer: str, precision: str, convention: str, frozen: Sequence[str] = ()) -> Report:
     """Training totals from the phased layer rows, the parameters and a liveness walk."""
+    report.training = Training(optimizer, precision, tuple(frozen))
     t = report.totals
     forward = [l for l in report.layers if l.phase == FORWARD]
     backward = [l for l in report.layers if l.phase in (BACKWARD, RECOMPUTE, DERIVED)]

@@ -17,6 +17,7 @@ from flopscope.budget import (
     parse_tolerance,
 )
 from flopscope.errors import FlopscopeError
+from flopscope.report import Training
 
 DOCS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "ci.md")
 
@@ -262,3 +263,80 @@ def test_select_by_section_name_model_value_or_same_file(tmp_path, monkeypatch):
     assert [m.name for m in budget.select("./other.onnx")] == ["other"]
     with pytest.raises(FlopscopeError, match=r"no entry for 'resnet50'.*entries: net \(models/net.onnx\)"):
         budget.select("resnet50")
+
+
+# ----------------------------------------------------------------------- training
+
+
+def test_the_docstring_training_entry_parses():
+    example = budget_module.__doc__.split("::\n", 1)[1].split("\nThe metrics are", 1)[0]
+    entry = parse(example).models[1]
+    assert (entry.name, entry.model, entry.mode) == ("resnet18-training", "resnet18", "train")
+    assert entry.training == Training("adamw", "bf16-mixed", ("conv1.*", "layer1.*"))
+    assert entry.limits == {"peak_training_bytes": 400 * 2**20, "optimizer_state_bytes": 90 * 2**20}
+
+
+def test_a_train_entry_takes_its_setup_and_defaults_the_rest():
+    train, plain = parse("""
+        [models.t]
+        mode = "train"
+        optimizer = "sgd"
+        frozen = "stem.*"
+        max_macs = 1
+        [models.p]
+        max_macs = 1
+    """).models
+    assert train.mode == "train" and train.training == Training("sgd", "fp32", ("stem.*",))
+    assert plain.mode == "inference" and plain.training is None
+
+
+def test_a_training_limit_without_a_mode_gets_a_training_setup():
+    entry = parse("[models.r18]\nmodel = 'resnet18'\nmax_peak_training_bytes = 1e9\n").models[0]
+    assert entry.mode == "inference" and entry.training == Training("adamw", "fp32", ())
+    assert entry.limits == {"peak_training_bytes": 1_000_000_000}
+    entry = parse("[models.a]\nmax_gradient_bytes = 8\nprecision = 'fp16-mixed'\n").models[0]
+    assert entry.mode == "inference" and entry.training == Training("adamw", "fp16-mixed", ())
+
+
+@pytest.mark.parametrize("text, words", [
+    ("[models.a]\nmax_macs = 1\nmode = 'training'\n",
+     "flopscope.toml: [models.a] mode is 'training'; choose one of inference, train"),
+    ("[models.a]\nmax_macs = 1\nmode = 'train'\noptimizer = 'lamb'\n",
+     "[models.a] optimizer is 'lamb'; choose one of sgd, momentum, adam, adamw"),
+    ("[models.a]\nmax_macs = 1\nmode = 'train'\nprecision = 'fp8'\n",
+     "[models.a] precision is 'fp8'; choose one of fp32, bf16-mixed, fp16-mixed"),
+    ("[models.a]\nmax_macs = 1\nmode = 'train'\nfrozen = 3\n",
+     "[models.a] frozen must be a glob of parameter names or a list of them"),
+    ("[models.a]\nmax_macs = 1\nmode = 'train'\nfrozen = []\n", "frozen must be a glob"),
+    ("[models.a]\nmax_macs = 1\nmode = 'train'\nfrozen = ['stem.*', '']\n", "frozen must be a glob"),
+    ("[models.a]\nmode = 'inference'\nmax_peak_training_bytes = 1\n",
+     "[models.a]: max_peak_training_bytes needs a training analysis, but mode is 'inference'"),
+    ("[models.a]\nmode = 'inference'\nmax_macs = 1\noptimizer = 'sgd'\n",
+     "optimizer needs a training analysis, but mode is 'inference'"),
+    ("[models.a]\nmax_macs = 1\noptimizer = 'sgd'\nprecision = 'fp32'\n",
+     "[models.a]: optimizer, precision sets up a training analysis; add mode = \"train\""),
+    ("[models.a]\nmax_macs = 1\ntrain = true\n", "unknown key 'train' in [models.a]; valid keys: model, "
+     "input_shape, dims, convention, mode, optimizer, precision, frozen, max_macs"),
+])
+def test_invalid_training_entries_are_one_line_naming_the_key_and_the_values(text, words):
+    message = error(text)
+    assert words in message and "\n" not in message
+
+
+def test_the_training_vocabularies_are_flopscope_trainings():
+    from flopscope.training import MODES, OPTIMIZERS, PRECISIONS
+
+    for option, values in (("mode", MODES), ("optimizer", OPTIMIZERS), ("precision", PRECISIONS)):
+        mode = "" if option == "mode" else "mode = 'train'\n"
+        message = error(f"[models.a]\nmax_macs = 1\n{mode}{option} = 'x'\n")
+        assert f"choose one of {', '.join(values)}" in message
+
+
+def test_the_docs_training_example_parses():
+    with open(DOCS, encoding="utf-8") as f:
+        example = re.findall(r"```toml\n(.*?)```", f.read(), re.S)[1]
+    entry = parse(example).models[0]
+    assert (entry.name, entry.mode) == ("classifier-training", "train")
+    assert entry.training == Training("adamw", "bf16-mixed", ("stem.*",))
+    assert entry.limits == {"macs": 5_500_000_000, "optimizer_state_bytes": 90 * 2**20,
+                            "peak_training_bytes": 2 * 2**30}

@@ -11,10 +11,14 @@ import argparse
 import os
 import shlex
 import sys
+from typing import TYPE_CHECKING
 
-from flopscope.commands.common import add_model_options, emit
+from flopscope.commands.common import add_model_options, add_training_options, emit
 from flopscope.errors import FlopscopeError
 from flopscope.sources import parse_dims, parse_input_shapes
+
+if TYPE_CHECKING:
+    from flopscope.report import Report, Training
 
 FORMATS = ("text", "markdown", "json")
 
@@ -45,14 +49,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-latency", action="store_true", help="skip latency limits (no measuring)")
     p.add_argument("--convention", choices=("flopscope", "2mac"),
                    help="counting convention (default: the baseline's, else flopscope)")
+    add_training_options(p, defaults=False, fallback="the baseline's")
     p.add_argument("--format", choices=FORMATS, default="text", help="stdout format (default text)")
     p.add_argument("--junit", metavar="FILE", help="also write JUnit XML to FILE")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
 
 
 def baseline_command(model: str, shape_args: list[str], dims: dict[str, int], convention: str,
-                     output: str) -> str:
-    """The ``flopscope baseline`` command that rewrites ``output`` for this model."""
+                     output: str, training: Training | None = None) -> str:
+    """The ``flopscope baseline`` command that rewrites ``output`` for this model (in
+    train mode with ``training``'s optimizer, precision and frozen globs)."""
+    from flopscope.gate import training_args
+
     argv = ["flopscope", "baseline", model]
     for shape in shape_args:
         argv += ["--input-shape", shape]
@@ -60,7 +68,7 @@ def baseline_command(model: str, shape_args: list[str], dims: dict[str, int], co
         argv += ["--dim", f"{name}={size}"]
     if convention != "flopscope":
         argv += ["--convention", convention]
-    return shlex.join(argv + ["-o", output])
+    return shlex.join(argv + training_args(training) + ["-o", output])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -80,18 +88,24 @@ def run(args: argparse.Namespace) -> int:
 
     results = []
     if args.budget:
-        if args.input_shape or args.dim or args.convention:
-            raise FlopscopeError("--input-shape, --dim and --convention do not go with --budget: set "
-                                 "input_shape, dims and convention in the budget file")
+        if (args.input_shape or args.dim or args.convention or args.mode or args.optimizer
+                or args.precision or args.frozen):
+            raise FlopscopeError("--input-shape, --dim, --convention, --mode, --optimizer, --precision "
+                                 "and --frozen do not go with --budget: set input_shape, dims, "
+                                 "convention, mode, optimizer, precision and frozen in the budget file")
         entries = load_budget(args.budget).select(args.model)
         if args.baseline and len(entries) > 1:
             raise FlopscopeError(f"--baseline compares one model, but {len(entries)} budget entries "
                                  f"match: name one of {', '.join(e.name for e in entries)}")
         for entry in entries:
-            baseline = args.baseline or entry.baseline
+            baseline, training = args.baseline or entry.baseline, entry.training
             results.append(run_check(
                 entry.model, input_shapes=entry.input_shapes, dims=entry.dims,
-                convention=entry.convention, limits=entry.limits, latency=entry.latency,
+                convention=entry.convention, mode=entry.mode,
+                optimizer=training.optimizer if training else None,
+                precision=training.precision if training else None,
+                frozen=training.frozen if training else None,
+                limits=entry.limits, latency=entry.latency,
                 baseline=baseline, tolerance=_first(tolerance, entry.tolerance, 0.0),
                 allow_unsupported=args.allow_unsupported or entry.allow_unsupported, label=entry.name,
                 update_command=_updater(entry.model, entry.input_shape_args, entry.dims, baseline),
@@ -99,7 +113,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         results.append(run_check(
             args.model, input_shapes=parse_input_shapes(args.input_shape), dims=parse_dims(args.dim),
-            convention=args.convention, baseline=args.baseline, tolerance=_first(tolerance, 0.0),
+            convention=args.convention, mode=args.mode, optimizer=args.optimizer,
+            precision=args.precision, frozen=args.frozen or None, baseline=args.baseline,
+            tolerance=_first(tolerance, 0.0),
             allow_unsupported=args.allow_unsupported, label=args.model,
             update_command=_updater(args.model, args.input_shape or [], parse_dims(args.dim),
                                     args.baseline),
@@ -130,4 +146,7 @@ def _first(*values):
 def _updater(model: str, shape_args: list[str], dims: dict[str, int], output: str | None):
     if output is None:
         return None
-    return lambda convention: baseline_command(model, shape_args, dims, convention, output)
+
+    def command(report: Report) -> str:
+        return baseline_command(model, shape_args, dims, report.convention, output, report.training)
+    return command

@@ -21,6 +21,30 @@ def add_model_options(p: argparse.ArgumentParser, model: bool = True) -> None:
                    help="bind a symbolic dimension, e.g. N=8 (repeatable)")
 
 
+def add_training_options(p: argparse.ArgumentParser, defaults: bool = True,
+                         fallback: str = "") -> None:
+    """--mode, --optimizer, --precision and --frozen, with the vocabularies of
+    :mod:`flopscope.training`. ``defaults=False`` leaves them None when not given (for a
+    command that must tell a given flag from its default); ``fallback`` says where the
+    defaults come from first (``"the baseline's"``)."""
+    from flopscope.report import Training
+    from flopscope.training import MODES, OPTIMIZERS, PRECISIONS
+
+    default = Training()
+    first = f"{fallback}, else " if fallback else ""
+    p.add_argument("--mode", choices=MODES, default=MODES[0] if defaults else None,
+                   help=f"train: forward + backward, optimizer step and training memory "
+                        f"(default {first}{MODES[0]})")
+    p.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default=default.optimizer if defaults else None,
+                   help=f"train mode: the optimizer whose step and state are costed "
+                        f"(default {first}{default.optimizer})")
+    p.add_argument("--precision", choices=tuple(PRECISIONS), default=default.precision if defaults else None,
+                   help=f"train mode: fp32, or half-precision weights/grads with fp32 master "
+                        f"weights and state (default {first}{default.precision})")
+    p.add_argument("--frozen", action="append", default=[], metavar="PATTERN",
+                   help="train mode: freeze parameters whose name matches this glob (repeatable)")
+
+
 def emit(text: str, output: str | None, inputs: Sequence[str] = ()) -> None:
     """Write ``text`` to ``output`` (a path) or stdout. An ``output`` that is one of the
     command's ``inputs`` (the model, a baseline) is refused: the tool never overwrites

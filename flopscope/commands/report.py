@@ -7,7 +7,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from flopscope.commands import several
-from flopscope.commands.common import add_model_options, emit, non_negative
+from flopscope.commands.common import add_model_options, add_training_options, emit, non_negative
 from flopscope.errors import FlopscopeError
 from flopscope.sources import parse_dims, parse_input_shapes, resolve, with_options
 
@@ -34,15 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "folded away by default")
     p.add_argument("--convention", choices=("flopscope", "2mac"), default="flopscope",
                    help="flopscope (default) or 2mac: FLOPs = 2 x MACs of dot products")
-    p.add_argument("--mode", choices=("inference", "train"), default="inference",
-                   help="train: forward + backward, optimizer step and training memory")
-    p.add_argument("--optimizer", choices=("sgd", "momentum", "adam", "adamw"), default="adamw",
-                   help="train mode: the optimizer whose step and state are costed")
-    p.add_argument("--precision", choices=("fp32", "bf16-mixed", "fp16-mixed"), default="fp32",
-                   help="train mode: fp32, or half-precision weights/grads with fp32 master "
-                        "weights and state")
-    p.add_argument("--frozen", action="append", default=[], metavar="PATTERN",
-                   help="train mode: freeze parameters whose name matches this glob (repeatable)")
+    add_training_options(p)
     p.add_argument("--formula", nargs="?", const="", metavar="DIMS",
                    help="also give MACs, FLOPs and activation bytes as exact polynomials in free dims: "
                         "alone, every ONNX dim param (PyTorch: batch); or a list: N,seq (ONNX dim "

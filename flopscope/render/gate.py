@@ -183,8 +183,8 @@ def result_text(result: GateResult, top: int | None = None, errors: bool = True)
     """One model's verdict as plain text: failures first, with the modules behind them
     (``errors=False`` leaves out the error lines, for a caller that prints them apart)."""
     head = f"{result.status.upper()} {result.model}"
-    if result.name or result.inputs:
-        head += f" ({', '.join(x for x in (result.name, result.inputs) if x)})"
+    if result.name or result.inputs or result.mode:
+        head += f" ({', '.join(x for x in (result.name, result.inputs, result.mode) if x)})"
     lines = [f"{head}: {_VERDICTS[result.outcome]}"]
     lines += [f"  error: {e}" for e in result.errors] if errors else []
     shown = explanations(result)
@@ -266,7 +266,8 @@ def _metric_rows(result: GateResult) -> list[list[str]]:
 
 def result_markdown(result: GateResult, top: int) -> list[str]:
     lines = [f"### {_ICON[result.status]} {_code(result.model)} — {_VERDICTS[result.outcome]}", ""]
-    about = [x for x in (result.name, f"inputs {result.inputs}" if result.inputs else "") if x]
+    about = [x for x in (result.name, f"inputs {result.inputs}" if result.inputs else "", result.mode)
+             if x]
     if result.baseline:
         tol = {c.tolerance for c in result.checks if c.kind == BASELINE}
         about.append(f"baseline {_code(result.baseline)}" +
@@ -345,6 +346,8 @@ def render_junit(results: Sequence[GateResult]) -> str:
     totals = {"tests": 0, "failures": 0, "errors": 0}
     for r in results:
         suite = ET.SubElement(root, "testsuite", name=r.model)
+        if r.mode:
+            ET.SubElement(ET.SubElement(suite, "properties"), "property", name="mode", value=r.mode)
         counts = {"tests": 0, "failures": 0, "errors": 0}
         classname = f"flopscope.check.{r.model}"
         if r.errors:

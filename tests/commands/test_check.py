@@ -190,8 +190,11 @@ def test_budget_naming_an_unknown_metric_is_exit_2(net, capsys):
     (["check", "models/net.onnx"], "check needs --budget FILE or --baseline FILE"),
     (["check", "--baseline", "baseline.json"], "--baseline compares one model: give MODEL"),
     (["check", "--budget", "missing.toml"], "missing.toml: no such budget file"),
+    (["check", "--budget", "flopscope.toml", "--mode", "train"], "--mode, --optimizer, --precision"),
+    (["check", "--budget", "flopscope.toml", "--frozen", "stem.*"], "do not go with --budget"),
     (["check", "--budget", "flopscope.toml", "--input-shape", "1x3x8x8"],
-     "--input-shape, --dim and --convention do not go with --budget"),
+     "--input-shape, --dim, --convention, --mode, --optimizer, --precision and --frozen do not go "
+     "with --budget"),
     (["check", "resnet999", "--budget", "flopscope.toml"], "no entry for 'resnet999'"),
     (["check", "--budget", "flopscope.toml", "--format", "yaml"], "invalid choice: 'yaml'"),
 ])
@@ -279,6 +282,106 @@ def test_torch_factory_baseline_and_budget(tmp_path, capsys, monkeypatch):
     assert lines[3].strip().startswith("body: ")
     budget("[models.net]\nmodel = 'nets.py:make'\ninput_shape = '1x3x8x8'\nmax_params = 100_000\n")
     assert cli(capsys, "check", "--budget", "flopscope.toml")[0] == 0
+
+
+# ----------------------------------------------------------------------- training
+
+# conv_net(BASE), a training step with adamw in fp32, by hand: weights, gradients and two
+# optimizer states of 1,100 fp32 parameters, and every forward output kept for backward
+# (ONNX): 4 x 8,192 bytes (conv0, relu0, conv1, relu1) + 3 x 4,096 (conv2, relu2, y)
+OPTIMIZER_STATE = 2 * BASE_PARAMS * 4
+PEAK_TRAINING = BASE_PARAMS * 4 + BASE_PARAMS * 4 + OPTIMIZER_STATE + 4 * 8_192 + 3 * 4_096
+
+
+def train_budget(limit: int, extra: str = "") -> str:
+    return budget(f"[models.net]\nmodel = 'models/net.onnx'\nmode = 'train'\n{extra}"
+                  f"max_optimizer_state_bytes = {OPTIMIZER_STATE}\nmax_peak_training_bytes = {limit}\n")
+
+
+def test_a_train_budget_passes_at_the_exact_byte_and_fails_one_under(net, capsys):
+    assert (OPTIMIZER_STATE, PEAK_TRAINING) == (8_800, 62_656)
+    train_budget(PEAK_TRAINING)
+    code, out, err = cli(capsys, "check", "--budget", "flopscope.toml")
+    assert code == 0, err
+    assert out.startswith("PASS net (net, x 1x3x16x16, train adamw fp32): within budget")
+    assert f"ok   optimizer state bytes {OPTIMIZER_STATE:,} is within the limit" in out
+    assert f"ok   peak training bytes {PEAK_TRAINING:,} is within the limit of {PEAK_TRAINING:,}" in out
+    train_budget(PEAK_TRAINING - 1)
+    code, out, err = cli(capsys, "check", "--budget", "flopscope.toml")
+    assert code == 1 and err == ""
+    assert f"FAIL peak training bytes {PEAK_TRAINING:,} is over the limit of {PEAK_TRAINING - 1:,}" in out
+
+
+def test_a_training_limit_without_a_mode_is_checked_on_a_training_step(net, capsys):
+    """The budget of the issue: it ended with 'peak training bytes has a limit but was not
+    measured' (exit 2)."""
+    budget(f"[models.net]\nmodel = 'models/net.onnx'\nmax_peak_training_bytes = {PEAK_TRAINING}\n")
+    code, out, err = cli(capsys, "check", "--budget", "flopscope.toml")
+    assert code == 0, err
+    assert out.startswith("PASS net (net, x 1x3x16x16, train adamw fp32)")
+    assert "note: every limit is a training metric: analysed as a training step (train adamw fp32)" in out
+    # with an inference limit beside it, MACs are inference's (a training step has 774,144)
+    budget(f"[models.net]\nmodel = 'models/net.onnx'\nmax_macs = {BASE_MACS}\n"
+           f"max_peak_training_bytes = {PEAK_TRAINING - 1}\n")
+    code, out, err = cli(capsys, "check", "--budget", "flopscope.toml")
+    assert code == 1, err
+    assert out.startswith("FAIL net (net, x 1x3x16x16, inference + train adamw fp32): over budget")
+    assert f"ok   MACs {BASE_MACS:,} is within the limit of {BASE_MACS:,}" in out
+    assert f"FAIL peak training bytes {PEAK_TRAINING:,} is over" in out
+    assert "note: peak training bytes checked on a second analysis, of a training step" in out
+
+
+@pytest.mark.parametrize("entry, words", [
+    ("optimizer = 'lamb'\n", "[models.net] optimizer is 'lamb'; choose one of sgd, momentum, adam, adamw"),
+    ("precision = 'int8'\n", "[models.net] precision is 'int8'; choose one of fp32, bf16-mixed, fp16-mixed"),
+    ("frozen = 7\n", "[models.net] frozen must be a glob of parameter names or a list of them"),
+])
+def test_an_invalid_training_setup_is_one_line_exit_2(net, capsys, entry, words):
+    train_budget(PEAK_TRAINING, entry)
+    code, out, err = cli(capsys, "check", "--budget", "flopscope.toml")
+    assert code == 2 and out == ""
+    assert err.startswith(f"flopscope: error: flopscope.toml: {words}") and err.count("\n") == 1
+
+
+def test_frozen_parameters_have_no_gradients(tmp_path, capsys, monkeypatch):
+    """stem 3x8x3x3 + 8 = 224, body 8x8x3x3 + 8 = 584, head 8x4 + 4 = 36 parameters: frozen
+    ones keep their weights but have no gradient and no optimizer state."""
+    pytest.importorskip("torch")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    torch_factory("nets.py")
+    entry = ("[models.net]\nmodel = 'nets.py:make'\ninput_shape = '1x3x16x16'\nmode = 'train'\n"
+             "optimizer = 'adam'\n{frozen}max_gradient_bytes = {grads}\n"
+             "max_optimizer_state_bytes = {state}\n")
+    trainable = 584 + 36
+    budget(entry.format(frozen="frozen = 'stem.*'\n", grads=trainable * 4, state=2 * trainable * 4))
+    code, out, err = cli(capsys, "check", "--budget", "flopscope.toml")
+    assert code == 0, err
+    assert out.startswith("PASS net (make, x 1x3x16x16, train adam fp32 frozen stem.*)")
+    assert f"gradient bytes {trainable * 4:,} is within the limit of {trainable * 4:,}" in out
+    budget(entry.format(frozen="frozen = ['stem.*', 'body.*']\n", grads=36 * 4, state=2 * 36 * 4))
+    assert cli(capsys, "check", "--budget", "flopscope.toml")[0] == 0
+    budget(entry.format(frozen="", grads=trainable * 4, state=2 * 844 * 4))
+    code, out, _ = cli(capsys, "check", "--budget", "flopscope.toml")
+    assert code == 1 and f"FAIL gradient bytes {844 * 4:,} is over the limit of {trainable * 4:,}" in out
+
+
+def test_the_ci_outputs_name_the_mode(net, capsys):
+    train_budget(PEAK_TRAINING - 1)
+    code, out, _ = cli(capsys, "check", "--budget", "flopscope.toml", "--format", "json",
+                       "--junit", "junit.xml")
+    result = json.loads(out)["results"][0]
+    assert code == 1 and result["mode"] == "train adamw fp32"
+    assert {c["metric"]: c["new"] for c in result["checks"]} == {
+        "optimizer_state_bytes": OPTIMIZER_STATE, "peak_training_bytes": PEAK_TRAINING}
+    suite = ET.parse("junit.xml").getroot().find("testsuite")
+    assert suite.find("properties/property[@name='mode']").get("value") == "train adamw fp32"
+    assert suite.find("testcase[@name='peak_training_bytes (budget)']/failure") is not None
+    code, out, _ = cli(capsys, "check", "--budget", "flopscope.toml", "--format", "markdown")
+    assert code == 1 and "net · inputs x 1x3x16x16 · train adamw fp32" in out
+    budget(f"[models.net]\nmodel = 'models/net.onnx'\nmax_macs = {BASE_MACS}\n")
+    code, out, _ = cli(capsys, "check", "--budget", "flopscope.toml", "--format", "json")
+    assert code == 0 and json.loads(out)["results"][0]["mode"] == "inference"
 
 
 # ----------------------------------------------------------------------- latency
