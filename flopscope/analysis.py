@@ -307,6 +307,7 @@ def analyze(model: Any, inputs: Any = None, *, input_shapes: Mapping[str, Any] |
                                 convention=convention, name=name, optimizer=optimizer,
                                 precision=precision, frozen=frozen)
     if mode != "inference":
-        raise FlopscopeError(f"unknown mode '{mode}'; choose inference or train")
+        from flopscope.training import MODES
+        raise FlopscopeError(f"unknown mode '{mode}'; choose {' or '.join(MODES)}")
     graph = load_graph(model, inputs, input_shapes=input_shapes, dims=dims, name=name)
     return build_report(graph, convention, flop_table)
