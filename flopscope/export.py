@@ -56,8 +56,10 @@ def export_onnx(model: Any, inputs: Any, path: str | os.PathLike[str], *,
     """
     import torch
 
+    from flopscope.frontends.torch import build
+
     source = resolve(model)
-    module, default_inputs = source.build(weights=weights)
+    module, default_inputs = build(source, weights=weights)
     display = source.name
     if inputs is None:
         inputs = default_inputs
@@ -117,7 +119,9 @@ def onnx_file(model: Any, inputs: Any = None, *, batch: int | None = None) -> It
             path.write_bytes(source.value.SerializeToString())
             yield path
             return
-        module, default_inputs = source.build()
+        from flopscope.frontends.torch import build
+
+        module, default_inputs = build(source, weights=True)
         given = merge_inputs(inputs)
         if given.empty:
             given = merge_inputs(default_inputs)
@@ -148,6 +152,38 @@ def _quiet_descriptors() -> Iterator[None]:
             os.close(copy)
 
 
+@contextlib.contextmanager
+def _only_given(module: Any, args: tuple, kwargs: dict) -> Iterator[tuple[tuple, list[str] | None]]:
+    """The TorchScript exporter passes every forward parameter it is not given at its
+    default, an ``int`` default becoming a graph input the trace then computes with
+    (transformers' ``logits_to_keep=0`` turned the LM head into a Gather of one token).
+    With keyword inputs, ``module.forward`` is narrowed for the export to the parameters
+    given, in signature order, and the inputs are named after them."""
+    import inspect
+
+    if not kwargs:
+        yield args, None
+        return
+    params = inspect.signature(module.forward).parameters
+    names = [n for n in list(params)[:len(args)]] + [n for n in params if n in kwargs]
+    values = (*args, *(kwargs[n] for n in names[len(args):]))
+    bound = module.forward
+    had_own = "forward" in vars(module)
+
+    def forward(*tensors: Any) -> Any:
+        return bound(**dict(zip(names, tensors)))
+
+    setattr(forward, "__signature__", inspect.Signature([params[n] for n in names]))  # noqa: B010
+    module.forward = forward
+    try:
+        yield values, names
+    finally:
+        if had_own:
+            module.forward = bound
+        else:
+            del module.forward
+
+
 def _export(module: Any, args: tuple, kwargs: dict, out: Path, opset: int, kind: str,
             weights: bool) -> None:
     import torch
@@ -157,8 +193,9 @@ def _export(module: Any, args: tuple, kwargs: dict, out: Path, opset: int, kind:
             _quiet_descriptors():
         warnings.simplefilter("ignore")
         if kind == "torchscript":
-            torch.onnx.export(module, args, str(out), kwargs=kwargs or None, opset_version=opset,
-                              dynamo=False, do_constant_folding=True)
+            with _only_given(module, args, kwargs) as (values, names):
+                torch.onnx.export(module, values, str(out), input_names=names, opset_version=opset,
+                                  dynamo=False, do_constant_folding=True)
             return
         program = torch.onnx.export(module, args, kwargs=kwargs or None, opset_version=max(opset, 18),
                                     dynamo=True, verbose=False, optimize=weights)

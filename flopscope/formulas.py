@@ -356,11 +356,9 @@ def _prepared(source: Source, inputs: Any, input_shapes: Mapping[str, Any] | Non
             from flopscope.frontends.onnx import read_model
             return read_model(source.spec), given
         return source.value, given
-    if source.kind == "hf":
-        from flopscope.frontends.hf import build_source
-        module, default = build_source(source)
-    else:
-        module, default = source.build(weights=False)
+    from flopscope.frontends.torch import build
+
+    module, default = build(source)
     return module, given if not given.empty else merge_inputs(default)
 
 

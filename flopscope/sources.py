@@ -34,7 +34,7 @@ from flopscope.errors import FlopscopeError, one_line
 
 #: the kinds of model a name can stand for. ``hf:ID_OR_FOLDER`` (a Hugging Face config) is
 #: recognised in :func:`_classify` by its prefix before the ``file.py:factory`` test, and
-#: built by ``flopscope.frontends.hf.build_source`` (frontends sit a layer above sources).
+#: built by ``flopscope.frontends.torch.build`` (frontends sit a layer above sources).
 ONNX_FILE, PROTO, CATALOG, FACTORY, MODULE = "onnx", "proto", "catalog", "factory", "module"
 HF = "hf"
 KINDS = (ONNX_FILE, PROTO, CATALOG, FACTORY, MODULE, HF)
@@ -122,9 +122,8 @@ class Source:
 
             with torch.device("meta"), _skip_meta_init():
                 return catalog.build(self.spec), shape
-        if self.kind == HF:   # built by flopscope.frontends.hf, a layer above this module
-            raise FlopscopeError(f"{self.spec}: a Hugging Face config; build it with "
-                                 "flopscope.frontends.hf.build_source")
+        if self.kind == HF:   # frontends sit a layer above this module
+            raise TypeError(f"{self.spec}: an hf: source is built by flopscope.frontends.torch.build")
         raise FlopscopeError(f"{self.spec}: an ONNX model, not a PyTorch one ({_USAGE})")
 
 

@@ -18,10 +18,11 @@ vision models ``pixel_values`` at the config's image size, speech encoders
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from flopscope.errors import FlopscopeError, one_line
@@ -80,14 +81,15 @@ def _hub_config(model_id: str) -> str:
         hub_log.setLevel(level)
 
 
-def build_source(source: Source, config: Mapping[str, Any] | None = None,
+def build_source(source: Source, config: Mapping[str, Any] | None = None, *, weights: bool = False,
                  ) -> tuple[Any, dict[str, Any]]:
-    """``(model on the meta device, example inputs)`` of an ``hf:`` :class:`Source`, with
-    its options (``seq``, ``batch``, ``trust_remote_code``); ``config``: build from this
-    dict instead of the source's own (:func:`source_config` with values changed)."""
-    if config is None:
-        return build(source.spec[len(HF_PREFIX):], **dict(source.options))
-    return build_from_config(config, what=source.spec, **dict(source.options))
+    """``(model, example inputs)`` of an ``hf:`` :class:`Source`, with its options
+    (``seq``, ``batch``, ``trust_remote_code``): on the meta device, or with ``weights``
+    randomly initialised on the CPU (for ONNX Runtime to time; nothing is downloaded);
+    ``config``: build from this dict instead of the source's own (:func:`source_config`
+    with values changed)."""
+    config = source_config(source) if config is None else config
+    return build_from_config(config, what=source.spec, weights=weights, **dict(source.options))
 
 
 def source_config(source: Source) -> dict[str, Any]:
@@ -105,16 +107,15 @@ def build(spec: str, *, seq: int | None = None, batch: int = 1,
 
 def build_from_config(config: Mapping[str, Any], *, seq: int | None = None, batch: int = 1,
                       trust_remote_code: bool = False, what: str = "hf config",
-                      ) -> tuple[Any, dict[str, Any]]:
+                      weights: bool = False) -> tuple[Any, dict[str, Any]]:
     """The model a config dict describes (its first ``architectures`` entry, else the
-    bare ``AutoModel``), built on the meta device, and its example inputs."""
+    bare ``AutoModel``), built on the meta device (with ``weights``: randomly initialised
+    on the CPU), and its example inputs."""
     try:
         import torch
         import transformers
     except ImportError:
         raise FlopscopeError(f"{what}: needs transformers (pip install flopscope[hf])") from None
-    from flopscope.sources import _skip_meta_init
-
     values = dict(config)
     model_type = values.pop("model_type", None)
     if not model_type:
@@ -127,7 +128,7 @@ def build_from_config(config: Mapping[str, Any], *, seq: int | None = None, batc
     architectures = values.get("architectures") or []
     cls = getattr(transformers, architectures[0], None) if architectures else None
     try:
-        with torch.device("meta"), _skip_meta_init():
+        with contextlib.nullcontext() if weights else _on_meta(torch):
             if cls is not None:
                 model = cls(hf_config)
             else:
@@ -136,6 +137,8 @@ def build_from_config(config: Mapping[str, Any], *, seq: int | None = None, batc
     except Exception as exc:
         raise FlopscopeError(f"{what}: cannot build the model ({one_line(exc, named=True)})") from None
     model.eval()
+    if weights:     # an export: plain tensors out, no KV cache object among the outputs
+        model.config.use_cache = False
     dtype = getattr(torch, str(values.get("torch_dtype") or values.get("dtype") or ""), None)
     if isinstance(dtype, torch.dtype) and dtype.is_floating_point:
         model.to(dtype)      # weights in the dtype the checkpoint holds (meta: no memory)
@@ -147,6 +150,15 @@ def build_from_config(config: Mapping[str, Any], *, seq: int | None = None, batc
     floating = str(dtype).removeprefix("torch.")
     return model, {k: (shape, floating if kind == "float32" else kind)
                    for k, (shape, kind) in inputs.items()}
+
+
+@contextlib.contextmanager
+def _on_meta(torch: Any) -> Iterator[None]:
+    """Build on the meta device, without running weight initialisers."""
+    from flopscope.sources import _skip_meta_init
+
+    with torch.device("meta"), _skip_meta_init():
+        yield
 
 
 def example_inputs(config: Mapping[str, Any], main: str, *, seq: int | None = None,

@@ -25,7 +25,7 @@ from torch.utils._pytree import tree_flatten
 from flopscope.errors import FlopscopeError, one_line, shape_hint
 from flopscope.frontends import aten
 from flopscope.graph import LayerGraph, Node, Param, Tensor
-from flopscope.sources import HF, MODULE, merge_inputs, resolve
+from flopscope.sources import HF, MODULE, Source, merge_inputs, resolve
 
 OPSET = 23  # the ONNX semantics the recorded nodes follow (Softmax on one axis...)
 
@@ -544,6 +544,16 @@ def _explain(func: Any, exc: Exception, module: str) -> FlopscopeError:
 # --------------------------------------------------------------------------- entry point
 
 
+def build(source: Source, *, weights: bool = False) -> tuple[torch.nn.Module, Any]:
+    """``(module, default inputs)`` of a PyTorch-path :class:`Source` of any kind, a
+    Hugging Face config (``hf:``) included: on the meta device unless ``weights``."""
+    if source.kind == HF:
+        from flopscope.frontends import hf
+
+        return hf.build_source(source, weights=weights)
+    return source.build(weights=weights)
+
+
 def load(model: Any, inputs: Any = None, *, input_shapes: Mapping[str, Any] | None = None,
          name: str | None = None) -> LayerGraph:
     """Trace ``model`` on fake tensors and return its :class:`LayerGraph`.
@@ -552,12 +562,7 @@ def load(model: Any, inputs: Any = None, *, input_shapes: Mapping[str, Any] | No
     pairs, example tensors, or a dict of them by forward() argument name.
     """
     source = resolve(model)
-    if source.kind == HF:
-        from flopscope.frontends import hf
-
-        module, default_inputs = hf.build_source(source)
-    else:
-        module, default_inputs = source.build(weights=False)
+    module, default_inputs = build(source)
     given = merge_inputs(inputs, input_shapes)
     if given.empty:
         given = merge_inputs(default_inputs)

@@ -39,6 +39,7 @@ from flopscope.frontends.torch import (
     _Recorder,
     arguments,
     bind_inputs,
+    build,
     dtype_name,
     module_path,
 )
@@ -222,7 +223,7 @@ def load_train(model: Any, inputs: Any = None, *, input_shapes: Mapping[str, Any
     activations, saved tensors and gradients take the dtypes autocast gives them.
     """
     source = resolve(model)
-    module, default_inputs = source.build(weights=False)
+    module, default_inputs = build(source)
     given = merge_inputs(inputs, input_shapes)
     if given.empty:
         given = merge_inputs(default_inputs)
@@ -309,8 +310,9 @@ def _trace(module: torch.nn.Module, params: dict[str, Any], buffers: dict[str, A
                     names.setdefault(id(stand_in), key)
                     constants.add(names[id(stand_in)])
                     param_storages.add(storage_id(stand_in))
-            args, kwargs, input_names = arguments(module, given, None, device)
-            graph_inputs = bind_inputs(recorder, args, kwargs, input_names)
+            examples: dict[int, Any] = {}     # a mask's all-ones values answer data-dependent reads
+            args, kwargs, input_names = arguments(module, given, None, device, examples)
+            graph_inputs = bind_inputs(recorder, args, kwargs, input_names, examples)
             pre = torch.nn.modules.module.register_module_forward_pre_hook(pre_hook)
             post = torch.nn.modules.module.register_module_forward_hook(post_hook, always_call=True)
             autocast = (torch.autocast("cpu", dtype=cast) if cast is not None

@@ -239,3 +239,32 @@ def test_hub_config_with_custom_code_is_refused_before_any_build(tmp_path, monke
     assert main(["report", "hf:someone/custom"]) == 2
     assert "--trust-remote-code" in capsys.readouterr().err
     assert [name for _, name, _ in asked] == ["config.json"]     # no modeling file fetched
+
+
+# ----------------------------------------------------------------------- other uses of hf:
+
+
+def test_training_step_of_an_hf_model(tmp_path):
+    """``--mode train`` builds the hf: model like every other path (it was refused): the
+    forward of the training step is the inference count, AdamW holds 2 fp32 copies."""
+    pytest.importorskip("transformers")
+    from flopscope.analysis import analyze
+
+    model = f"hf:{_folder(tmp_path, TINY_LLAMA)}"
+    inference = analyze(model)
+    train = analyze(model, mode="train", optimizer="adamw")
+    assert train.coverage.complete
+    assert train.totals.forward_macs == inference.totals.macs == _llama_macs(TINY_LLAMA, hf.DEFAULT_SEQ)
+    assert train.totals.optimizer_state_bytes == 2 * 4 * inference.totals.params
+
+
+def test_export_of_an_hf_model_counts_as_its_trace(tmp_path):
+    """``bench hf:...`` exports the model with random weights (nothing downloaded): the
+    exported file's MACs equal the meta trace's."""
+    pytest.importorskip("transformers")
+    import flopscope
+    from flopscope.analysis import analyze
+
+    model = f"hf:{_folder(tmp_path, TINY_LLAMA)}"
+    path = flopscope.export_onnx(model, None, tmp_path / "llama.onnx")
+    assert analyze(str(path)).totals.macs == analyze(model).totals.macs == _llama_macs(TINY_LLAMA, 128)
