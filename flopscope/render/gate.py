@@ -64,9 +64,16 @@ def number(metric: str, value: float) -> str:
 
 
 def pct(p: float | None) -> str:
-    """A signed percentage; ``'new'`` for growth from 0."""
+    """A signed percentage; ``'new'`` for growth from 0; growth past 10× as a factor.
+
+    >>> pct(3.14159), pct(-0.004), pct(900.0), pct(950.0), pct(20108402.33), pct(None)
+    ('+3.14%', '-0.004%', '+900.00%', '×10.5', '×201,085', 'new')
+    """
     if p is None:
         return "new"
+    if p >= 900.0 + 1e-9:
+        factor = 1 + p / 100
+        return f"×{factor:.1f}" if factor < 100 else f"×{factor:,.0f}"
     if p != 0 and abs(p) < 0.01:
         return f"{p:+.2g}%"
     return f"{p:+.2f}%"
