@@ -9,7 +9,10 @@ nothing allocated). Each step is costed exactly like any other analysis, then pu
 
 * FLOPs (and MACs) per token: the step's totals over the ``batch·new`` tokens it makes;
 * weight bytes read: every parameter once per step (the embedding table included: an
-  upper bound, a step gathers only its tokens' rows), per token shared by the batch;
+  upper bound, a step gathers only its tokens' rows), per token shared by the batch; a
+  Mixture-of-Experts layer's experts (``torch._grouped_mm`` over E experts) only as far
+  as its token-expert pairs can reach: min(E, pairs) of E (exact for one token, whose k
+  experts are distinct; an upper bound for more);
 * KV-cache bytes: ``2·layers·tokens·kv_heads·head_dim·bytes`` (keys and values), per
   token and for the whole cache after the step;
 * arithmetic intensity: FLOPs over the bytes the step must move at least: the weights,
@@ -92,6 +95,8 @@ class PhaseCost:
     kv_written_bytes: int
     weight_dtype: str = ""
     device: DeviceEstimate | None = None
+    expert_bytes: int = 0            # Mixture-of-Experts weights in the model...
+    expert_bytes_read: int = 0       # ... and those the step reads at most (in weight_bytes)
 
     @property
     def flops_per_token(self) -> float:
@@ -145,6 +150,11 @@ class PhaseCost:
             ("MACs per token", f"{self.macs_per_token:,.0f}"),
             ("weight bytes read", f"{self.weight_bytes:,} B per step, "
                                   f"{self.weight_bytes_per_token:,.0f} B per token"),
+        ]
+        if self.expert_bytes:
+            rows.append(("of which experts", f"{self.expert_bytes_read:,} B of {self.expert_bytes:,} B "
+                                             "(the experts the step's tokens can reach)"))
+        rows += [
             ("KV cache", f"{self.kv_bytes_per_token:,} B per token ({self.kv_dtype}), "
                          f"{self.kv_cache_bytes:,} B in total after the step"),
             ("arithmetic intensity", f"{self.arithmetic_intensity:.2f} FLOPs/B"),
@@ -160,6 +170,32 @@ class PhaseCost:
                 ("tokens/s at most", f"{d.tokens_per_s:,.1f}"),
             ]
         return rows
+
+
+def expert_weights(report: Any, width: int) -> tuple[int, int]:
+    """``(bytes, bytes read)`` of the Mixture-of-Experts weights of a step's ``report``:
+    each ``GroupedMatMul`` of M token-expert pair rows over G experts reads at most
+    min(G, M) of its G weight matrices (``width`` bytes per element).
+
+    >>> from flopscope.report import Layer
+    >>> row = Layer("e", "ai.flopscope.GroupedMatMul", "experts", [[2, 8]], 256, 512, 128,
+    ...             None, None, input_shapes=[[2, 4], [8]])
+    >>> expert_weights(type("R", (), {"layers": [row]})(), 2)
+    (256, 64)
+    """
+    total = read = 0
+    for row in report.layers:
+        shapes = row.input_shapes
+        if not row.op.endswith("GroupedMatMul") or not row.params or len(shapes) != 2 or \
+                not shapes[0] or len(shapes[0]) != 2 or not shapes[1]:
+            continue
+        pairs, groups = shapes[0][0], shapes[1][0]
+        if not isinstance(pairs, int) or not isinstance(groups, int) or not groups:
+            continue
+        size = row.params * width
+        total += size
+        read += size * min(groups, pairs) // groups
+    return total, read
 
 
 def _seconds(t: float) -> str:
@@ -279,10 +315,12 @@ def analyze_phase(model: Any, phase: str, *, seq: int | None = None, context: in
     width = dtype.itemsize
     per_token = kv_cache_bytes(layers, 1, kv_heads, head_dim, width)
     tokens = batch * seq
+    experts, experts_read = expert_weights(report, width)
     cost = PhaseCost(
         phase=phase, batch=batch, seq=seq, context=context, tokens=tokens,
         macs=report.totals.macs, flops=report.totals.flops,
-        weight_bytes=report.totals.param_bytes,
+        weight_bytes=report.totals.param_bytes - experts + experts_read,
+        expert_bytes=experts, expert_bytes_read=experts_read,
         kv_dtype=str(dtype).removeprefix("torch."), kv_bytes_per_token=per_token,
         kv_cache_bytes=per_token * batch * (context + seq),
         kv_read_bytes=per_token * batch * context, kv_written_bytes=per_token * tokens,

@@ -391,6 +391,35 @@ def _topk(call: Call) -> list[Emit]:
                  {"axis": int(call.args.get("dim", -1))}, values={1: (int(call.args["k"]),)})]
 
 
+@handles("sort")
+def _sort(call: Call) -> list[Emit]:
+    """A full sort is a TopK of every element, in order (ONNX has no Sort)."""
+    x = call.tensor("self")
+    axis = int(call.args.get("dim", -1))
+    k = Tensor("k", (1,), "int64")
+    return [Emit("TopK", [x, k], call.outputs,
+                 {"axis": axis, "largest": int(bool(call.args.get("descending", False))),
+                  "sorted": 1}, values={1: (dims(x)[axis],)})]
+
+
+@handles("histc")
+def _histc(call: Call) -> list[Emit]:
+    """Counts per bin (a Mixture-of-Experts router's tokens per expert): flopscope's own
+    ``ai.flopscope.Histogram``; ONNX has no such op."""
+    return [Emit("Histogram", [call.tensor("self")], call.outputs[:1],
+                 {"bins": int(call.args.get("bins", 100))}, domain=FLOPSCOPE_DOMAIN)]
+
+
+@handles("_grouped_mm")
+def _grouped_mm(call: Call) -> list[Emit]:
+    """``torch._grouped_mm`` (a Mixture-of-Experts layer's experts in one call): flopscope's
+    own ``ai.flopscope.GroupedMatMul``; ONNX has no such op. A bias is added after."""
+    if call.args.get("bias") is not None:
+        raise ValueError("_grouped_mm with a bias")
+    return [Emit("GroupedMatMul", [call.tensor("self"), call.tensor("mat2"), call.t("offs")],
+                 call.outputs[:1], domain=FLOPSCOPE_DOMAIN)]
+
+
 # ----------------------------------------------------------------- normalisation
 
 

@@ -331,6 +331,8 @@ class _Recorder(TorchDispatchMode):
                     # (a comparison of two known sizes...) may still answer it
                 shortcut = _SHAPE_SHORTCUTS.get(func)
                 out = shortcut(*args, **kwargs) if shortcut is not None and _on_meta(args) else None
+                if out is None and func in _SHAPE_RULES:
+                    out = _SHAPE_RULES[func](*args, **kwargs)
                 if out is None:
                     out = func(*args, **kwargs)
         except FlopscopeError:
@@ -482,6 +484,28 @@ _SHAPE_SHORTCUTS: dict[object, Callable[..., Any]] = {
 }
 
 
+def _grouped_mm(a: Any, b: Any, offs: Any = None, bias: Any = None, out_dtype: Any = None) -> Any:
+    """``torch._grouped_mm``'s result: the meta kernel checks CUDA's dtype rule (bfloat16
+    only), which the CPU kernel and a float32 model on the meta device do not follow."""
+    shape: tuple[int, ...]
+    if a.dim() == 2 and b.dim() == 2:
+        shape = (offs.shape[0], a.shape[0], b.shape[1])
+    elif a.dim() == 2:
+        shape = (a.shape[0], b.shape[-1])
+    elif b.dim() == 2:
+        shape = (a.shape[1], b.shape[1])
+    else:
+        shape = (a.shape[0], a.shape[1], b.shape[-1])
+    return torch.empty(shape, dtype=out_dtype or a.dtype, device=a.device)
+
+
+#: ATen op -> its result's shape worked out here on any device, where the meta kernel
+#: refuses inputs the real kernel takes
+_SHAPE_RULES: dict[object, Callable[..., Any]] = {}
+if hasattr(_aten, "_grouped_mm"):
+    _SHAPE_RULES[_aten._grouped_mm.default] = _grouped_mm
+
+
 class _Functions(torch.overrides.TorchFunctionMode):
     """Functions costed as one op before PyTorch decomposes them: which kernel a direct call
     of ``F.scaled_dot_product_attention`` picks (flash, efficient, math) depends on the
@@ -535,9 +559,15 @@ def _explain(func: Any, exc: Exception, module: str) -> FlopscopeError:
     kind = type(exc).__name__
     op = str(func).split(".")[1] if str(func).count(".") >= 2 else str(func)
     if "DataDependent" in kind or "DynamicOutputShape" in kind or op in _DATA_DEPENDENT:
+        hint = ""
+        if "expert" in module.rsplit(".", 1)[-1].lower():
+            hint = ("; a Mixture-of-Experts layer that loops over the experts its router picked "
+                    "(transformers' experts_implementation='eager') can be analysed as "
+                    "experts_implementation='grouped_mm' (the default), whose count is the same "
+                    "for any routing")
         return FlopscopeError(
             f"the model does data-dependent work {where} ({func}: its result depends on tensor "
-            "values), which cannot be analysed without running it on real data")
+            f"values), which cannot be analysed without running it on real data{hint}")
     return FlopscopeError(f"forward() failed on the given input shapes {where} ({func}): {one_line(exc)}")
 
 

@@ -1,12 +1,13 @@
 """Dense products: Gemm (Linear), MatMul with broadcast batch dims, Einsum, the
-quantised MatMulInteger and QLinearMatMul, and Det (an LU factorisation)."""
+quantised MatMulInteger and QLinearMatMul, Det (an LU factorisation), and PyTorch's
+grouped matmul (a Mixture-of-Experts layer's experts)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from math import prod
 
-from flopscope.graph import Node, RuleError
+from flopscope.graph import FLOPSCOPE_DOMAIN, Node, RuleError
 from flopscope.rules.constants import per_element
 from flopscope.rules.registry import Cost, rule
 
@@ -70,6 +71,34 @@ def qlinear_matmul(node: Node) -> Cost:
     k, outputs = _matmul(node, 0, 3)
     return Cost(macs=k * outputs,
                 flops=(max(2 * k - 1, 0) + per_element("QuantizeLinear")) * outputs)
+
+
+@rule("GroupedMatMul", domain=FLOPSCOPE_DOMAIN, dot_product=True)
+def grouped_matmul(node: Node) -> Cost:
+    """``torch._grouped_mm(A, B, offs)``: G independent products, the groups cut by the
+    offsets along one dim. Every row (or column, or summed index) falls in exactly one
+    group, so the count does not depend on the offsets' values, only on the shapes:
+
+    - A (M, K) with B (G, K, N): rows of A by group (the experts of a MoE layer, M
+      token-expert pairs): MACs = M·K·N, (2K−1)·M·N FLOPs;
+    - A (G, M, K) with B (K, N): columns of B by group: MACs = M·K·N;
+    - A (M, K) with B (K, N), output (G, M, N): K cut into groups K₁…K_G: MACs = M·K·N,
+      FLOPs = (2K−G)·M·N (each group's dot products are summed on their own);
+    - A (G, M, K) with B (G, K, N): a batched matmul, MACs = G·M·K·N.
+
+    A group the offsets leave empty, or rows past the last offset, would cost less; a
+    Mixture-of-Experts router sends every token-expert pair to one expert.
+    """
+    a, b = node.shape(0), node.shape(1)
+    if len(a) not in (2, 3) or len(b) not in (2, 3):
+        raise RuleError(f"GroupedMatMul '{node.name}': operands must be 2-D or 3-D, got {a} and {b}")
+    _same_k(node, a[-1], b[-2])
+    k = a[-1]
+    if len(a) == 2 and len(b) == 2:
+        groups, m, n = node.out_shape(0)
+        return Cost(macs=m * k * n, flops=max(2 * k - groups, 0) * m * n)
+    outputs = node.out_numel()
+    return Cost(macs=k * outputs, flops=max(2 * k - 1, 0) * outputs)
 
 
 def _same_k(node: Node, k_a: int, k_b: int) -> None:

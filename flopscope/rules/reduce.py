@@ -1,5 +1,5 @@
 """Reductions and selections along axes: Reduce*, ArgMax/ArgMin, TopK, CumSum, CumProd,
-NonZero.
+NonZero, and PyTorch's histogram (``histc``).
 
 The reduced extent r of a Reduce op is in_elements / out_elements, which holds with or
 without ``keepdims`` and whether the axes come as an attribute or an input.
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from math import ceil, log2, prod
 
-from flopscope.graph import Node, RuleError, ValueUnknown
+from flopscope.graph import FLOPSCOPE_DOMAIN, Node, RuleError, ValueUnknown
 from flopscope.rules.registry import Cost, rule
 
 
@@ -58,6 +58,14 @@ def top_k(node: Node) -> Cost:
     n = _axis_extent(node, node.attr("axis", -1))
     rows = prod(node.shape(0)) // n if n else 0
     return Cost(flops=rows * n * ceil(log2(k + 1)) if k else 0)
+
+
+@rule("Histogram", domain=FLOPSCOPE_DOMAIN)
+def histogram(node: Node) -> Cost:
+    """``torch.histc``: per element, two compares (inside [min, max]), a subtract and a
+    multiply (its bin, (x − min)·bins/(max − min), the scale a constant) and the count's
+    add: 5 FLOPs per element."""
+    return Cost(flops=5 * prod(node.shape(0)))
 
 
 def _running(node: Node) -> int:

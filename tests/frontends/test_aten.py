@@ -43,6 +43,13 @@ MAPPED = {
     "mm": (lambda x: torch.mm(x, x.t()), "MatMul", 4 * 4 * 6, (2 * 6 - 1) * 16),
     # softmax that gives 0 on fully masked rows (nn.MultiheadAttention, SDPA's math path)
     "_safe_softmax": (lambda x: torch.ops.aten._safe_softmax(x, 1), "Softmax", 0, 4 * (5 * 6 - 2)),
+    # a full sort: TopK of all 6 per row, 6·⌈log2 7⌉ compares per row
+    "sort": (lambda x: torch.sort(x, 1, descending=True).values, "TopK", 0, 4 * 6 * 3),
+    # tokens per expert: 2 compares, a subtract, a multiply and an add per element
+    "histc": (lambda x: torch.histc(x, bins=5), "ai.flopscope.Histogram", 0, 5 * 24),
+    # a MoE layer's experts: rows 0-1 to expert 0, 2-3 to expert 1 (M·K·N = 4·6·3)
+    "_grouped_mm": (lambda x: torch._grouped_mm(x, torch.ones(2, 6, 4), offs=torch.tensor(
+        [2, 4], dtype=torch.int32)), "ai.flopscope.GroupedMatMul", 4 * 6 * 4, (2 * 6 - 1) * 16),
 }
 
 

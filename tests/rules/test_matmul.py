@@ -256,3 +256,49 @@ def test_det_of_non_square_input_is_refused(shape):
     row = layer(report, "Det")
     assert row.status != "ok" and row.flops is None
     assert "not a batch of square matrices" in row.reason
+
+
+# ------------------------------------------- grouped matmul (PyTorch frontend only)
+# torch._grouped_mm: G products with the groups cut by offsets (a Mixture-of-Experts
+# layer's experts). ONNX has no such op; the PyTorch frontend emits flopscope's own
+# ai.flopscope.GroupedMatMul. Offsets [2, 2, 6] leave group 1 empty: the count does not
+# depend on them.
+
+
+class _Grouped:
+    def __init__(self, a, b, offs):
+        self.a, self.b, self.offs = a, b, offs
+
+    def module(self):
+        torch = pytest.importorskip("torch")
+        b, offs = self.b, self.offs
+
+        class Grouped(torch.nn.Module):
+            def forward(self, a):
+                return torch._grouped_mm(a, torch.ones(b), offs=None if offs is None else
+                                         torch.tensor(offs, dtype=torch.int32))
+        return Grouped()
+
+
+@pytest.mark.parametrize("a, b, offs, out, macs, flops", [
+    # rows of A by group: M·K·N MACs, (2K−1)·M·N FLOPs
+    ((6, 4), (3, 4, 8), [2, 2, 6], (6, 8), 6 * 4 * 8, 7 * 6 * 8),
+    # columns of B by group: M·K·N_total
+    ((3, 6, 4), (4, 12), [4, 4, 12], (6, 12), 6 * 4 * 12, 7 * 6 * 12),
+    # the summed dim by group: M·K·N MACs, (2K−G)·M·N FLOPs over G outputs of M×N
+    ((8, 8), (8, 8), [4, 8], (2, 8, 8), 8 * 8 * 8, (2 * 8 - 2) * 8 * 8),
+    # a batched matmul: G·M·K·N
+    ((3, 6, 4), (3, 4, 8), None, (3, 6, 8), 3 * 6 * 4 * 8, 7 * 3 * 6 * 8),
+])
+def test_grouped_matmul_by_hand_and_shaped_as_the_cpu_kernel(a, b, offs, out, macs, flops):
+    torch = pytest.importorskip("torch")
+    if not hasattr(torch, "_grouped_mm"):
+        pytest.skip("this PyTorch has no torch._grouped_mm")
+    from flopscope.analysis import analyze
+    grouped = _Grouped(a, b, offs).module()
+    real = grouped(torch.rand(a))                    # the CPU kernel runs float32 (not meta)
+    report = analyze(grouped, inputs=(a,))
+    (row,) = [r for r in report.layers if r.op == "ai.flopscope.GroupedMatMul"]
+    assert tuple(real.shape) == out and row.output_shapes == [list(out)]
+    assert (row.macs, row.flops) == (macs, flops)
+    assert report.coverage.complete

@@ -193,3 +193,18 @@ def test_cum_prod_axis_out_of_range_is_refused():
     row = layer(report, "CumProd")
     assert row.status != "ok" and row.flops is None
     assert "out of range" in row.reason
+
+
+def test_histogram_of_a_moe_router_by_hand():
+    """torch.histc (tokens per expert, PyTorch frontend only: ONNX has no histogram):
+    2 compares, a subtract, a multiply and an add per element."""
+    torch = pytest.importorskip("torch")
+    from flopscope.analysis import analyze
+
+    class Counts(torch.nn.Module):
+        def forward(self, ids):
+            return torch.histc(ids, bins=8, min=0, max=7)
+
+    (row,) = analyze(Counts(), inputs=(3, 16)).layers
+    assert (row.op, row.output_shapes, row.macs, row.flops) == (
+        "ai.flopscope.Histogram", [[8]], 0, 5 * 3 * 16)
