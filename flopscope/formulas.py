@@ -265,36 +265,56 @@ def fit(model: Any, free: str | Sequence[str] | Sequence[Free] | None = None, in
         return cache[point]
 
     lows = [max(LOWEST, s - CHECK_OFFSET) for s in starts]
-    polys, at = solve(wanted, lows, cost)
-    return Formulas(dims=names, macs=str(polys[0]), flops=str(polys[1]),
-                    activation_bytes=str(polys[2]), analyses=len(cache), checked_at=at,
-                    complete=ok, definitions={f.name: f.describe() for f in wanted})
+    failed: dict[int, str] = {}
+    polys, at = solve(wanted, lows, cost, failed)
+    text = [None if poly is None else str(poly) for poly in polys]
+    return Formulas(dims=names, macs=text[0], flops=text[1], activation_bytes=text[2],
+                    analyses=len(cache), checked_at=at, complete=ok,
+                    definitions={f.name: f.describe() for f in wanted},
+                    not_polynomial={METRICS[m][0]: why for m, why in sorted(failed.items())})
 
 
 def solve(wanted: Sequence[Free], lows: Sequence[int],
-          cost: Callable[[tuple[int, ...]], tuple[int, ...]]) -> tuple[list[Polynomial], dict[str, int]]:
+          cost: Callable[[tuple[int, ...]], tuple[int, ...]],
+          failed: dict[int, str] | None = None) -> tuple[list[Polynomial | None], dict[str, int]]:
     """The polynomials (one per figure ``cost`` returns) in the ``wanted`` dims, sampled
     from ``lows`` up, and the off-grid point they were checked at; a one-line error when
-    the figures are no polynomial there.
+    the figures are no polynomial there. With ``failed`` (a dict), a figure that is no
+    polynomial while others are gets None and its reason in ``failed`` by position (a
+    sort's n·⌈log2 n⌉ FLOPs beside polynomial MACs); the error comes only when none is.
 
     >>> polys, at = solve([Free("n")], [2], lambda p: (p[0] * (p[0] + 1) // 2,))
     >>> str(polys[0]), at
     ('(n**2 + n) // 2', {'n': 17})
+    >>> failed = {}
+    >>> polys, _ = solve([Free("n")], [2], lambda p: (3 * p[0], p[0] * math.ceil(math.log2(p[0]))), failed)
+    >>> str(polys[0]), polys[1], sorted(failed)
+    ('3*n', None, [1])
     """
     names = [f.name for f in wanted]
-    degrees = [_degree(wanted, i, lows, cost) for i in range(len(names))]
-    grids = [[low + k for k in range(d + 1)] for low, d in zip(lows, degrees)]
     width = len(cost(tuple(lows)))
-    polys = [interpolate(names, grids, {p: cost(p)[m] for p in product(*grids)}) for m in range(width)]
+    failures: dict[int, str] = {}
+    degrees = [_degree(wanted, i, lows, cost, failures, failed is not None) for i in range(len(names))]
+    grids = [[low + k for k in range(d + 1)] for low, d in zip(lows, degrees)]
+    polys: list[Polynomial | None] = [
+        None if m in failures else interpolate(names, grids, {p: cost(p)[m] for p in product(*grids)})
+        for m in range(width)]
     check = tuple(low + CHECK_OFFSET - i % 4 for i, low in enumerate(lows))
     at = dict(zip(names, check))
     for m, (poly, value) in enumerate(zip(polys, cost(check))):
-        if poly(**at) != value:
-            label = METRICS[m][1] if width == len(METRICS) else f"figure {m}"
-            raise FlopscopeError(
-                f"{label} are not a polynomial in {', '.join(names)}: the fit gives {poly(**at)} at "
-                f"{_at(at)}, the analysis {value} (a strided conv or pool floors a size?); "
-                f"{_bind_hint(wanted)}")
+        if poly is not None and poly(**at) != value:
+            failures[m] = (f"not a polynomial in {', '.join(names)}: the fit gives "
+                           f"{poly(**at)} at {_at(at)}, the analysis {value} (a strided conv or "
+                           "pool floors a size? a sort or TopK costs n·⌈log2 n⌉)")
+            polys[m] = None
+            if failed is None:
+                break
+    if failures and (failed is None or len(failures) == width):
+        m = min(failures)
+        label = METRICS[m][1] if width == len(METRICS) else f"figure {m}"
+        raise FlopscopeError(f"{label} are {failures[m]}; {_bind_hint(wanted)}")
+    if failed is not None:
+        failed.update(failures)
     return polys, at
 
 
@@ -323,28 +343,39 @@ def _bind_hint(wanted: Sequence[Free]) -> str:
 
 
 def _degree(wanted: Sequence[Free], axis: int, lows: Sequence[int],
-            cost: Callable[[tuple[int, ...]], tuple[int, ...]]) -> int:
-    """The degree in dim ``axis`` (the others at their lowest sample): the least ``d``
-    whose fit through ``d + 1`` consecutive sizes the next two sizes agree with."""
+            cost: Callable[[tuple[int, ...]], tuple[int, ...]], failures: dict[int, str],
+            partial: bool) -> int:
+    """The degree in dim ``axis`` (the others at their lowest sample): for each figure
+    not in ``failures``, the least ``d`` whose fit through ``d + 1`` consecutive sizes the
+    next two sizes agree with; the highest of them. A figure that never settles goes into
+    ``failures`` when ``partial`` and others settle; else the one-line error."""
     def at(k: int) -> tuple[int, ...]:
         point = list(lows)
         point[axis] += k
         return cost(tuple(point))
 
+    width = len(at(0))
+    live = [m for m in range(width) if m not in failures]
+    settled: dict[int, int] = {}
     for d in range(MAX_DEGREE + 1):
         ys = [at(k) for k in range(d + 3)]
-        for m in range(len(ys[0])):
+        for m in live:
             diffs = [y[m] for y in ys]
             for _ in range(d + 1):
                 diffs = [b - a for a, b in zip(diffs, diffs[1:])]
-            if any(diffs):
-                break
-        else:
-            return d
-    raise FlopscopeError(
-        f"the costs are not a polynomial of degree <= {MAX_DEGREE} in {wanted[axis].name} (sizes "
-        f"{lows[axis]}..{lows[axis] + MAX_DEGREE + 2}: a strided conv or pool floors the size?); "
-        f"{_bind_hint([wanted[axis]])}")
+            if m not in settled and not any(diffs):
+                settled[m] = d
+        if len(settled) == len(live):
+            break
+    message = (f"not a polynomial of degree <= {MAX_DEGREE} in {wanted[axis].name} "
+               f"(sizes {lows[axis]}..{lows[axis] + MAX_DEGREE + 2}: a strided conv or pool floors "
+               "the size? a sort or TopK costs n·⌈log2 n⌉)")
+    if not settled or (len(settled) < len(live) and not partial):
+        raise FlopscopeError(f"the costs are {message}; {_bind_hint([wanted[axis]])}")
+    for m in live:
+        if m not in settled:
+            failures[m] = message
+    return max(settled.values())
 
 
 def _prepared(source: Source, inputs: Any, input_shapes: Mapping[str, Any] | None) -> tuple[Any, Inputs]:

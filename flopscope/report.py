@@ -210,21 +210,26 @@ class Formulas:
     (``flopscope.formulas.fit``): Python syntax, ``eval`` with the dims as ints gives the
     analysis's integers. ``checked_at`` is the off-grid point the fit was verified at;
     ``complete`` is False when some node went uncosted at a sample (a lower bound);
-    ``definitions`` says what each dim sets (an input axis, an ``hf:`` config value).
+    ``definitions`` says what each dim sets (an input axis, an ``hf:`` config value);
+    a figure that is no polynomial in them (a sort's n·⌈log2 n⌉ FLOPs) is None, with the
+    reason in ``not_polynomial``.
 
     >>> eval(Formulas(["S"], "12*S**2 + 3456*S + 7", "", "").macs, {"S": 10})
     35767
     """
 
     dims: list[str]
-    macs: str
-    flops: str
-    activation_bytes: str
+    macs: str | None
+    flops: str | None
+    activation_bytes: str | None
     analyses: int = 0
     checked_at: dict[str, int] = field(default_factory=dict)
     complete: bool = True
     #: what each dim sets, in words (``{"P": "config image_size = 16*P"}``)
     definitions: dict[str, str] = field(default_factory=dict)
+    #: figures that are no polynomial (None above), by field name, and why
+    #: (``{"flops": "not a polynomial in seq: ..."}``: a sort's n·⌈log2 n⌉)
+    not_polynomial: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

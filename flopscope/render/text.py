@@ -53,9 +53,13 @@ def formula_lines(report: Report) -> list[str]:
     checked = ", ".join(f"{k}={v}" for k, v in f.checked_at.items())
     meanings = {d: m for d, m in f.definitions.items() if m != f"dim param {d}"}
     dims = ", ".join(f"{d} ({meanings[d]})" if d in meanings else d for d in f.dims)
-    return [f"MACs = {f.macs}", f"FLOPs = {f.flops}", f"activation bytes = {f.activation_bytes}",
-            f"exact polynomials in {dims}, fitted from {f.analyses} analyses and checked "
-            f"at {checked}" + ("" if f.complete else " (a lower bound: some nodes went uncosted)")]
+    figures = [("MACs", f.macs, "macs"), ("FLOPs", f.flops, "flops"),
+               ("activation bytes", f.activation_bytes, "activation_bytes")]
+    return [f"{label} = {value}" if value is not None else
+            f"{label}: {f.not_polynomial.get(key, 'not a polynomial')}"
+            for label, value, key in figures] + [
+        f"exact polynomials in {dims}, fitted from {f.analyses} analyses and checked "
+        f"at {checked}" + ("" if f.complete else " (a lower bound: some nodes went uncosted)")]
 
 
 def table(headers: list[str], rows: list[list[str]], colalign: tuple[str, ...] | None = None) -> str:

@@ -169,3 +169,17 @@ def test_mixtral_8x7b_shaped_config_from_a_folder(tmp_path):
     every = 2 * 32 * 8 * 3 * 4096 * 14336                      # bf16 bytes of all experts
     assert cost.weight_bytes == 2 * 46_702_792_704 - every * 6 // 8
     assert cost.weight_bytes // 2 == 12_879_925_248           # "12.9 B active parameters"
+
+
+def test_formula_in_seq_gives_the_macs_and_says_why_not_the_flops():
+    """The experts' MACs are a polynomial in the sequence; the router's sort of the s·k
+    token-expert pairs costs n·⌈log2(n+1)⌉ FLOPs, which no polynomial is: that figure is
+    None with its reason instead of a refusal of the whole fit."""
+    from flopscope.formulas import fit
+
+    model = _build(MIXTRAL, "sdpa")
+    f = fit(model, "seq", input_shapes=_text_inputs(16, 1))
+    assert f.flops is None and f.not_polynomial["flops"].startswith("not a polynomial")
+    assert eval(f.macs, {"seq": 23}) == mixtral_macs(MIXTRAL, 23, 1)
+    direct = analyze(model, input_shapes=_text_inputs(23, 1)).totals
+    assert eval(f.activation_bytes, {"seq": 23}) == direct.activation_bytes
