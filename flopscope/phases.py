@@ -414,14 +414,53 @@ def _onnx_phase(source: Any, phase: str, seq: int, context: int, batch: int,
                              "inputs (past_key_values.N.key / past_key_N ...); it has none")
     report = analyze(proto, input_shapes=shapes, dims=dims, name=source.name)
     tokens = batch * seq
+    experts, experts_read = onnx_expert_weights(proto, report)
     cost = PhaseCost(
         phase=phase, batch=batch, seq=seq, context=context, tokens=tokens,
         macs=report.totals.macs, flops=report.totals.flops,
-        weight_bytes=report.totals.param_bytes, kv_dtype=kv_dtype, kv_bytes_per_token=per_token,
+        weight_bytes=report.totals.param_bytes - experts + experts_read,
+        expert_bytes=experts, expert_bytes_read=experts_read,
+        kv_dtype=kv_dtype, kv_bytes_per_token=per_token,
         kv_cache_bytes=per_token * batch * (context + seq),
         kv_read_bytes=per_token * batch * context, kv_written_bytes=per_token * tokens,
         weight_dtype=_weight_dtype(proto))
     return report, cost
+
+
+def onnx_expert_weights(proto: Any, report: Any) -> tuple[int, int]:
+    """``(bytes, bytes read)`` of the expert weights of an ONNX model's ``com.microsoft``
+    MoE / QMoE nodes (every initializer they take past the input and the router: weights,
+    scales, biases, zero points, all one slice per expert) in a step's ``report``: a node
+    routing ``rows`` tokens to ``k`` of ``E`` experts reads at most min(E, rows·k) of them.
+    A node the report has no row of by name counts as read whole."""
+    from onnx import helper
+
+    sizes = {t.name: helper.tensor_dtype_to_np_dtype(t.data_type).itemsize * _numel(t.dims)
+             for t in proto.graph.initializer}
+    rows = {row.name: row for row in report.layers}
+    total = read = 0
+    for node in proto.graph.node:
+        if node.domain != "com.microsoft" or node.op_type not in ("MoE", "QMoE"):
+            continue
+        size = sum(sizes.get(name, 0) for name in node.input[2:])
+        total += size
+        row = rows.get(node.name)
+        shapes = row.input_shapes if row is not None else []
+        k = next((helper.get_attribute_value(a) for a in node.attribute if a.name == "k"), 1)
+        if len(shapes) < 2 or not shapes[0] or not shapes[1] or \
+                not all(isinstance(d, int) for d in [*shapes[0], shapes[1][-1]]):
+            read += size
+            continue
+        tokens, experts = _numel(shapes[0][:-1]), int(shapes[1][-1])
+        read += size * min(experts, tokens * int(k)) // experts if experts else size
+    return total, read
+
+
+def _numel(dims: Any) -> int:
+    n = 1
+    for d in dims:
+        n *= int(d)
+    return n
 
 
 def _weight_dtype(proto: Any) -> str:

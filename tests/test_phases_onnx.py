@@ -18,8 +18,10 @@ D, HEADS, FF, VOCAB, LAYERS = 16, 2, 24, 50, 2
 HEAD_DIM = D // HEADS
 
 
-def decoder(past_names: str = "past_key_values.{i}.{kind}") -> onnx.ModelProto:
-    """input_ids [B, S] -> embedding -> LAYERS x (attention with a KV cache, ReLU MLP) -> logits."""
+def decoder(past_names: str = "past_key_values.{i}.{kind}", experts: int = 0) -> onnx.ModelProto:
+    """input_ids [B, S] -> embedding -> LAYERS x (attention with a KV cache, ReLU MLP) -> logits.
+    With ``experts``, the MLP is ONNX Runtime's com.microsoft.MoE of that many ReLU experts
+    of FF, top 2, routed by a D x experts MatMul."""
     rng = np.random.default_rng(0)
     inits, nodes = [], []
 
@@ -29,6 +31,7 @@ def decoder(past_names: str = "past_key_values.{i}.{kind}") -> onnx.ModelProto:
 
     inits.append(numpy_helper.from_array(np.array([0, 0, HEADS, HEAD_DIM], np.int64), "heads"))
     inits.append(numpy_helper.from_array(np.array([0, 0, D], np.int64), "merged"))
+    inits.append(numpy_helper.from_array(np.array([-1, experts], np.int64), "tokens"))
     nodes.append(helper.make_node("Gather", [weight("embed", VOCAB, D), "input_ids"], ["x0"]))
     inputs = [helper.make_tensor_value_info("input_ids", TensorProto.INT64,
                                             ["batch_size", "sequence_length"]),
@@ -61,17 +64,29 @@ def decoder(past_names: str = "past_key_values.{i}.{kind}") -> onnx.ModelProto:
             helper.make_node("Reshape", [f"at{i}", "merged"], [f"am{i}"]),
             helper.make_node("MatMul", [f"am{i}", weight(f"wo{i}", D, D)], [f"o{i}"]),
             helper.make_node("Add", [x, f"o{i}"], [f"h{i}"]),
-            helper.make_node("MatMul", [f"h{i}", weight(f"w1{i}", D, FF)], [f"u{i}"]),
-            helper.make_node("Relu", [f"u{i}"], [f"r{i}"]),
-            helper.make_node("MatMul", [f"r{i}", weight(f"w2{i}", FF, D)], [f"m{i}"]),
-            helper.make_node("Add", [f"h{i}", f"m{i}"], [f"x{i + 1}"]),
         ]
+        if experts:
+            nodes += [
+                helper.make_node("MatMul", [f"h{i}", weight(f"wr{i}", D, experts)], [f"g{i}"]),
+                helper.make_node("Reshape", [f"g{i}", "tokens"], [f"gt{i}"]),
+                helper.make_node("MoE", [f"h{i}", f"gt{i}", weight(f"fc1_{i}", experts, FF, D), "",
+                                         weight(f"fc2_{i}", experts, D, FF)], [f"m{i}"],
+                                 name=f"moe{i}", domain="com.microsoft", k=2, activation_type="relu"),
+            ]
+        else:
+            nodes += [
+                helper.make_node("MatMul", [f"h{i}", weight(f"w1{i}", D, FF)], [f"u{i}"]),
+                helper.make_node("Relu", [f"u{i}"], [f"r{i}"]),
+                helper.make_node("MatMul", [f"r{i}", weight(f"w2{i}", FF, D)], [f"m{i}"]),
+            ]
+        nodes.append(helper.make_node("Add", [f"h{i}", f"m{i}"], [f"x{i + 1}"]))
         x = f"x{i + 1}"
     nodes.append(helper.make_node("MatMul", [x, weight("lm", D, VOCAB)], ["logits"]))
     outputs.insert(0, helper.make_tensor_value_info("logits", TensorProto.FLOAT,
                                                     ["batch_size", "sequence_length", VOCAB]))
     graph = helper.make_graph(nodes, "tiny_decoder", inputs, outputs, inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    opsets = [helper.make_opsetid("", 17)] + ([helper.make_opsetid("com.microsoft", 1)] if experts else [])
+    model = helper.make_model(graph, opset_imports=opsets)
     onnx.checker.check_model(model)
     return model
 
@@ -102,6 +117,21 @@ def test_decode_step_against_a_127_token_cache(path):
     assert cost.kv_cache_bytes == 2 * kv_bytes(128) and cost.kv_read_bytes == 2 * kv_bytes(127)
     assert cost.weight_bytes == report.totals.params * 4
     assert report.totals.params == VOCAB * D + LAYERS * (4 * D * D + 2 * D * FF) + D * VOCAB
+
+
+def test_moe_decoder_decode_reads_only_the_experts_its_tokens_reach():
+    """One token reaches its k = 2 of 4 experts per layer; two tokens may reach all four."""
+    experts = 4
+    model = decoder(experts=experts)
+    report, cost = analyze_phase(model, "decode", context=127)
+    moe = 2 * D * FF * 2 + D * experts                   # 2 experts' FC1 and FC2, the router
+    dense = decoder_macs(1, 1, 127) - LAYERS * 2 * D * FF
+    assert report.coverage.complete and cost.macs == dense + LAYERS * moe
+    every = LAYERS * experts * 2 * FF * D * 4
+    assert (cost.expert_bytes, cost.expert_bytes_read) == (every, every // 2)
+    assert cost.weight_bytes == report.totals.param_bytes - every // 2
+    _, batch = analyze_phase(model, "decode", context=127, batch=2)
+    assert batch.expert_bytes_read == every and batch.weight_bytes == report.totals.param_bytes
 
 
 def test_prefill_and_other_past_names(tmp_path):

@@ -420,7 +420,8 @@ _MS_STANDINS: dict[str, Callable[[_Ctx], None]] = {
     # activations and elementwise: output 0 is input 0's shape
     **{op: _identity() for op in ("Gelu", "FastGelu", "BiasGelu", "QuickGelu", "BiasAdd",
                                   "RotaryEmbedding", "BiasSoftmax", "GroupNorm",
-                                  "QLinearSigmoid", "QLinearLeakyRelu", "QLinearSoftmax")},
+                                  "QLinearSigmoid", "QLinearLeakyRelu", "QLinearSoftmax",
+                                  "MoE", "QMoE")},
     "SkipGroupNorm": _identity(0, skip_sum=1),
     "SkipLayerNormalization": _identity(0, 1, 2, skip_sum=3),
     "SkipSimplifiedLayerNormalization": _identity(0, 1, 2, skip_sum=3),

@@ -11,6 +11,7 @@ from flopscope.rules import (  # noqa: F401  (registration by import)
     backward,
     contrib_activation,
     contrib_attention,
+    contrib_moe,
     contrib_movement,
     contrib_norm,
     conv,
