@@ -82,16 +82,40 @@ def export_onnx(model: Any, inputs: Any, path: str | os.PathLike[str], *,
         module.eval()
         with torch.no_grad():
             args, kwargs = _example_inputs(module, inputs, torch.device("meta" if on_meta else "cpu"))
-        for kind in order:
-            try:
-                _export(module, args, kwargs, out, opset, kind, weights)
-                return out
-            except Exception as exc:  # each exporter fails in its own way
-                errors.append(f"{kind}: {one_line(exc, named=True)}")
+        with _exportable_experts(module):
+            for kind in order:
+                try:
+                    _export(module, args, kwargs, out, opset, kind, weights)
+                    return out
+                except Exception as exc:  # each exporter fails in its own way
+                    errors.append(f"{kind}: {one_line(exc, named=True)}")
     finally:
         for m, training in modes.items():
             m.training = training
     raise FlopscopeError(f"{display}: ONNX export failed ({'; '.join(errors)})")
+
+
+@contextlib.contextmanager
+def _exportable_experts(module: Any) -> Iterator[None]:
+    """A transformers Mixture-of-Experts model exported with ``batched_mm`` experts: the
+    default ``grouped_mm`` (sort, ``histc``, ``torch._grouped_mm``) has no ONNX export;
+    ``batched_mm`` gathers each pair's expert weights and multiplies in a batch, the same
+    MACs. The model's own setting is restored after."""
+    config = getattr(module, "config", None)
+    setter = getattr(module, "set_experts_implementation", None)
+    before = getattr(config, "_experts_implementation", None)
+    if before != "grouped_mm" or setter is None:
+        yield
+        return
+    try:
+        setter("batched_mm")
+    except Exception:     # a model whose experts take no other implementation
+        yield
+        return
+    try:
+        yield
+    finally:
+        setter(before)
 
 
 @contextlib.contextmanager

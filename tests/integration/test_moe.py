@@ -183,3 +183,19 @@ def test_formula_in_seq_gives_the_macs_and_says_why_not_the_flops():
     assert eval(f.macs, {"seq": 23}) == mixtral_macs(MIXTRAL, 23, 1)
     direct = analyze(model, input_shapes=_text_inputs(23, 1)).totals
     assert eval(f.activation_bytes, {"seq": 23}) == direct.activation_bytes
+
+
+def test_onnx_export_goes_through_batched_experts_and_counts_the_same(tmp_path):
+    """torch.onnx has no export of grouped_mm's histc and _grouped_mm: the export runs the
+    experts as batched_mm (the same MACs) and gives the model its own setting back."""
+    from flopscope.export import export_onnx
+    from flopscope.frontends.hf import build_from_config
+
+    model, _ = build_from_config({**MIXTRAL, "attn_implementation": "sdpa"}, weights=True)
+    inputs = _text_inputs(S, 1)
+    path = export_onnx(model, inputs, tmp_path / "mixtral.onnx")
+    assert model.config._experts_implementation == "grouped_mm"
+    exported = analyze(str(path))
+    assert exported.coverage.complete
+    traced = analyze(model, input_shapes=inputs).totals.macs
+    assert exported.totals.macs == mixtral_macs(MIXTRAL, S, 1) == traced
