@@ -2,9 +2,11 @@
 
 Each model is built from a config at its published size (BERT-base, GPT-2 small, a
 LLaMA-architecture model with grouped-query attention, T5-small, ViT-base, the Whisper-tiny
-encoder) and called as people call it: text models with ``input_ids`` and an
+encoder; and a 0.6 B Mixtral-architecture Mixture-of-Experts model, small enough for the
+tools that need real weights) and called as people call it: text models with ``input_ids`` and an
 ``attention_mask`` of ``--seq`` tokens, under the default (sdpa) attention. The analytic
-MACs come from the formulas in ``tests/integration/test_transformers.py``.
+MACs come from the formulas in ``tests/integration/test_transformers.py`` and
+``test_moe.py``.
 
 * flopscope: ``analyze(model, input_shapes=...)`` on the meta-device model (no weights),
   and ``hf:FOLDER`` end to end (config read, model built on meta, analysed);
@@ -46,6 +48,7 @@ from pytorch_path import best_of  # noqa: E402  (benchmarks/ is on sys.path: the
 
 from flopscope.analysis import analyze  # noqa: E402
 from flopscope.frontends.hf import build_from_config  # noqa: E402
+from tests.integration import test_moe as moe_formulas  # noqa: E402
 from tests.integration import test_transformers as formulas  # noqa: E402
 
 SPECIAL = {"pad_token_id": 0, "bos_token_id": 0, "eos_token_id": 0, "decoder_start_token_id": 0}
@@ -77,6 +80,14 @@ MODELS = {
                               "num_mel_bins": 80, "max_source_positions": 1500,
                               "max_target_positions": 448, "vocab_size": 51865, **SPECIAL},
                              lambda c, s: formulas.whisper_encoder_macs(c, 1)),
+    # a Mixtral-architecture Mixture-of-Experts model small enough for real weights
+    # (FlopCounterMode and fvcore run it): 8 experts, top 2, 0.6 B parameters
+    "mixtral-moe-0.6b": ({"architectures": ["MixtralForCausalLM"], "model_type": "mixtral",
+                          "hidden_size": 1024, "intermediate_size": 2816, "num_attention_heads": 16,
+                          "num_key_value_heads": 4, "num_hidden_layers": 8, "vocab_size": 32000,
+                          "max_position_embeddings": 4096, "num_local_experts": 8,
+                          "num_experts_per_tok": 2, "tie_word_embeddings": False},
+                         lambda c, s: moe_formulas.mixtral_macs(c, s, 1)),
 }
 
 

@@ -232,7 +232,7 @@ maps(
 # binary and selection: ATen name -> ONNX op over every tensor argument
 maps(
     all_tensors,
-    mul="Mul", div="Div", pow="Pow", remainder="Mod", fmod="Mod",
+    div="Div", pow="Pow", remainder="Mod", fmod="Mod",
     eq="Equal", ne="Equal", lt="Less", le="LessOrEqual", gt="Greater",
     ge="GreaterOrEqual", logical_and="And", logical_or="Or", logical_xor="Xor",
     bitwise_and="BitwiseAnd", bitwise_or="BitwiseOr", bitwise_xor="BitwiseXor",
@@ -241,11 +241,49 @@ maps(
 )
 
 
+def _complex(tensor: Tensor | None) -> bool:
+    return tensor is not None and tensor.dtype.startswith("complex")
+
+
+@handles("mul")
+def _mul(call: Call) -> list[Emit]:
+    """A Mul; of two complex tensors (a rotary embedding in complex form: LLaMA 4,
+    DeepSeek-V2), its real arithmetic: (a + bi)(c + di) = (ac − bd) + (ad + bc)i, four
+    multiplies and two adds per element; of a complex and a real one, two multiplies."""
+    inputs = _tensors_in(call)
+    out = call.outputs[0]
+    if not _complex(out):
+        return [Emit("Mul", inputs, call.outputs)]
+    both = len(inputs) == 2 and all(_complex(t) for t in inputs)
+    parts = [call.fresh(dims(out), "float32") for _ in range(4 if both else 1)]
+    emits = [Emit("Mul", inputs, [part], suffix=f"part{i}") for i, part in enumerate(parts)]
+    if both:
+        emits += [Emit("Sub", [parts[0], parts[1]], [call.fresh(dims(out), "float32")], suffix="real"),
+                  Emit("Add", [parts[2], parts[3]], call.outputs)]
+    else:
+        emits.append(Emit("Mul", inputs, call.outputs))
+    return emits
+
+
+@handles("polar")
+def _polar(call: Call) -> list[Emit]:
+    """abs·(cos θ + i sin θ): a Cos, a Sin and two multiplies per element."""
+    magnitude, angle, out = call.tensor("abs"), call.tensor("angle"), call.outputs[0]
+    cos, sin, real = (call.fresh(dims(out), angle.dtype) for _ in range(3))
+    return [Emit("Cos", [angle], [cos], suffix="cos"), Emit("Sin", [angle], [sin], suffix="sin"),
+            Emit("Mul", [magnitude, cos], [real], suffix="real"),
+            Emit("Mul", [magnitude, sin], call.outputs)]
+
+
 @handles("add", "sub", "rsub")
 def _add(call: Call) -> list[Emit]:
-    """x ± alpha·y: an Add or Sub, and a multiply first when alpha ≠ 1."""
+    """x ± alpha·y: an Add or Sub, and a multiply first when alpha ≠ 1; of complex
+    tensors, one per real and imaginary part."""
     op = "Add" if call.name == "add" else "Sub"
     inputs = _tensors_in(call)
+    if _complex(call.outputs[0]) and call.args.get("alpha", 1) == 1:
+        part = call.fresh(dims(call.outputs[0]), "float32")
+        return [Emit(op, inputs, [part], suffix="real"), Emit(op, inputs, call.outputs)]
     alpha = call.args.get("alpha", 1)
     if alpha == 1 or len(inputs) < 2 or inputs[1] is None:
         return [Emit(op, inputs, call.outputs)]
@@ -261,6 +299,17 @@ def _rsqrt(call: Call) -> list[Emit]:
     x, out = call.first_tensor(), call.outputs[0]
     root = call.fresh(dims(out), out.dtype)
     return [Emit("Sqrt", [x], [root], suffix="sqrt"), Emit("Reciprocal", [root], [out])]
+
+
+@handles("expm1", "log1p")
+def _shifted(call: Call) -> list[Emit]:
+    """exp(x) − 1 and log(1 + x) (xIELU's activation...): the Exp or Log and the ±1."""
+    x, out = call.first_tensor(), call.outputs[0]
+    one = Tensor("one", (), out.dtype)
+    mid = call.fresh(dims(out), out.dtype)
+    if call.name == "expm1":
+        return [Emit("Exp", [x], [mid], suffix="exp"), Emit("Sub", [mid, one], [out])]
+    return [Emit("Add", [x, one], [mid], suffix="add"), Emit("Log", [mid], [out])]
 
 
 @handles("gelu")
@@ -657,6 +706,7 @@ def _rnn_layer(call: Call) -> list[Emit]:
 _MOVEMENT = maps(
     all_tensors,
     view="Reshape", _unsafe_view="Reshape", reshape="Reshape", _reshape_alias="Reshape",
+    view_as_complex="Reshape", view_as_real="Reshape",     # (..., 2) reals <-> complexes
     view_as="Reshape", flatten="Flatten", unflatten="Reshape",
     permute="Transpose", transpose="Transpose", t="Transpose", swapaxes="Transpose",
     numpy_T="Transpose", movedim="Transpose", channel_shuffle="Transpose",

@@ -16,9 +16,12 @@ from flopscope.rules.registry import Cost, rule
 def reshape(node: Node) -> Cost:
     """A view with the same elements: 0 FLOPs. An element count that changes means the
     model does not fit the input shape (a reshape to a fixed batch), so it is refused
-    rather than letting later layers be counted at the wrong size."""
+    rather than letting later layers be counted at the wrong size. (PyTorch's
+    ``view_as_complex`` / ``view_as_real`` reshape pairs of reals into complexes: the bytes
+    stay the same where the dtypes differ.)"""
     x, y = node.inputs[0], node.outputs[0]
-    if x is not None and y is not None and x.static and y.static and x.numel != y.numel:
+    if x is not None and y is not None and x.static and y.static and (
+            x.numel != y.numel if x.dtype == y.dtype else x.nbytes != y.nbytes):
         raise RuleError(f"{node.op} '{node.name}': {x.numel:,} elements in, {y.numel:,} out: "
                         "the model's fixed shapes do not fit this input shape")
     return Cost()

@@ -43,6 +43,9 @@ MAPPED = {
     "mm": (lambda x: torch.mm(x, x.t()), "MatMul", 4 * 4 * 6, (2 * 6 - 1) * 16),
     # softmax that gives 0 on fully masked rows (nn.MultiheadAttention, SDPA's math path)
     "_safe_softmax": (lambda x: torch.ops.aten._safe_softmax(x, 1), "Softmax", 0, 4 * (5 * 6 - 2)),
+    # exp(x) − 1 and log(1 + x): the Exp or Log (1 per element) beside the ±1 (1 more)
+    "expm1": (torch.expm1, "Exp", 0, 24),
+    "log1p": (lambda x: torch.log1p(x), "Log", 0, 24),
     # a full sort: TopK of all 6 per row, 6·⌈log2 7⌉ compares per row
     "sort": (lambda x: torch.sort(x, 1, descending=True).values, "TopK", 0, 4 * 6 * 3),
     # tokens per expert: 2 compares, a subtract, a multiply and an add per element
@@ -60,6 +63,23 @@ def test_table_mapping(name):
     assert report.coverage.complete, report.layers
     (row,) = [row for row in report.layers if row.op == op]
     assert (row.macs, row.flops) == (macs, flops)
+
+
+def test_complex_arithmetic_in_real_flops():
+    """A rotary embedding in complex form (LLaMA 4, DeepSeek-V2): polar is a Cos, a Sin
+    and two multiplies per element; a complex multiply four multiplies and two adds; a
+    complex add two adds; view_as_complex / view_as_real are views."""
+
+    class Rotary(torch.nn.Module):
+        def forward(self, x):                                  # x: (4, 6) -> 4 x 3 complexes
+            z = torch.view_as_complex(x.view(4, 3, 2))
+            turn = torch.polar(torch.ones(4, 3), x[:, :3])
+            return torch.view_as_real(z * turn + z)
+
+    report = analyze(Rotary(), (torch.rand(4, 6),))
+    assert report.coverage.complete, [(r.op, r.reason) for r in report.layers if r.status != "ok"]
+    assert report.totals.flops == 4 * 12 + 6 * 12 + 2 * 12     # polar, multiply, add
+    assert report.totals.macs == 0
 
 
 # ------------------------------------------------------------------- one declaring door

@@ -1,5 +1,5 @@
 """Mixture-of-Experts models against the analytic formula: Mixtral and Qwen2-MoE whole,
-the experts of Qwen3-MoE, OLMoE, GPT-OSS, Phi-MoE, Granite-MoE and DeepSeek-V3.
+the experts of Qwen3-MoE, OLMoE, GPT-OSS, Phi-MoE, Granite-MoE, DeepSeek-V2 and -V3.
 
 transformers runs a MoE layer's experts with ``torch._grouped_mm`` by default: the router
 picks ``k`` of ``E`` experts per token, the token-expert pairs are sorted by expert and
@@ -128,6 +128,11 @@ def test_the_eager_experts_loop_is_refused_with_the_way_out():
                     "sliding_window": 4, "layer_types": ["sliding_attention", "full_attention"]}),
     ("phimoe", 2, {"num_local_experts": 4, "num_experts_per_tok": 2}),
     ("granitemoe", 2, {"num_local_experts": 4, "num_experts_per_tok": 2}),
+    # rotary embedding in complex numbers (polar, view_as_complex, complex multiply)
+    ("deepseek_v2", 1, {"n_routed_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": 32,
+                        "n_shared_experts": 1, "first_k_dense_replace": 1, "kv_lora_rank": 16,
+                        "q_lora_rank": 24, "qk_rope_head_dim": 8, "qk_nope_head_dim": 8,
+                        "v_head_dim": 16}),
     # multi-head latent attention, a shared expert, group-limited routing, the first layer dense
     ("deepseek_v3", 1, {"n_routed_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": 32,
                         "n_shared_experts": 1, "first_k_dense_replace": 1, "kv_lora_rank": 16,
