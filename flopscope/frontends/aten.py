@@ -378,6 +378,16 @@ def _cumulative(call: Call) -> list[Emit]:
     return [Emit(op, [call.t("self"), axis], call.outputs, values={1: (int(call.args["dim"]),)})]
 
 
+@handles("linalg_solve_triangular")
+def _solve_triangular(call: Call) -> list[Emit]:
+    """A·X = B (or X·A = B) for triangular A (Qwen3-Next's gated delta rule, chunk by
+    chunk): flopscope's own ``ai.flopscope.TriangularSolve``; ONNX has no such op."""
+    return [Emit("TriangularSolve", [call.tensor("self"), call.tensor("B")], call.outputs[:1],
+                 {"left": int(bool(call.args.get("left", True))),
+                  "unitriangular": int(bool(call.args.get("unitriangular", False)))},
+                 domain=FLOPSCOPE_DOMAIN)]
+
+
 @handles("_linalg_det", "linalg_det", "det")
 def _det(call: Call) -> list[Emit]:
     """The determinant only; _linalg_det's LU factors and pivots are its by-products."""

@@ -302,3 +302,22 @@ def test_grouped_matmul_by_hand_and_shaped_as_the_cpu_kernel(a, b, offs, out, ma
     assert tuple(real.shape) == out and row.output_shapes == [list(out)]
     assert (row.macs, row.flops) == (macs, flops)
     assert report.coverage.complete
+
+
+@pytest.mark.parametrize("left, unit, b_shape, macs, flops", [
+    # 3x3 lower-triangular A, 2 right-hand sides: 2·(0 + 1 + 2) MACs, 2·MACs + 2·3 divides
+    (True, False, (5, 3, 2), 5 * 2 * 3, 5 * (2 * 2 * 3 + 2 * 3)),
+    (True, True, (5, 3, 2), 5 * 2 * 3, 5 * 2 * 2 * 3),          # unit diagonal: no divides
+    (False, False, (5, 4, 3), 5 * 4 * 3, 5 * (2 * 4 * 3 + 4 * 3)),  # X·A = B: 4 rows of X
+])
+def test_triangular_solve_by_substitution(left, unit, b_shape, macs, flops):
+    torch = pytest.importorskip("torch")
+    from flopscope.analysis import analyze
+
+    class Solve(torch.nn.Module):
+        def forward(self, a, b):
+            return torch.linalg.solve_triangular(a, b, upper=False, left=left, unitriangular=unit)
+
+    report = analyze(Solve(), ((5, 3, 3), b_shape))
+    (row,) = [r for r in report.layers if r.op == "ai.flopscope.TriangularSolve"]
+    assert (row.macs, row.flops) == (macs, flops) and report.coverage.complete

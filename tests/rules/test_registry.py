@@ -104,7 +104,7 @@ def test_flopscope_own_ops_are_in_their_domain():
              "LogSoftmaxGrad", "MaxPoolGrad",
              "ReluGrad", "SigmoidGrad", "SiluGrad", "SoftmaxGrad", "TanhGrad"]   # rules/backward.py
     own = ["AdaptiveAveragePool", "AdaptiveMaxPool",                      # rules/pool.py
-           "GroupedMatMul", "Histogram"]                                   # matmul.py, reduce.py
+           "GroupedMatMul", "Histogram", "TriangularSolve"]               # matmul.py, reduce.py
     assert [op for op in supported_ops() if op.startswith(FLOPSCOPE_DOMAIN + ".")] == sorted(
         f"{FLOPSCOPE_DOMAIN}.{op}" for op in own + grads)
 
