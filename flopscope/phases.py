@@ -4,8 +4,10 @@ A decoder model (a Hugging Face ``hf:`` source or a transformers model object) i
 as it runs in that phase (an ONNX decoder export with past key/value inputs has its inputs
 and dim params bound to the phase instead: :func:`_onnx_phase`): **prefill** reads ``seq``
 prompt tokens (after ``context`` cached ones, usually none); **decode** reads one new
-token against a KV cache already holding ``context`` tokens (a cache of meta tensors:
-nothing allocated). Each step is costed exactly like any other analysis, then put per token:
+token against a KV cache already holding ``context`` tokens. On the PyTorch path the
+model fills that cache itself, in a traced prefill of ``context`` tokens (meta tensors:
+nothing allocated), so every layer keeps what transformers keeps. Each step is costed
+exactly like any other analysis, then put per token:
 
 * FLOPs (and MACs) per token: the step's totals over the ``batch·new`` tokens it makes;
 * weight bytes read: every parameter once per step (the embedding table included: an
@@ -13,10 +15,14 @@ nothing allocated). Each step is costed exactly like any other analysis, then pu
   Mixture-of-Experts layer's experts (``torch._grouped_mm`` over E experts) only as far
   as its token-expert pairs can reach: min(E, pairs) of E (exact for one token, whose k
   experts are distinct; an upper bound for more);
-* KV-cache bytes: ``2·layers·tokens·kv_heads·head_dim·bytes`` (keys and values), per
-  token and for the whole cache after the step;
+* KV-cache bytes, per token and for the whole cache after the step: for full attention
+  ``2·layers·tokens·kv_heads·head_dim·bytes`` (keys and values); on the PyTorch path
+  measured from the cache (:func:`cache_bytes`): a sliding-window layer holds at most its
+  window, latent attention (DeepSeek-V3) its compressed latent, a state-space or
+  linear-attention layer (Mamba, Jamba, Qwen3-Next) a fixed state;
 * arithmetic intensity: FLOPs over the bytes the step must move at least: the weights,
-  the KV cache it reads (``context`` tokens) and the K/V it writes (the new tokens).
+  the cache it reads (``context`` tokens, the states) and what it writes (the new
+  tokens' K/V, the states).
 
 On a named device (:mod:`flopscope.devices`, ``--device``) a step takes at least
 max(FLOPs / peak FLOP/s for the weights' dtype, bytes moved / bandwidth): :func:`on_device`.
@@ -97,6 +103,7 @@ class PhaseCost:
     device: DeviceEstimate | None = None
     expert_bytes: int = 0            # Mixture-of-Experts weights in the model...
     expert_bytes_read: int = 0       # ... and those the step reads at most (in weight_bytes)
+    state_bytes: int = 0             # recurrent / convolution states in kv_cache_bytes
 
     @property
     def flops_per_token(self) -> float:
@@ -156,7 +163,9 @@ class PhaseCost:
                                              "(the experts the step's tokens can reach)"))
         rows += [
             ("KV cache", f"{self.kv_bytes_per_token:,} B per token ({self.kv_dtype}), "
-                         f"{self.kv_cache_bytes:,} B in total after the step"),
+                         f"{self.kv_cache_bytes:,} B in total after the step"
+                         + (f", of which {self.state_bytes:,} B recurrent state"
+                            if self.state_bytes else "")),
             ("arithmetic intensity", f"{self.arithmetic_intensity:.2f} FLOPs/B"),
         ]
         d = self.device
@@ -291,41 +300,91 @@ def analyze_phase(model: Any, phase: str, *, seq: int | None = None, context: in
     if getattr(config, "is_encoder_decoder", False):
         raise FlopscopeError(f"{source.spec}: --phase handles decoder-only models; this one is "
                              "an encoder-decoder")
-    import torch
+    import inspect
 
-    layers = int(config.num_hidden_layers)
-    heads = int(config.num_attention_heads)
-    kv_heads = int(getattr(config, "num_key_value_heads", None) or heads)
-    head_dim = int(getattr(config, "head_dim", None) or config.hidden_size // heads)
-    dtype = next(module.parameters()).dtype
-    inputs: dict[str, Any] = {"input_ids": ((batch, seq), "int64"),
-                              "attention_mask": ((batch, context + seq), "int64")}
+    from transformers import DynamicCache
+
+    names = inspect.signature(module.forward).parameters      # transformers 5 renames it
+    cache_name = next((n for n in ("cache", "past_key_values") if n in names), None)
+    if cache_name is None:
+        raise FlopscopeError(f"{source.spec}: --phase needs a model that takes a KV cache "
+                             f"(cache= or past_key_values=); {type(module).__name__} takes neither")
+    # the model fills its own cache: every layer kind (full or sliding-window attention,
+    # latent attention, recurrent state) keeps what transformers keeps, on the meta device
+    cache = DynamicCache(config=config)
     if context:
-        from transformers import DynamicCache
-
-        cache = DynamicCache(config=config)
-        for layer in range(layers):
-            past = torch.empty(batch, kv_heads, context, head_dim, dtype=dtype, device="meta")
-            cache.update(past, past.clone(), layer)
-        import inspect
-
-        names = inspect.signature(module.forward).parameters      # transformers 5 renames it
-        inputs["cache" if "cache" in names else "past_key_values"] = cache
+        analyze(module, input_shapes={"input_ids": ((batch, context), "int64"),
+                                      "attention_mask": ((batch, context), "int64"),
+                                      cache_name: cache}, name=source.name)
+    read = cache_bytes(cache)
+    inputs: dict[str, Any] = {"input_ids": ((batch, seq), "int64"), cache_name: cache}
+    if not (context and read.total == read.state):
+        # a cache of states only (Mamba, RWKV-style): generation passes no mask after the
+        # first step (the state-space mixer would broadcast the tokens over one)
+        inputs["attention_mask"] = ((batch, context + seq), "int64")
     report = analyze(module, input_shapes=inputs, name=source.name)
-    width = dtype.itemsize
-    per_token = kv_cache_bytes(layers, 1, kv_heads, head_dim, width)
+    held = cache_bytes(cache)
+    dtype = next(module.parameters()).dtype
     tokens = batch * seq
-    experts, experts_read = expert_weights(report, width)
+    experts, experts_read = expert_weights(report, dtype.itemsize)
     cost = PhaseCost(
         phase=phase, batch=batch, seq=seq, context=context, tokens=tokens,
         macs=report.totals.macs, flops=report.totals.flops,
         weight_bytes=report.totals.param_bytes - experts + experts_read,
         expert_bytes=experts, expert_bytes_read=experts_read,
-        kv_dtype=str(dtype).removeprefix("torch."), kv_bytes_per_token=per_token,
-        kv_cache_bytes=per_token * batch * (context + seq),
-        kv_read_bytes=per_token * batch * context, kv_written_bytes=per_token * tokens,
-        weight_dtype=str(dtype).removeprefix("torch."))
+        kv_dtype=held.dtype or str(dtype).removeprefix("torch."),
+        kv_bytes_per_token=held.per_token // batch if batch else 0,
+        kv_cache_bytes=held.total, kv_read_bytes=read.total,
+        kv_written_bytes=held.per_token * seq + held.state,
+        state_bytes=held.state, weight_dtype=str(dtype).removeprefix("torch."))
     return report, with_device(cost, device)
+
+
+@dataclass(frozen=True)
+class CacheBytes:
+    """What a transformers cache holds: ``total`` bytes; ``per_token``, the keys and
+    values of one position of every attention layer (the batch included); ``state``, the
+    recurrent and convolution states of linear-attention and state-space layers (a fixed
+    size, rewritten each step); ``dtype`` of the keys."""
+
+    total: int = 0
+    per_token: int = 0
+    state: int = 0
+    dtype: str = ""
+
+
+def cache_bytes(cache: Any) -> CacheBytes:
+    """The bytes a transformers ``DynamicCache`` holds, layer by layer (tensors on the
+    meta device count by their shape): a full-attention layer grows by one position per
+    token, a sliding-window one stops at its window, a state layer has a fixed size.
+
+    >>> import torch
+    >>> from transformers import DynamicCache
+    >>> cache = DynamicCache()
+    >>> kv = torch.empty(2, 4, 10, 8, device="meta")     # batch 2, 4 heads, 10 tokens, dim 8
+    >>> _ = cache.update(kv, kv.clone(), 0)
+    >>> cache_bytes(cache)
+    CacheBytes(total=5120, per_token=512, state=0, dtype='float32')
+    """
+    import torch
+
+    def size(tensor: torch.Tensor) -> int:
+        return tensor.nelement() * tensor.element_size()
+
+    total = per_token = state = 0
+    dtype = ""
+    for layer in getattr(cache, "layers", ()):
+        keys: Any = getattr(layer, "keys", None)
+        values: Any = getattr(layer, "values", None)
+        if isinstance(keys, torch.Tensor) and keys.dim() >= 2 and keys.numel():
+            held = size(keys) + (size(values) if isinstance(values, torch.Tensor) else 0)
+            total += held
+            per_token += held // keys.shape[-2]
+            dtype = dtype or str(keys.dtype).removeprefix("torch.")
+        for name in ("conv_states", "recurrent_states"):
+            states: Any = getattr(layer, name, None) or {}
+            state += sum(size(t) for t in states.values() if isinstance(t, torch.Tensor))
+    return CacheBytes(total + state, per_token, state, dtype)
 
 
 #: names of past key/value inputs in decoder exports: (layer, "key" | "value")

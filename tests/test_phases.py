@@ -148,3 +148,74 @@ def test_cli_device_text_and_json(folder, capsys):
     assert main(["report", folder, "--phase", "prefill", "--seq", "8", "--device", "rpi5"]) == 0
     out = capsys.readouterr().out
     assert "Raspberry Pi 5" in out and "per token" in out and "tokens/s at most" in out
+
+
+# ------------------------------------------------- caches that are not 2·layers·tokens·...
+# The model fills its own cache in a traced prefill; what it holds is measured layer by layer.
+
+TINY = {"hidden_size": 64, "intermediate_size": 96, "num_hidden_layers": 4, "num_attention_heads": 4,
+        "num_key_value_heads": 2, "vocab_size": 60, "max_position_embeddings": 256,
+        "pad_token_id": 0, "bos_token_id": 0, "eos_token_id": 0, "torch_dtype": "float32"}
+
+
+def _hf(tmp_path, **config):
+    (tmp_path / "config.json").write_text(json.dumps({**TINY, **config}))
+    return f"hf:{tmp_path}"
+
+
+def test_sliding_window_layers_hold_at_most_their_window(tmp_path):
+    """Gemma-2: two full layers keep all 64 tokens, two sliding ones (window 16) the last 15
+    (transformers keeps window − 1; the next token makes the window)."""
+    model = _hf(tmp_path, model_type="gemma2", architectures=["Gemma2ForCausalLM"], head_dim=16,
+                sliding_window=16, layer_types=["sliding_attention", "full_attention"] * 2)
+    _, cost = analyze_phase(model, "decode", context=63)
+    per_layer = 2 * 2 * 16 * 4                          # keys and values, 2 heads of 16, fp32
+    assert cost.kv_bytes_per_token == 4 * per_layer
+    assert cost.kv_cache_bytes == 2 * 64 * per_layer + 2 * 15 * per_layer
+    assert cost.kv_read_bytes == 2 * 63 * per_layer + 2 * 15 * per_layer
+    assert cost.kv_written_bytes == 4 * per_layer and cost.state_bytes == 0
+
+
+def test_latent_attention_caches_its_compressed_latent(tmp_path):
+    """DeepSeek-V3's multi-head latent attention keeps kv_lora_rank + qk_rope_head_dim
+    numbers per token and layer, not heads·(qk_head_dim + v_head_dim)."""
+    model = _hf(tmp_path, model_type="deepseek_v3", architectures=["DeepseekV3ForCausalLM"],
+                n_routed_experts=4, num_experts_per_tok=2, moe_intermediate_size=32,
+                n_shared_experts=1, first_k_dense_replace=1, kv_lora_rank=16, q_lora_rank=24,
+                qk_rope_head_dim=8, qk_nope_head_dim=8, v_head_dim=16, n_group=2, topk_group=1)
+    _, cost = analyze_phase(model, "decode", context=63, batch=2)
+    assert cost.kv_bytes_per_token == 4 * (16 + 8) * 4
+    assert cost.kv_cache_bytes == 2 * 64 * cost.kv_bytes_per_token
+
+
+def test_state_space_layers_hold_a_fixed_state_and_decode_one_token(tmp_path):
+    """Mamba: per layer a convolution state d_inner·d_conv and an SSM state
+    d_inner·d_state (d_inner = intermediate_size 96, d_conv 4, d_state 16); decode steps
+    run on the new token alone."""
+    model = _hf(tmp_path, model_type="mamba", architectures=["MambaForCausalLM"])
+    report, cost = analyze_phase(model, "decode", context=63, batch=3)
+    state = 3 * 4 * (96 * 4 + 96 * 16) * 4
+    assert (cost.state_bytes, cost.kv_cache_bytes, cost.kv_bytes_per_token) == (state, state, 0)
+    assert cost.kv_read_bytes == state and cost.kv_written_bytes == state
+    assert "recurrent state" in cost.text()
+    (in_proj, *_) = [row for row in report.layers if row.module.endswith("mixer.in_proj")]
+    assert in_proj.input_shapes[0] == [3, 1, 64]                 # 3 sequences, one token each
+
+
+def test_hybrid_attention_and_mamba_layers(tmp_path):
+    """Jamba: attention layers 1 and 3 grow with the context, Mamba layers 0 and 2 (d_inner
+    = mamba_expand 2 · hidden) do not."""
+    model = _hf(tmp_path, model_type="jamba", architectures=["JambaForCausalLM"],
+                attn_layer_offset=1, attn_layer_period=2, expert_layer_offset=1,
+                expert_layer_period=2, num_experts=4)
+    _, cost = analyze_phase(model, "decode", context=63)
+    per_layer = 2 * 2 * 16 * 4
+    state = 2 * (128 * 4 + 128 * 16) * 4
+    assert cost.kv_bytes_per_token == 2 * per_layer
+    assert (cost.state_bytes, cost.kv_cache_bytes) == (state, 2 * 64 * per_layer + state)
+
+
+def test_a_model_without_a_cache_argument_is_refused(tmp_path):
+    model = _hf(tmp_path, model_type="rwkv", architectures=["RwkvForCausalLM"])
+    with pytest.raises(FlopscopeError, match="takes a KV cache"):
+        analyze_phase(model, "decode", context=8)
