@@ -204,3 +204,19 @@ def test_onnx_export_goes_through_batched_experts_and_counts_the_same(tmp_path):
     assert exported.coverage.complete
     traced = analyze(model, input_shapes=inputs).totals.macs
     assert exported.totals.macs == mixtral_macs(MIXTRAL, S, 1) == traced
+
+
+def test_training_step_backpropagates_through_the_experts_at_twice_their_cost():
+    """The backward of each grouped product is two more: the input's gradient (rows by
+    expert again) and the weights' (the token dim cut by expert: A 2-D, B 2-D, G outputs)."""
+    model = _build(MIXTRAL, "sdpa")
+    report = analyze(model, input_shapes=_text_inputs(S, B), mode="train")
+    assert report.coverage.complete
+    experts = {"forward": 0, "backward": 0}
+    for row in report.layers:
+        if row.op == "ai.flopscope.GroupedMatMul":
+            experts[row.phase] += row.macs
+    d, ff = MIXTRAL["hidden_size"], MIXTRAL["intermediate_size"]
+    assert experts["forward"] == MIXTRAL["num_hidden_layers"] * B * S * 2 * 3 * d * ff
+    assert experts["backward"] == 2 * experts["forward"]
+    assert report.totals.forward_macs == mixtral_macs(MIXTRAL, S, B)
