@@ -451,6 +451,12 @@ def _onnx_phase(source: Any, phase: str, seq: int, context: int, batch: int,
             out.append(want)
         return tuple(out)
 
+    genai = _genai_decoder(source)
+    head_size = genai.get("head_size")
+    window = genai.get("sliding_window") or {}
+    window_size = window.get("window_size") if isinstance(window, dict) else None
+    sliding = set(window.get("layers") or ()) if window_size else set()
+    read = held = 0
     for value in proto.graph.input:
         if value.name in init:
             continue
@@ -461,10 +467,18 @@ def _onnx_phase(source: Any, phase: str, seq: int, context: int, batch: int,
         elif value.name == "attention_mask":
             shapes[value.name] = bind(value.name, declared, (batch, context + seq))
         elif layer is not None:
-            shape = bind(value.name, declared, (batch, None, context, None))
+            if len(declared) == 4 and isinstance(head_size, int) and declared[3].HasField("dim_param"):
+                dims.setdefault(declared[3].dim_param, head_size)     # genai's kv_cache_dim
+            # a sliding-window layer keeps at most its window (genai_config.json says which)
+            cap = int(window_size) if layer in sliding else None
+            past = min(context, cap) if cap else context
+            shape = bind(value.name, declared, (batch, None, past, None))
             elem = value.type.tensor_type.elem_type
             width = np.dtype(helper.tensor_dtype_to_np_dtype(elem)).itemsize
-            per_token += shape[1] * shape[3] * width
+            one = shape[1] * shape[3] * width                         # one token, this tensor
+            per_token += one
+            read += one * batch * past
+            held += one * batch * (min(context + seq, cap) if cap else context + seq)
             kv_dtype = _ONNX_DTYPES.get(elem, str(np.dtype(helper.tensor_dtype_to_np_dtype(elem))))
             layers.add(layer)
             shapes[value.name] = shape
@@ -480,10 +494,29 @@ def _onnx_phase(source: Any, phase: str, seq: int, context: int, batch: int,
         weight_bytes=report.totals.param_bytes - experts + experts_read,
         expert_bytes=experts, expert_bytes_read=experts_read,
         kv_dtype=kv_dtype, kv_bytes_per_token=per_token,
-        kv_cache_bytes=per_token * batch * (context + seq),
-        kv_read_bytes=per_token * batch * context, kv_written_bytes=per_token * tokens,
+        kv_cache_bytes=held, kv_read_bytes=read, kv_written_bytes=per_token * tokens,
         weight_dtype=_weight_dtype(proto))
     return report, cost
+
+
+def _genai_decoder(source: Any) -> dict[str, Any]:
+    """The ``model.decoder`` section of the ``genai_config.json`` that ONNX Runtime's model
+    builder writes beside its decoder (``head_size``, ``sliding_window``...), when the
+    file analysed is that decoder; ``{}`` otherwise (or when it does not parse)."""
+    import json
+
+    target = source.target
+    if not isinstance(target, (str, os.PathLike)):
+        return {}
+    path = os.path.join(os.path.dirname(os.fspath(target)), "genai_config.json")
+    try:
+        with open(path, encoding="utf-8") as f:
+            decoder = json.load(f)["model"]["decoder"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    if not isinstance(decoder, dict) or decoder.get("filename") != os.path.basename(os.fspath(target)):
+        return {}
+    return decoder
 
 
 def onnx_expert_weights(proto: Any, report: Any) -> tuple[int, int]:

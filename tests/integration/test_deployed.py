@@ -299,3 +299,44 @@ def test_onnxruntime_genai_builder_files(tmp_path, precision):
     rotary_caches = 2 * 32 * (32 // 4 // 2)         # cos and sin: positions x head size / 2
     assert _logical_params(out / "model.onnx", dims) == \
         sum(p.numel() for p in llm.parameters()) + rotary_caches
+
+
+def test_onnxruntime_genai_builder_mixture_of_experts_file(tmp_path):
+    """GPT-OSS through the LLM builder: com.microsoft.MoE (fused SwiGLU with a limit, biases,
+    top 2 of 4 experts) and a sliding-window layer; genai_config.json beside the file gives
+    the head size (the builder's symbolic kv_cache_dim) and the window. The prefill equals
+    the PyTorch path to the MAC; a decode step reads 2 of the 4 experts, and the sliding
+    layer's cache stops at its window."""
+    pytest.importorskip("onnxruntime_genai", reason="onnxruntime-genai is not installed")
+    import subprocess
+    import sys
+
+    import transformers as tf
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    from flopscope.phases import analyze_phase
+
+    config = tf.GptOssConfig(vocab_size=96, hidden_size=64, intermediate_size=64, num_hidden_layers=2,
+                             num_attention_heads=4, num_key_value_heads=2, head_dim=16,
+                             num_local_experts=4, num_experts_per_tok=2, sliding_window=8,
+                             max_position_embeddings=64, tie_word_embeddings=False,
+                             layer_types=["sliding_attention", "full_attention"])
+    llm = tf.GptOssForCausalLM(config)
+    llm.save_pretrained(tmp_path / "hf")
+    words = Tokenizer(models.WordLevel({f"t{i}": i for i in range(96)}, unk_token="t0"))
+    words.pre_tokenizer = pre_tokenizers.Whitespace()
+    tf.PreTrainedTokenizerFast(tokenizer_object=words, unk_token="t0", bos_token="t1",
+                               eos_token="t2").save_pretrained(tmp_path / "hf")
+    out = tmp_path / "fp32"
+    subprocess.run([sys.executable, "-m", "onnxruntime_genai.models.builder", "-i", tmp_path / "hf",
+                    "-o", out, "-p", "fp32", "-e", "cpu", "-c", tmp_path / "cache"],
+                   check=True, capture_output=True)
+    report, prefill = analyze_phase(str(out / "model.onnx"), "prefill", seq=LENGTH)
+    assert report.coverage.complete
+    assert [row.op for row in report.layers].count("com.microsoft.MoE") == 2
+    assert prefill.macs == analyze_phase(llm, "prefill", seq=LENGTH)[1].macs
+    _, decode = analyze_phase(str(out / "model.onnx"), "decode", context=15)
+    one = 2 * 2 * 16 * 4                              # K and V of one token in one layer, fp32
+    assert decode.kv_bytes_per_token == 2 * one
+    assert decode.kv_cache_bytes == 16 * one + 8 * one              # full layer, window of 8
+    assert decode.expert_bytes_read * 2 == decode.expert_bytes > 0
