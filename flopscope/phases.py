@@ -454,7 +454,8 @@ def _onnx_phase(source: Any, phase: str, seq: int, context: int, batch: int,
     genai = _genai_decoder(source)
     head_size = genai.get("head_size")
     window = genai.get("sliding_window") or {}
-    window_size = window.get("window_size") if isinstance(window, dict) else None
+    size = window.get("window_size") if isinstance(window, dict) else None
+    window_size = size if isinstance(size, int) and size > 0 else 0
     sliding = set(window.get("layers") or ()) if window_size else set()
     read = held = 0
     for value in proto.graph.input:
@@ -470,7 +471,7 @@ def _onnx_phase(source: Any, phase: str, seq: int, context: int, batch: int,
             if len(declared) == 4 and isinstance(head_size, int) and declared[3].HasField("dim_param"):
                 dims.setdefault(declared[3].dim_param, head_size)     # genai's kv_cache_dim
             # a sliding-window layer keeps at most its window (genai_config.json says which)
-            cap = int(window_size) if layer in sliding else None
+            cap = window_size if layer in sliding else None
             past = min(context, cap) if cap else context
             shape = bind(value.name, declared, (batch, None, past, None))
             elem = value.type.tensor_type.elem_type
