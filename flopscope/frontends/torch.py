@@ -629,10 +629,33 @@ def load(model: Any, inputs: Any = None, *, input_shapes: Mapping[str, Any] | No
     notes = []
     if on_meta and source.kind in (MODULE, HF):
         notes.append("weights on the meta device: analysed without allocating them")
+    quantised = _unapplied_quantisation(module, params)
+    if quantised:
+        notes.append(quantised)
     return LayerGraph(
         name=name or source.name, source="torch", inputs=graph_inputs, outputs=graph_outputs,
         nodes=recorder.nodes, params=graph_params, constants=frozenset(recorder.constants),
         notes=notes, modules=recorder.modules)
+
+
+def _unapplied_quantisation(module: Any, params: Mapping[str, Any]) -> str:
+    """A note when the model's config asks for quantised weights (``quantization_config``:
+    AWQ, GPTQ, bitsandbytes, FP8...) but its weights are plain floats (a model built from
+    a config: transformers quantises only while loading a checkpoint): weight bytes are then
+    those of the float weights, not of the checkpoint."""
+    config = getattr(getattr(module, "config", None), "quantization_config", None)
+    if config is None:
+        return ""
+    values = config if isinstance(config, Mapping) else getattr(config, "__dict__", {})
+    if any(not p.dtype.is_floating_point for p in params.values()):
+        return ""                                # quantised layers are in place: counted as they are
+    method = values.get("quant_method", "quantization")
+    bits = values.get("bits") or (4 if values.get("load_in_4bit") else
+                                  8 if values.get("load_in_8bit") else None)
+    dtypes = sorted({str(p.dtype).removeprefix("torch.") for p in params.values()})
+    what = f"{method}, {bits}-bit" if bits else str(method)
+    return (f"quantization_config ({what}) not applied: transformers quantises while loading a "
+            f"checkpoint; weights counted as {'/'.join(dtypes)}, as built, not as stored quantised")
 
 
 def module_path(module_names: dict[int, str], mod: Any, stack: list[str]) -> str:

@@ -124,6 +124,26 @@ def test_config_dtype_sets_the_weights_dtype(tmp_path):
     assert {p.dtype for p in model.parameters()} == {torch.bfloat16}
 
 
+@pytest.mark.parametrize("quantization, said", [
+    ({"quant_method": "awq", "bits": 4, "group_size": 128}, "awq, 4-bit"),
+    ({"quant_method": "bitsandbytes", "load_in_8bit": True}, "bitsandbytes, 8-bit"),
+    ({"quant_method": "fp8", "activation_scheme": "dynamic"}, "(fp8)"),
+])
+def test_a_quantisation_config_not_applied_is_said(tmp_path, quantization, said):
+    """A checkpoint's quantization_config is applied by transformers only while loading
+    weights: built from the config, the weights are floats, and the report says so rather
+    than passing float bytes off as the checkpoint's."""
+    from flopscope.analysis import analyze
+
+    folder = _folder(tmp_path, {**TINY_LLAMA, "quantization_config": quantization})
+    report = analyze(f"hf:{folder}")
+    (note,) = [n for n in report.notes if "quantization_config" in n]
+    assert said in note and "not applied" in note and "float32" in note
+    plain = analyze(f"hf:{_folder(tmp_path, TINY_LLAMA, 'plain')}")
+    assert not [n for n in plain.notes if "quantization_config" in n]
+    assert report.totals.param_bytes == plain.totals.param_bytes
+
+
 def test_vision_config_takes_pixel_values(tmp_path):
     config = {"architectures": ["ViTModel"], "model_type": "vit", "hidden_size": 16,
               "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 32,
