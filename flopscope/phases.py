@@ -457,7 +457,7 @@ def _onnx_phase(source: Any, phase: str, seq: int, context: int, batch: int,
     size = window.get("window_size") if isinstance(window, dict) else None
     window_size = size if isinstance(size, int) and size > 0 else 0
     sliding = set(window.get("layers") or ()) if window_size else set()
-    read = held = 0
+    read = held = state = 0
     for value in proto.graph.input:
         if value.name in init:
             continue
@@ -483,6 +483,13 @@ def _onnx_phase(source: Any, phase: str, seq: int, context: int, batch: int,
             kv_dtype = _ONNX_DTYPES.get(elem, str(np.dtype(helper.tensor_dtype_to_np_dtype(elem))))
             layers.add(layer)
             shapes[value.name] = shape
+        elif value.name.startswith("past") and declared:
+            # a carried state (the builder's past.N.conv of a short-convolution layer): a
+            # fixed size, read and rewritten every step
+            shape = bind(value.name, declared, (batch,) + (None,) * (len(declared) - 1))
+            elem = value.type.tensor_type.elem_type
+            state += int(np.prod(shape)) * np.dtype(helper.tensor_dtype_to_np_dtype(elem)).itemsize
+            shapes[value.name] = shape
     if not layers:
         raise FlopscopeError(f"{source.spec}: --phase needs a decoder export with past key/value "
                              "inputs (past_key_values.N.key / past_key_N ...); it has none")
@@ -494,8 +501,9 @@ def _onnx_phase(source: Any, phase: str, seq: int, context: int, batch: int,
         macs=report.totals.macs, flops=report.totals.flops,
         weight_bytes=report.totals.param_bytes - experts + experts_read,
         expert_bytes=experts, expert_bytes_read=experts_read,
-        kv_dtype=kv_dtype, kv_bytes_per_token=per_token,
-        kv_cache_bytes=held, kv_read_bytes=read, kv_written_bytes=per_token * tokens,
+        kv_dtype=kv_dtype, kv_bytes_per_token=per_token, state_bytes=state,
+        kv_cache_bytes=held + state, kv_read_bytes=read + state,
+        kv_written_bytes=per_token * tokens + state,
         weight_dtype=_weight_dtype(proto))
     return report, cost
 

@@ -416,6 +416,13 @@ def _dequantize(ctx: _Ctx) -> None:
     _cast_to(ctx, ctx.inp(0), ctx.elem(1))
 
 
+def _causal_conv(ctx: _Ctx) -> None:
+    """Output 0 has the input's shape, the carried state (output 1) the past state's."""
+    ctx.add("Identity", [ctx.inp(0)], ctx.outp(0))
+    if ctx.outp(1) and ctx.inp(3):
+        ctx.add("Identity", [ctx.inp(3)], ctx.outp(1))
+
+
 _MS_STANDINS: dict[str, Callable[[_Ctx], None]] = {
     # activations and elementwise: output 0 is input 0's shape
     **{op: _identity() for op in ("Gelu", "FastGelu", "BiasGelu", "QuickGelu", "BiasAdd",
@@ -423,6 +430,7 @@ _MS_STANDINS: dict[str, Callable[[_Ctx], None]] = {
                                   "QLinearSigmoid", "QLinearLeakyRelu", "QLinearSoftmax",
                                   "MoE", "QMoE")},
     "SkipGroupNorm": _identity(0, skip_sum=1),
+    "CausalConvWithState": _causal_conv,
     "SkipLayerNormalization": _identity(0, 1, 2, skip_sum=3),
     "SkipSimplifiedLayerNormalization": _identity(0, 1, 2, skip_sum=3),
     "SimplifiedLayerNormalization": _identity(0, 1),

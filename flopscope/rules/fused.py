@@ -1,5 +1,6 @@
-"""ONNX Runtime's fused kernels: FusedConv, FusedGemm, FusedMatMul, NhwcConv and the
-``com.microsoft.nchwc`` layout ops that session-optimised files contain.
+"""ONNX Runtime's fused kernels: FusedConv, FusedGemm, FusedMatMul, NhwcConv,
+CausalConvWithState (the LLM builder's short convolution of LFM2, Mamba and Gated DeltaNet
+layers) and the ``com.microsoft.nchwc`` layout ops that session-optimised files contain.
 
 A fused op costs what it fuses. FusedConv = Conv (its rule) + the optional sum input Z
 (one add per output) + its activation priced from the table per output; FusedGemm = Gemm
@@ -13,6 +14,7 @@ only move data.
 from __future__ import annotations
 
 from dataclasses import replace
+from math import prod
 
 from flopscope.graph import Node, RuleError
 from flopscope.rules.constants import per_element
@@ -104,6 +106,28 @@ def nhwc_conv(node: Node) -> Cost:
         n *= k
     outputs = node.out_numel()
     return Cost(macs=n * outputs, flops=max(2 * n - 1, 0) * outputs + outputs * node.has_input(2))
+
+
+@rule("CausalConvWithState", domain=MS, dot_product=True)
+def causal_conv_with_state(node: Node) -> Cost:
+    """A causal depthwise convolution that carries its last (k−1)·dilation positions from
+    step to step (input 3 in, output 1 out): every output reads its k taps (from the input
+    or the carried state), so MACs = k·outputs and 2k−1 FLOPs per output, one add per
+    output for the bias (input 2), and the ``activation`` (silu / swish) per output. The
+    state's update only moves data. Weight (C, 1, k_1, ...): k = ∏k_i."""
+    w = node.shape(1)
+    if len(w) < 3 or w[1] != 1:
+        raise RuleError(f"CausalConvWithState '{node.name}': weight {w} is not depthwise (C, 1, k...)")
+    k = 1
+    for tap in w[2:]:
+        k *= tap
+    outputs = prod(node.out_shape(0))
+    activation = str(node.attr("activation", "none"))
+    per = {"none": 0, "silu": per_element("Swish"), "swish": per_element("Swish")}.get(activation)
+    if per is None:
+        raise RuleError(f"CausalConvWithState '{node.name}': activation '{activation}'")
+    return Cost(macs=k * outputs,
+                flops=(max(2 * k - 1, 0) + node.has_input(2) + per) * outputs)
 
 
 rule("MaxPool", domain=NCHWC)(max_pool)

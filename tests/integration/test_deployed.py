@@ -340,3 +340,47 @@ def test_onnxruntime_genai_builder_mixture_of_experts_file(tmp_path):
     assert decode.kv_bytes_per_token == 2 * one
     assert decode.kv_cache_bytes == 16 * one + 8 * one              # full layer, window of 8
     assert decode.expert_bytes_read * 2 == decode.expert_bytes > 0
+
+
+def test_onnxruntime_genai_builder_int4_moe_with_short_convolutions(tmp_path):
+    """LFM2-MoE through the LLM builder at int4: QMoE experts (4-bit, block 32), MatMulNBits
+    projections, CausalConvWithState short convolutions carrying past.N.conv states. The
+    int4 and fp32 files count the same MACs; the PyTorch path counts (k−1)·C·k more per
+    convolution layer and sequence: nn.Conv1d pads both ends and slices, ORT's kernel
+    computes only the kept positions."""
+    pytest.importorskip("onnxruntime_genai", reason="onnxruntime-genai is not installed")
+    import subprocess
+    import sys
+
+    import transformers as tf
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    from flopscope.phases import analyze_phase
+
+    config = tf.Lfm2MoeConfig(vocab_size=96, hidden_size=64, intermediate_size=128,
+                              moe_intermediate_size=32, num_hidden_layers=4, num_attention_heads=4,
+                              num_key_value_heads=2, num_experts=4, num_experts_per_tok=2,
+                              num_dense_layers=1, max_position_embeddings=64, tie_word_embeddings=False,
+                              layer_types=["conv", "full_attention", "conv", "full_attention"])
+    llm = tf.Lfm2MoeForCausalLM(config)
+    llm.save_pretrained(tmp_path / "hf")
+    words = Tokenizer(models.WordLevel({f"t{i}": i for i in range(96)}, unk_token="t0"))
+    words.pre_tokenizer = pre_tokenizers.Whitespace()
+    tf.PreTrainedTokenizerFast(tokenizer_object=words, unk_token="t0", bos_token="t1",
+                               eos_token="t2").save_pretrained(tmp_path / "hf")
+    costs = {}
+    for precision in ("fp32", "int4"):
+        subprocess.run([sys.executable, "-m", "onnxruntime_genai.models.builder", "-i", tmp_path / "hf",
+                        "-o", tmp_path / precision, "-p", precision, "-e", "cpu", "-c", tmp_path / "cache"],
+                       check=True, capture_output=True)
+        report, costs[precision] = analyze_phase(str(tmp_path / precision / "model.onnx"), "prefill",
+                                                 seq=LENGTH)
+        assert report.coverage.complete
+    ops = [row.op for row in report.layers]
+    assert ops.count("com.microsoft.QMoE") == 3 and ops.count("com.microsoft.CausalConvWithState") == 2
+    assert costs["int4"].macs == costs["fp32"].macs
+    padding = 2 * (3 - 1) * 64 * 3                   # 2 conv layers, 2 extra positions, 64 ch, 3 taps
+    assert analyze_phase(llm, "prefill", seq=LENGTH)[1].macs == costs["fp32"].macs + padding
+    _, decode = analyze_phase(str(tmp_path / "int4" / "model.onnx"), "decode", context=15)
+    assert decode.state_bytes == 2 * 64 * 2 * 4       # 2 layers' (1, 64, k-1 = 2) fp32 states
+    assert decode.weight_bytes < costs["fp32"].weight_bytes / 4

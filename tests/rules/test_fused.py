@@ -83,3 +83,26 @@ def test_unknown_fused_activation_is_not_guessed():
     report = run_op("FusedConv", {"x": X, "w": W}, attrs={"pads": [1] * 4, "activation": "Mystery"})
     assert report.coverage.unresolved == {"com.microsoft.FusedConv": 1}
     assert np.isclose(report.coverage.percent, 0)
+
+
+@pytest.mark.parametrize("activation, per_output", [("none", 0), ("silu", 5)])
+def test_causal_conv_with_state_by_hand_and_as_onnx_runtime_runs_it(activation, per_output):
+    """The LLM builder's short convolution: 2 sequences of 8 positions, 64 channels, 3 taps
+    carried over a (2, 64, 2) state: 3 MACs per output, 2·3−1 FLOPs, +1 for the bias."""
+    import onnxruntime as ort
+    from onnx import TensorProto
+
+    from tests.builders import single_node
+
+    inputs = {"x": (2, 64, 8), "w": weight(64, 1, 3), "b": weight(64), "past": (2, 64, 2)}
+    attrs = {"activation": activation}
+    row = cost_op("CausalConvWithState", inputs, outputs=["y", "present"], attrs=attrs)
+    outputs = 2 * 64 * 8
+    assert (row.macs, row.flops) == (3 * outputs, (5 + 1 + per_output) * outputs)
+    assert row.output_shapes == [[2, 64, 8], [2, 64, 2]]
+    model = single_node("CausalConvWithState", inputs, ["y", "present"], attrs, 17, domain="com.microsoft")
+    for out in model.graph.output:
+        out.type.tensor_type.elem_type = TensorProto.FLOAT
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    feeds = {"x": np.ones((2, 64, 8), np.float32), "past": np.ones((2, 64, 2), np.float32)}
+    assert [o.shape for o in session.run(None, feeds)] == [(2, 64, 8), (2, 64, 2)]
