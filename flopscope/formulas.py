@@ -270,18 +270,21 @@ def fit(model: Any, free: str | Sequence[str] | Sequence[Free] | None = None, in
     text = [None if poly is None else str(poly) for poly in polys]
     return Formulas(dims=names, macs=text[0], flops=text[1], activation_bytes=text[2],
                     analyses=len(cache), checked_at=at, complete=ok,
+                    sampled=sampled_ranges(names, list(cache), at),
                     definitions={f.name: f.describe() for f in wanted},
                     not_polynomial={METRICS[m][0]: why for m, why in sorted(failed.items())})
 
 
 def solve(wanted: Sequence[Free], lows: Sequence[int],
           cost: Callable[[tuple[int, ...]], tuple[int, ...]],
-          failed: dict[int, str] | None = None) -> tuple[list[Polynomial | None], dict[str, int]]:
+          failed: dict[int, str] | None = None,
+          labels: Sequence[str] | None = None) -> tuple[list[Polynomial | None], dict[str, int]]:
     """The polynomials (one per figure ``cost`` returns) in the ``wanted`` dims, sampled
     from ``lows`` up, and the off-grid point they were checked at; a one-line error when
     the figures are no polynomial there. With ``failed`` (a dict), a figure that is no
     polynomial while others are gets None and its reason in ``failed`` by position (a
     sort's n·⌈log2 n⌉ FLOPs beside polynomial MACs); the error comes only when none is.
+    ``labels`` name the figures in that error (MACs, FLOPs, activation bytes by default).
 
     >>> polys, at = solve([Free("n")], [2], lambda p: (p[0] * (p[0] + 1) // 2,))
     >>> str(polys[0]), at
@@ -311,11 +314,27 @@ def solve(wanted: Sequence[Free], lows: Sequence[int],
                 break
     if failures and (failed is None or len(failures) == width):
         m = min(failures)
-        label = METRICS[m][1] if width == len(METRICS) else f"figure {m}"
+        names_of = list(labels) if labels is not None else (
+            [label for _, label in METRICS] if width == len(METRICS) else [])
+        label = names_of[m] if m < len(names_of) else f"figure {m}"
         raise FlopscopeError(f"{label} are {failures[m]}; {_bind_hint(wanted)}")
     if failed is not None:
         failed.update(failures)
     return polys, at
+
+
+def sampled_ranges(names: Sequence[str], points: Sequence[tuple[int, ...]],
+                   checked: Mapping[str, int]) -> dict[str, list[int]]:
+    """``{dim: [lowest, highest]}`` over the sampled ``points`` (the check point left out):
+    where the fit was made, which a piecewise cost (a sliding window, a floored size) may
+    not extend below.
+
+    >>> sampled_ranges(["S"], [(2,), (3,), (4,), (17,)], {"S": 17})
+    {'S': [2, 4]}
+    """
+    check = tuple(checked[n] for n in names)
+    kept = [p for p in points if p != check] or list(points)
+    return {n: [min(p[i] for p in kept), max(p[i] for p in kept)] for i, n in enumerate(names)}
 
 
 def with_formulas(report: Report, formulas: Formulas) -> Report:

@@ -256,14 +256,16 @@ def with_device(cost: PhaseCost, device: Device | str | None) -> PhaseCost:
 def analyze_phase(model: Any, phase: str, *, seq: int | None = None, context: int = 0,
                   batch: int = 1, trust_remote_code: bool = False,
                   device: Device | str | None = None,
-                  dims: Mapping[str, int] | None = None) -> tuple[Any, PhaseCost]:
+                  dims: Mapping[str, int] | None = None,
+                  convention: str = "flopscope") -> tuple[Any, PhaseCost]:
     """``(report of the step, its PhaseCost)`` for a decoder model in ``phase``.
 
     ``model`` is ``"hf:ID_OR_FOLDER"`` (or its Source) or a transformers model object.
     Prefill defaults to ``seq`` = 128 prompt tokens; decode processes one token (``seq``
     must be 1 or left out) against ``context`` cached tokens. ``device`` (a name from
     :mod:`flopscope.devices`) adds the step's roofline time on it (:func:`on_device`);
-    ``dims`` binds an ONNX export's other dim params (head counts left symbolic).
+    ``dims`` binds an ONNX export's other dim params (head counts left symbolic);
+    ``convention`` is the FLOP convention, as for :func:`flopscope.analyze`.
     """
     from flopscope.analysis import analyze
     from flopscope.frontends.hf import DEFAULT_SEQ
@@ -285,7 +287,7 @@ def analyze_phase(model: Any, phase: str, *, seq: int | None = None, context: in
         seq = DEFAULT_SEQ
     source = resolve(model)
     if source.is_onnx:
-        report, cost = _onnx_phase(source, phase, seq, context, batch, dict(dims or {}))
+        report, cost = _onnx_phase(source, phase, seq, context, batch, dict(dims or {}), convention)
         return report, with_device(cost, device)
     if source.kind == HF:
         from flopscope.frontends.hf import build_source
@@ -322,7 +324,7 @@ def analyze_phase(model: Any, phase: str, *, seq: int | None = None, context: in
         # a cache of states only (Mamba, RWKV-style): generation passes no mask after the
         # first step (the state-space mixer would broadcast the tokens over one)
         inputs["attention_mask"] = ((batch, context + seq), "int64")
-    report = analyze(module, input_shapes=inputs, name=source.name)
+    report = analyze(module, input_shapes=inputs, name=source.name, convention=convention)
     held = cache_bytes(cache)
     dtype = next(module.parameters()).dtype
     tokens = batch * seq
@@ -404,7 +406,7 @@ def _past_layer(name: str) -> int | None:
 
 
 def _onnx_phase(source: Any, phase: str, seq: int, context: int, batch: int,
-                given: dict[str, int]) -> tuple[Any, PhaseCost]:
+                given: dict[str, int], convention: str = "flopscope") -> tuple[Any, PhaseCost]:
     """A phase step of an ONNX decoder export with past key/value inputs.
 
     Inputs ``input_ids`` / ``position_ids`` are bound to ``(batch, seq)``, ``attention_mask``
@@ -493,7 +495,7 @@ def _onnx_phase(source: Any, phase: str, seq: int, context: int, batch: int,
     if not layers:
         raise FlopscopeError(f"{source.spec}: --phase needs a decoder export with past key/value "
                              "inputs (past_key_values.N.key / past_key_N ...); it has none")
-    report = analyze(proto, input_shapes=shapes, dims=dims, name=source.name)
+    report = analyze(proto, input_shapes=shapes, dims=dims, name=source.name, convention=convention)
     tokens = batch * seq
     experts, experts_read = onnx_expert_weights(proto, report)
     cost = PhaseCost(

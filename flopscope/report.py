@@ -230,6 +230,10 @@ class Formulas:
     #: figures that are no polynomial (None above), by field name, and why
     #: (``{"flops": "not a polynomial in seq: ..."}``: a sort's n·⌈log2 n⌉)
     not_polynomial: dict[str, str] = field(default_factory=dict)
+    #: an LLM phase's KV-cache bytes after the step (``--phase ... --formula``; else None)
+    kv_cache_bytes: str | None = None
+    #: the range each dim was sampled over (``{"seq": [113, 120]}``), the check point apart
+    sampled: dict[str, list[int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

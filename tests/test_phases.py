@@ -93,6 +93,46 @@ def test_cli_phase_markdown_and_refused_formats(folder, capsys):
         assert f"--phase reports as text, markdown or json, not {fmt}" in err
 
 
+def test_cli_phase_formula_in_the_context_and_in_the_prompt(folder, capsys):
+    """How a decode step grows with the cache it reads, and a prefill with its prompt:
+    each polynomial, at a length it was not fitted at, equals a direct phase analysis
+    there (and the formula written out by hand)."""
+    from flopscope.cli import main
+
+    assert main(["report", folder, "--phase", "decode", "--context", "40", "--batch", "2",
+                 "--formula", "--format", "json"]) == 0
+    f = json.loads(capsys.readouterr().out)["formulas"]
+    assert f["dims"] == ["context"] and f["not_polynomial"] == {}
+    lo, hi = f["sampled"]["context"]
+    unseen = hi + 3
+    assert unseen != f["checked_at"]["context"]
+    _, step = analyze_phase(folder, "decode", context=unseen, batch=2)
+    assert eval(f["macs"], {"context": unseen}) == step.macs == llama_macs(1, 2, unseen)
+    assert eval(f["flops"], {"context": unseen}) == step.flops
+    assert eval(f["kv_cache_bytes"], {"context": unseen}) == step.kv_cache_bytes \
+        == kv_cache_bytes(3, unseen + 1, 2, 8, 2) * 2
+    assert main(["report", folder, "--phase", "prefill", "--seq", "24", "--formula", "seq"]) == 0
+    out = capsys.readouterr().out
+    assert "exact polynomials in seq (prompt tokens of the prefill), fitted from" in out
+    assert "KV cache bytes = 192*seq" in out                 # 3 layers · 2 · 2 heads · 8 · bf16
+
+
+def test_cli_phase_refuses_what_it_would_ignore(folder, capsys):
+    from flopscope.cli import main
+
+    for extra, said in ((["--formula", "seq"], "is a polynomial in context"),
+                        (["--mode", "train"], "leave out --mode train"),
+                        (["--input-shape", "input_ids=1x8"], "leave out --input-shape")):
+        assert main(["report", folder, "--phase", "decode", *extra]) == 2
+        err = capsys.readouterr().err.strip()
+        assert said in err and len(err.splitlines()) == 1
+
+
+def test_phase_under_the_2mac_convention(folder):
+    _, cost = analyze_phase(folder, "decode", context=15, convention="2mac")
+    assert cost.flops == 2 * cost.macs == 2 * llama_macs(1, 1, 15)
+
+
 def test_cli_context_without_phase_is_refused(folder, capsys):
     from flopscope.cli import main
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flopscope.commands import several
 from flopscope.commands.common import add_model_options, add_training_options, emit, non_negative
 from flopscope.errors import FlopscopeError
+from flopscope.report import Formulas
 from flopscope.sources import parse_dims, parse_input_shapes, resolve, with_options
 
 if TYPE_CHECKING:
@@ -104,10 +105,21 @@ def _run_phase(args: argparse.Namespace) -> int:
 
     if args.format not in ("text", "markdown", "json"):
         raise FlopscopeError(f"--phase reports as text, markdown or json, not {args.format}")
+    if args.mode == "train":
+        raise FlopscopeError("--phase costs an inference step; leave out --mode train")
+    if args.input_shape:
+        raise FlopscopeError("--phase binds the inputs from --seq, --context and --batch; "
+                             "leave out --input-shape")
     context = args.context if args.context is not None else (127 if args.phase == "decode" else 0)
+    settings = {"batch": args.batch, "trust_remote_code": args.trust_remote_code,
+                "dims": parse_dims(args.dim), "convention": args.convention}
     report, cost = analyze_phase(args.model, args.phase, seq=args.seq, context=context,
-                                 batch=args.batch, trust_remote_code=args.trust_remote_code,
-                                 device=args.device, dims=parse_dims(args.dim))
+                                 device=args.device, **settings)
+    if args.formula is not None:
+        from flopscope.formulas import with_formulas
+
+        report = with_formulas(report, _phase_formulas(args.model, args.phase, args.formula,
+                                                       cost.seq, context, settings))
     body = render(report, args.format, depth=args.depth, top=args.top, all_layers=args.all_layers)
     if args.format == "json":
         data = json.loads(body)
@@ -120,6 +132,46 @@ def _run_phase(args: argparse.Namespace) -> int:
         text = f"{title}\n\n{block}\n\n{rest}"
     emit(text, args.output, [args.model])
     return 0
+
+
+def _phase_formulas(model: str, phase: str, free: str, seq: int, context: int,
+                    settings: dict[str, Any]) -> Formulas:
+    """A phase step's MACs, FLOPs, activation bytes and KV-cache bytes as exact polynomials
+    in the length that phase varies: the cached ``context`` of a decode step, the prompt
+    ``seq`` of a prefill (fitted and checked by :func:`flopscope.formulas.solve`, each
+    point a phase analysis)."""
+    from flopscope.formulas import CHECK_OFFSET, LOWEST, Free, sampled_ranges, solve
+    from flopscope.phases import analyze_phase
+
+    name = "context" if phase == "decode" else "seq"
+    if free.strip() not in ("", name):
+        raise FlopscopeError(f"--formula with --phase {phase} is a polynomial in {name}: "
+                             f"write --formula or --formula {name}")
+    points: dict[int, tuple[int, int, int, int]] = {}
+
+    def cost(point: tuple[int, ...]) -> tuple[int, int, int, int]:
+        (n,) = point
+        if n not in points:
+            length, cached = (None, n) if phase == "decode" else (n, context)
+            try:
+                report, step = analyze_phase(model, phase, seq=length, context=cached, **settings)
+            except FlopscopeError as exc:
+                raise FlopscopeError(f"formula: analysing at {name}={n}: {exc}") from None
+            points[n] = (step.macs, step.flops, report.totals.activation_bytes, step.kv_cache_bytes)
+        return points[n]
+
+    start = context if phase == "decode" else seq
+    failed: dict[int, str] = {}
+    polys, at = solve([Free(name)], [max(LOWEST, start - CHECK_OFFSET)], cost, failed,
+                      labels=["MACs", "FLOPs", "activation bytes", "KV cache bytes"])
+    text = [None if poly is None else str(poly) for poly in polys]
+    keys = ("macs", "flops", "activation_bytes", "kv_cache_bytes")
+    meaning = "cached tokens a decode step reads" if phase == "decode" else "prompt tokens of the prefill"
+    return Formulas(dims=[name], macs=text[0], flops=text[1], activation_bytes=text[2],
+                    kv_cache_bytes=text[3], analyses=len(points), checked_at=at,
+                    sampled=sampled_ranges([name], [(n,) for n in points], at),
+                    definitions={name: meaning},
+                    not_polynomial={keys[m]: why for m, why in sorted(failed.items())})
 
 
 #: formats whose output is data for a program: what a person must read goes to stderr

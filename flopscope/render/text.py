@@ -54,12 +54,18 @@ def formula_lines(report: Report) -> list[str]:
     meanings = {d: m for d, m in f.definitions.items() if m != f"dim param {d}"}
     dims = ", ".join(f"{d} ({meanings[d]})" if d in meanings else d for d in f.dims)
     figures = [("MACs", f.macs, "macs"), ("FLOPs", f.flops, "flops"),
-               ("activation bytes", f.activation_bytes, "activation_bytes")]
-    return [f"{label} = {value}" if value is not None else
-            f"{label}: {f.not_polynomial.get(key, 'not a polynomial')}"
-            for label, value, key in figures] + [
-        f"exact polynomials in {dims}, fitted from {f.analyses} analyses and checked "
-        f"at {checked}" + ("" if f.complete else " (a lower bound: some nodes went uncosted)")]
+               ("activation bytes", f.activation_bytes, "activation_bytes"),
+               ("KV cache bytes", f.kv_cache_bytes, "kv_cache_bytes")]
+    return [f"{label} = {value}" if value is not None else f"{label}: {f.not_polynomial[key]}"
+            for label, value, key in figures if value is not None or key in f.not_polynomial] + [
+        f"exact polynomials in {dims}, fitted from {f.analyses} analyses{_over(f.sampled)} "
+        f"and checked at {checked}" + ("" if f.complete else " (a lower bound: some nodes went uncosted)")]
+
+
+def _over(sampled: dict[str, list[int]]) -> str:
+    """`` at seq 113..120`` (where the fit was sampled), or nothing when unknown."""
+    spans = [f"{d} {lo}..{hi}" for d, (lo, hi) in sampled.items()]
+    return f" at {', '.join(spans)}" if spans else ""
 
 
 def table(headers: list[str], rows: list[list[str]], colalign: tuple[str, ...] | None = None) -> str:
