@@ -263,17 +263,35 @@ def test_swin_t_legacy_export_with_dynamic_batch_is_costed_in_full(tmp_path):
     assert round(report.totals.macs / 1e9, 1) == 4.5
 
 
+def _genai_build(llm, folder: Path, precision: str) -> Path:
+    """``llm`` through onnxruntime-genai's LLM builder (saved with a word-level tokenizer of
+    96 tokens beside it, once per folder): the output folder, model.onnx and genai_config.json."""
+    import subprocess
+    import sys
+
+    import transformers as tf
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    if not (folder / "hf").exists():
+        llm.save_pretrained(folder / "hf")
+        words = Tokenizer(models.WordLevel({f"t{i}": i for i in range(96)}, unk_token="t0"))
+        words.pre_tokenizer = pre_tokenizers.Whitespace()
+        tf.PreTrainedTokenizerFast(tokenizer_object=words, unk_token="t0", bos_token="t1",
+                                   eos_token="t2").save_pretrained(folder / "hf")
+    out = folder / precision
+    subprocess.run([sys.executable, "-m", "onnxruntime_genai.models.builder", "-i", folder / "hf",
+                    "-o", out, "-p", precision, "-e", "cpu", "-c", folder / "cache"],
+                   check=True, capture_output=True)
+    return out
+
+
 @pytest.mark.parametrize("precision", ["fp32", "int4"])
 def test_onnxruntime_genai_builder_files(tmp_path, precision):
     # the LLM builder writes GroupQueryAttention with packed QKV and a KV cache,
     # SkipSimplifiedLayerNormalization, SimplifiedLayerNormalization in the default
     # domain, and with int4 MatMulNBits everywhere, the LM head included
     pytest.importorskip("onnxruntime_genai", reason="onnxruntime-genai is not installed")
-    import subprocess
-    import sys
-
     import transformers as tf
-    from tokenizers import Tokenizer, models, pre_tokenizers
 
     config = tf.LlamaConfig(vocab_size=96, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                             num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=32,
@@ -281,15 +299,7 @@ def test_onnxruntime_genai_builder_files(tmp_path, precision):
     llm = tf.LlamaForCausalLM(config)
     clean = tmp_path / "clean.onnx"
     _export(_Wrap(llm), clean)                      # random weights, as every model here
-    llm.save_pretrained(tmp_path / "hf")
-    words = Tokenizer(models.WordLevel({f"t{i}": i for i in range(96)}, unk_token="t0"))
-    words.pre_tokenizer = pre_tokenizers.Whitespace()
-    tf.PreTrainedTokenizerFast(tokenizer_object=words, unk_token="t0", bos_token="t1",
-                               eos_token="t2").save_pretrained(tmp_path / "hf")
-    out = tmp_path / precision
-    subprocess.run([sys.executable, "-m", "onnxruntime_genai.models.builder", "-i", tmp_path / "hf",
-                    "-o", out, "-p", precision, "-e", "cpu", "-c", tmp_path / "cache"],
-                   check=True, capture_output=True)
+    out = _genai_build(llm, tmp_path, precision)
     # a prompt of 8 tokens, no past: the clean export's forward pass
     dims = {"batch_size": 1, "sequence_length": LENGTH, "total_sequence_length": LENGTH,
             "past_sequence_length": 0, "kv_cache_dim": 32 // 4}
@@ -308,11 +318,7 @@ def test_onnxruntime_genai_builder_mixture_of_experts_file(tmp_path):
     the PyTorch path to the MAC; a decode step reads 2 of the 4 experts, and the sliding
     layer's cache stops at its window."""
     pytest.importorskip("onnxruntime_genai", reason="onnxruntime-genai is not installed")
-    import subprocess
-    import sys
-
     import transformers as tf
-    from tokenizers import Tokenizer, models, pre_tokenizers
 
     from flopscope.phases import analyze_phase
 
@@ -322,15 +328,7 @@ def test_onnxruntime_genai_builder_mixture_of_experts_file(tmp_path):
                              max_position_embeddings=64, tie_word_embeddings=False,
                              layer_types=["sliding_attention", "full_attention"])
     llm = tf.GptOssForCausalLM(config)
-    llm.save_pretrained(tmp_path / "hf")
-    words = Tokenizer(models.WordLevel({f"t{i}": i for i in range(96)}, unk_token="t0"))
-    words.pre_tokenizer = pre_tokenizers.Whitespace()
-    tf.PreTrainedTokenizerFast(tokenizer_object=words, unk_token="t0", bos_token="t1",
-                               eos_token="t2").save_pretrained(tmp_path / "hf")
-    out = tmp_path / "fp32"
-    subprocess.run([sys.executable, "-m", "onnxruntime_genai.models.builder", "-i", tmp_path / "hf",
-                    "-o", out, "-p", "fp32", "-e", "cpu", "-c", tmp_path / "cache"],
-                   check=True, capture_output=True)
+    out = _genai_build(llm, tmp_path, "fp32")
     report, prefill = analyze_phase(str(out / "model.onnx"), "prefill", seq=LENGTH)
     assert report.coverage.complete
     assert [row.op for row in report.layers].count("com.microsoft.MoE") == 2
@@ -349,11 +347,7 @@ def test_onnxruntime_genai_builder_int4_moe_with_short_convolutions(tmp_path):
     convolution layer and sequence: nn.Conv1d pads both ends and slices, ORT's kernel
     computes only the kept positions."""
     pytest.importorskip("onnxruntime_genai", reason="onnxruntime-genai is not installed")
-    import subprocess
-    import sys
-
     import transformers as tf
-    from tokenizers import Tokenizer, models, pre_tokenizers
 
     from flopscope.phases import analyze_phase
 
@@ -363,18 +357,10 @@ def test_onnxruntime_genai_builder_int4_moe_with_short_convolutions(tmp_path):
                               num_dense_layers=1, max_position_embeddings=64, tie_word_embeddings=False,
                               layer_types=["conv", "full_attention", "conv", "full_attention"])
     llm = tf.Lfm2MoeForCausalLM(config)
-    llm.save_pretrained(tmp_path / "hf")
-    words = Tokenizer(models.WordLevel({f"t{i}": i for i in range(96)}, unk_token="t0"))
-    words.pre_tokenizer = pre_tokenizers.Whitespace()
-    tf.PreTrainedTokenizerFast(tokenizer_object=words, unk_token="t0", bos_token="t1",
-                               eos_token="t2").save_pretrained(tmp_path / "hf")
     costs = {}
     for precision in ("fp32", "int4"):
-        subprocess.run([sys.executable, "-m", "onnxruntime_genai.models.builder", "-i", tmp_path / "hf",
-                        "-o", tmp_path / precision, "-p", precision, "-e", "cpu", "-c", tmp_path / "cache"],
-                       check=True, capture_output=True)
-        report, costs[precision] = analyze_phase(str(tmp_path / precision / "model.onnx"), "prefill",
-                                                 seq=LENGTH)
+        out = _genai_build(llm, tmp_path, precision)
+        report, costs[precision] = analyze_phase(str(out / "model.onnx"), "prefill", seq=LENGTH)
         assert report.coverage.complete
     ops = [row.op for row in report.layers]
     assert ops.count("com.microsoft.QMoE") == 3 and ops.count("com.microsoft.CausalConvWithState") == 2
