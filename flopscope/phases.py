@@ -319,8 +319,12 @@ def analyze_phase(model: Any, phase: str, *, seq: int | None = None, context: in
                                       "attention_mask": ((batch, context), "int64"),
                                       cache_name: cache}, name=source.name)
     read = cache_bytes(cache)
+    if context and not read.total:
+        raise FlopscopeError(f"{source.spec}: the model kept nothing in its cache over a prefill "
+                             f"of {context} tokens (use_cache is off in its config?): no decode "
+                             "step against that context to cost")
     inputs: dict[str, Any] = {"input_ids": ((batch, seq), "int64"), cache_name: cache}
-    if not (context and read.total == read.state):
+    if not (context and read.per_token == 0):
         # a cache of states only (Mamba, RWKV-style): generation passes no mask after the
         # first step (the state-space mixer would broadcast the tokens over one)
         inputs["attention_mask"] = ((batch, context + seq), "int64")
