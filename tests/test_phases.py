@@ -259,3 +259,25 @@ def test_a_model_without_a_cache_argument_is_refused(tmp_path):
     model = _hf(tmp_path, model_type="rwkv", architectures=["RwkvForCausalLM"])
     with pytest.raises(FlopscopeError, match="takes a KV cache"):
         analyze_phase(model, "decode", context=8)
+
+
+def test_a_model_that_keeps_no_cache_is_refused_for_decode():
+    """A decode step is costed against the context the model cached; a model that takes a
+    cache argument but keeps nothing in it has no such step."""
+    import torch
+    from transformers import LlamaConfig
+
+    class Forgetful(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.config = LlamaConfig(hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+                                      vocab_size=10)
+            self.embed = torch.nn.Embedding(10, 8)
+
+        def forward(self, input_ids, attention_mask=None, cache=None):
+            return self.embed(input_ids)
+
+    with pytest.raises(FlopscopeError, match="kept nothing in its cache over a prefill of 8 tokens"):
+        analyze_phase(Forgetful(), "decode", context=8)
+    _, prefill = analyze_phase(Forgetful(), "prefill", seq=4)      # nothing cached, nothing read
+    assert prefill.kv_cache_bytes == prefill.kv_read_bytes == 0
