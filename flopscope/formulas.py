@@ -267,12 +267,30 @@ def fit(model: Any, free: str | Sequence[str] | Sequence[Free] | None = None, in
     lows = [max(LOWEST, s - CHECK_OFFSET) for s in starts]
     failed: dict[int, str] = {}
     polys, at = solve(wanted, lows, cost, failed)
-    text = [None if poly is None else str(poly) for poly in polys]
-    return Formulas(dims=names, macs=text[0], flops=text[1], activation_bytes=text[2],
-                    analyses=len(cache), checked_at=at, complete=ok,
-                    sampled=sampled_ranges(names, list(cache), at),
-                    definitions={f.name: f.describe() for f in wanted},
-                    not_polynomial={METRICS[m][0]: why for m, why in sorted(failed.items())})
+    return assemble(names, [key for key, _ in METRICS], polys, at, failed, list(cache),
+                    {f.name: f.describe() for f in wanted}, complete=ok)
+
+
+def assemble(names: Sequence[str], keys: Sequence[str], polys: Sequence[Polynomial | None],
+             at: dict[str, int], failed: Mapping[int, str], points: Sequence[tuple[int, ...]],
+             definitions: dict[str, str], complete: bool = True) -> Formulas:
+    """The :class:`Formulas` of a :func:`solve`: each polynomial as text under its ``keys``
+    field (None, and the reason in ``not_polynomial``, where it failed), the ``points``
+    analysed and the range they span (the check point apart).
+
+    >>> f = assemble(["S"], ["macs", "flops", "activation_bytes"],
+    ...              [Polynomial(("S",), {(1,): Fraction(3)}), None, None], {"S": 17},
+    ...              {1: "no", 2: "no"}, [(2,), (3,), (17,)], {"S": "seq"})
+    >>> f.macs, f.flops, f.sampled, f.not_polynomial["flops"]
+    ('3*S', None, {'S': [2, 3]}, 'no')
+    """
+    check = tuple(at[n] for n in names)
+    kept = [p for p in points if p != check] or list(points)
+    sampled = {n: [min(p[i] for p in kept), max(p[i] for p in kept)] for i, n in enumerate(names)}
+    figures = {key: None if poly is None else str(poly) for key, poly in zip(keys, polys)}
+    return Formulas(dims=list(names), **figures, analyses=len(points), checked_at=at,
+                    complete=complete, definitions=definitions, sampled=sampled,
+                    not_polynomial={keys[m]: why for m, why in sorted(failed.items())})
 
 
 def solve(wanted: Sequence[Free], lows: Sequence[int],
@@ -323,20 +341,6 @@ def solve(wanted: Sequence[Free], lows: Sequence[int],
     return polys, at
 
 
-def sampled_ranges(names: Sequence[str], points: Sequence[tuple[int, ...]],
-                   checked: Mapping[str, int]) -> dict[str, list[int]]:
-    """``{dim: [lowest, highest]}`` over the sampled ``points`` (the check point left out):
-    where the fit was made, which a piecewise cost (a sliding window, a floored size) may
-    not extend below.
-
-    >>> sampled_ranges(["S"], [(2,), (3,), (4,), (17,)], {"S": 17})
-    {'S': [2, 4]}
-    """
-    check = tuple(checked[n] for n in names)
-    kept = [p for p in points if p != check] or list(points)
-    return {n: [min(p[i] for p in kept), max(p[i] for p in kept)] for i, n in enumerate(names)}
-
-
 def with_formulas(report: Report, formulas: Formulas) -> Report:
     """``report`` with its ``formulas`` set (the report itself is left as it is)."""
     return replace(report, formulas=formulas)
@@ -378,11 +382,11 @@ def _degree(wanted: Sequence[Free], axis: int, lows: Sequence[int],
     settled: dict[int, int] = {}
     for d in range(MAX_DEGREE + 1):
         ys = [at(k) for k in range(d + 3)]
-        for m in live:
+        for m in (m for m in live if m not in settled):
             diffs = [y[m] for y in ys]
             for _ in range(d + 1):
                 diffs = [b - a for a, b in zip(diffs, diffs[1:])]
-            if m not in settled and not any(diffs):
+            if not any(diffs):
                 settled[m] = d
         if len(settled) == len(live):
             break

@@ -37,6 +37,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
+from math import prod
 from typing import TYPE_CHECKING, Any
 
 from flopscope.errors import FlopscopeError
@@ -339,7 +340,7 @@ def analyze_phase(model: Any, phase: str, *, seq: int | None = None, context: in
         weight_bytes=report.totals.param_bytes - experts + experts_read,
         expert_bytes=experts, expert_bytes_read=experts_read,
         kv_dtype=held.dtype or str(dtype).removeprefix("torch."),
-        kv_bytes_per_token=held.per_token // batch if batch else 0,
+        kv_bytes_per_token=held.per_token // batch,
         kv_cache_bytes=held.total, kv_read_bytes=read.total,
         kv_written_bytes=held.per_token * seq + held.state,
         state_bytes=held.state, weight_dtype=str(dtype).removeprefix("torch."))
@@ -481,8 +482,7 @@ def _onnx_phase(source: Any, phase: str, seq: int, context: int, batch: int,
             past = min(context, cap) if cap else context
             shape = bind(value.name, declared, (batch, None, past, None))
             elem = value.type.tensor_type.elem_type
-            width = np.dtype(helper.tensor_dtype_to_np_dtype(elem)).itemsize
-            one = shape[1] * shape[3] * width                         # one token, this tensor
+            one = shape[1] * shape[3] * _itemsize(elem)               # one token, this tensor
             per_token += one
             read += one * batch * past
             held += one * batch * (min(context + seq, cap) if cap else context + seq)
@@ -494,7 +494,7 @@ def _onnx_phase(source: Any, phase: str, seq: int, context: int, batch: int,
             # fixed size, read and rewritten every step
             shape = bind(value.name, declared, (batch,) + (None,) * (len(declared) - 1))
             elem = value.type.tensor_type.elem_type
-            state += int(np.prod(shape)) * np.dtype(helper.tensor_dtype_to_np_dtype(elem)).itemsize
+            state += prod(shape) * _itemsize(elem)
             shapes[value.name] = shape
     if not layers:
         raise FlopscopeError(f"{source.spec}: --phase needs a decoder export with past key/value "
@@ -542,8 +542,7 @@ def onnx_expert_weights(proto: Any, report: Any) -> tuple[int, int]:
     A node the report has no row of by name counts as read whole."""
     from onnx import helper
 
-    sizes = {t.name: helper.tensor_dtype_to_np_dtype(t.data_type).itemsize * _numel(t.dims)
-             for t in proto.graph.initializer}
+    sizes = {t.name: _itemsize(t.data_type) * prod(t.dims) for t in proto.graph.initializer}
     rows = {row.name: row for row in report.layers}
     total = read = 0
     for node in proto.graph.node:
@@ -558,26 +557,24 @@ def onnx_expert_weights(proto: Any, report: Any) -> tuple[int, int]:
                 not all(isinstance(d, int) for d in [*shapes[0], shapes[1][-1]]):
             read += size
             continue
-        tokens, experts = _numel(shapes[0][:-1]), int(shapes[1][-1])
+        tokens, experts = prod(int(d) for d in shapes[0][:-1]), int(shapes[1][-1])
         read += size * min(experts, tokens * int(k)) // experts if experts else size
     return total, read
 
 
-def _numel(dims: Any) -> int:
-    n = 1
-    for d in dims:
-        n *= int(d)
-    return n
+def _itemsize(elem: int) -> int:
+    """Bytes per element of an ONNX element type."""
+    import numpy as np
+    from onnx import helper
+
+    return int(np.dtype(helper.tensor_dtype_to_np_dtype(elem)).itemsize)
 
 
 def _weight_dtype(proto: Any) -> str:
     """The dtype holding most of an ONNX model's weight elements ('' when none)."""
     counts: dict[int, int] = {}
     for t in proto.graph.initializer:
-        n = 1
-        for d in t.dims:
-            n *= d
-        counts[t.data_type] = counts.get(t.data_type, 0) + n
+        counts[t.data_type] = counts.get(t.data_type, 0) + prod(t.dims)
     if not counts:
         return ""
     return _ONNX_DTYPES.get(max(counts, key=lambda k: counts[k]), "")

@@ -140,7 +140,7 @@ def _phase_formulas(model: str, phase: str, free: str, seq: int, context: int,
     in the length that phase varies: the cached ``context`` of a decode step, the prompt
     ``seq`` of a prefill (fitted and checked by :func:`flopscope.formulas.solve`, each
     point a phase analysis)."""
-    from flopscope.formulas import CHECK_OFFSET, LOWEST, Free, sampled_ranges, solve
+    from flopscope.formulas import CHECK_OFFSET, LOWEST, Free, assemble, solve
     from flopscope.phases import analyze_phase
 
     name = "context" if phase == "decode" else "seq"
@@ -164,14 +164,9 @@ def _phase_formulas(model: str, phase: str, free: str, seq: int, context: int,
     failed: dict[int, str] = {}
     polys, at = solve([Free(name)], [max(LOWEST, start - CHECK_OFFSET)], cost, failed,
                       labels=["MACs", "FLOPs", "activation bytes", "KV cache bytes"])
-    text = [None if poly is None else str(poly) for poly in polys]
-    keys = ("macs", "flops", "activation_bytes", "kv_cache_bytes")
     meaning = "cached tokens a decode step reads" if phase == "decode" else "prompt tokens of the prefill"
-    return Formulas(dims=[name], macs=text[0], flops=text[1], activation_bytes=text[2],
-                    kv_cache_bytes=text[3], analyses=len(points), checked_at=at,
-                    sampled=sampled_ranges([name], [(n,) for n in points], at),
-                    definitions={name: meaning},
-                    not_polynomial={keys[m]: why for m, why in sorted(failed.items())})
+    return assemble([name], ["macs", "flops", "activation_bytes", "kv_cache_bytes"], polys, at,
+                    failed, [(n,) for n in points], {name: meaning})
 
 
 #: formats whose output is data for a program: what a person must read goes to stderr

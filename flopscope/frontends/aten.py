@@ -281,10 +281,10 @@ def _add(call: Call) -> list[Emit]:
     tensors, one per real and imaginary part."""
     op = "Add" if call.name == "add" else "Sub"
     inputs = _tensors_in(call)
-    if _complex(call.outputs[0]) and call.args.get("alpha", 1) == 1:
+    alpha = call.args.get("alpha", 1)
+    if _complex(call.outputs[0]) and alpha == 1:
         part = call.fresh(dims(call.outputs[0]), "float32")
         return [Emit(op, inputs, [part], suffix="real"), Emit(op, inputs, call.outputs)]
-    alpha = call.args.get("alpha", 1)
     if alpha == 1 or len(inputs) < 2 or inputs[1] is None:
         return [Emit(op, inputs, call.outputs)]
     other = inputs[1]

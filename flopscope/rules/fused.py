@@ -118,10 +118,8 @@ def causal_conv_with_state(node: Node) -> Cost:
     w = node.shape(1)
     if len(w) < 3 or w[1] != 1:
         raise RuleError(f"CausalConvWithState '{node.name}': weight {w} is not depthwise (C, 1, k...)")
-    k = 1
-    for tap in w[2:]:
-        k *= tap
-    outputs = prod(node.out_shape(0))
+    k = prod(w[2:])
+    outputs = node.out_numel()
     activation = str(node.attr("activation", "none"))
     per = {"none": 0, "silu": per_element("Swish"), "swish": per_element("Swish")}.get(activation)
     if per is None:
